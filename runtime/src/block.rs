@@ -1,0 +1,369 @@
+//! Blocks, votes and commit certificates.
+//!
+//! ```text
+//! BlockHeader = version:u8 (=1) || height:u64 || parent:[32] || time_ms:u64
+//!               || proposer:u16 || tx_count:u32 || tx_root:[32]
+//!               || log_size:u64 || log_root:[32] || state_root:[32]
+//! block_hash  = SHA-256("pantheon/v1/block-header" || 0x00 || BlockHeader)
+//!
+//! VoteMessage = version:u8 (=1) || vote_type:u8 (1 prevote, 2 precommit)
+//!               || genesis_hash:[32] || height:u64 || round:u32
+//!               || value:u8 (0 nil, 1 block) || [block_hash:[32]]
+//!
+//! CommitCertificate = version:u8 (=1) || height:u64 || round:u32 || block_hash:[32]
+//!               || count:u16 || (validator_index:u16 || signature:[3309])*
+//! ```
+//!
+//! The parent of block 1 is the genesis hash. `tx_root` is the RFC 9162 root
+//! of the block's transaction ids; `log_size`/`log_root` describe the
+//! submission log after the block, `state_root` the state after the block.
+//! A block is final when a [`CommitCertificate`] holds precommit signatures
+//! (context `pantheon/v1/vote`) of validators with more than two thirds of the
+//! voting power, indexes strictly increasing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Height;
+use crate::codec::{self, CodecError, Decode, Encode, Reader, put_count16, put_count32};
+use crate::crypto::{KeyCache, SIGNATURE_LEN, SignContext, Signature};
+use crate::genesis::{MAX_VALIDATORS, ValidatorSet};
+use crate::hash::{BlockHash, Domain, GenesisHash, Hash256, LogRoot, StateRoot};
+use crate::tx::{MAX_TX_SIZE, SignedTx};
+
+/// The block format version.
+pub const BLOCK_VERSION: u8 = 1;
+/// Most transactions a block may hold, whatever the params say.
+pub const MAX_BLOCK_TXS: usize = 100_000;
+/// Bytes in an encoded header.
+pub const HEADER_LEN: usize = 1 + 8 + 32 + 8 + 2 + 4 + 32 + 8 + 32 + 32;
+
+/// A block header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockHeader {
+    /// Height, from 1.
+    pub height: Height,
+    /// Hash of the previous block (the genesis hash for block 1).
+    pub parent: BlockHash,
+    /// Proposer's time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Index of the proposer in the validator set; it receives the fees.
+    pub proposer: u16,
+    /// Number of transactions.
+    pub tx_count: u32,
+    /// RFC 9162 root of the transaction ids.
+    pub tx_root: LogRoot,
+    /// Submission log size after this block.
+    pub log_size: u64,
+    /// Submission log root after this block.
+    pub log_root: LogRoot,
+    /// State root after this block.
+    pub state_root: StateRoot,
+}
+
+impl BlockHeader {
+    /// The block hash.
+    #[must_use]
+    pub fn hash(&self) -> BlockHash {
+        BlockHash::new(Hash256::tagged(Domain::BlockHeader, &self.to_bytes()))
+    }
+}
+
+impl Encode for BlockHeader {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(BLOCK_VERSION);
+        self.height.encode(out);
+        self.parent.encode(out);
+        self.time_ms.encode(out);
+        out.extend_from_slice(&self.proposer.to_be_bytes());
+        out.extend_from_slice(&self.tx_count.to_be_bytes());
+        self.tx_root.encode(out);
+        self.log_size.encode(out);
+        self.log_root.encode(out);
+        self.state_root.encode(out);
+    }
+}
+
+impl Decode for BlockHeader {
+    const MAX_SIZE: usize = HEADER_LEN;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        r.version("block header", BLOCK_VERSION)?;
+        Ok(Self {
+            height: Height::decode(r)?,
+            parent: BlockHash::decode(r)?,
+            time_ms: r.u64()?,
+            proposer: r.u16()?,
+            tx_count: r.u32()?,
+            tx_root: LogRoot::decode(r)?,
+            log_size: r.u64()?,
+            log_root: LogRoot::decode(r)?,
+            state_root: StateRoot::decode(r)?,
+        })
+    }
+}
+
+/// A block: header and transactions.
+///
+/// ```text
+/// Block = BlockHeader || count:u32 || (len:u16 || SignedTx)*
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The header.
+    pub header: BlockHeader,
+    /// The transactions, in execution order.
+    pub txs: Vec<SignedTx>,
+}
+
+impl Encode for Block {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.header.encode(out);
+        put_count32(out, self.txs.len());
+        for tx in &self.txs {
+            let len = u16::try_from(tx.as_bytes().len()).expect("transactions are under 64 KiB");
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(tx.as_bytes());
+        }
+    }
+}
+
+impl Decode for Block {
+    const MAX_SIZE: usize = HEADER_LEN + 4 + MAX_BLOCK_TXS * (2 + MAX_TX_SIZE);
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        let header = BlockHeader::decode(r)?;
+        let n = r.count("txs", true, MAX_BLOCK_TXS)?;
+        let mut txs = Vec::with_capacity(n.min(r.remaining() / 64));
+        for _ in 0..n {
+            let len = usize::from(r.u16()?);
+            let bytes = r.take(len)?;
+            txs.push(codec::decode_exact::<SignedTx>(bytes)?);
+        }
+        Ok(Self { header, txs })
+    }
+}
+
+/// The two kinds of vote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VoteType {
+    /// First round of voting.
+    Prevote,
+    /// Second round; 2f+1 precommits finalize a block.
+    Precommit,
+}
+
+/// A consensus vote, as signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoteMessage {
+    /// Prevote or precommit.
+    pub vote_type: VoteType,
+    /// The network.
+    pub genesis: GenesisHash,
+    /// Height voted on.
+    pub height: Height,
+    /// Consensus round.
+    pub round: u32,
+    /// The block voted for, or nil.
+    pub block: Option<BlockHash>,
+}
+
+impl Encode for VoteMessage {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(BLOCK_VERSION);
+        out.push(match self.vote_type {
+            VoteType::Prevote => 1,
+            VoteType::Precommit => 2,
+        });
+        self.genesis.encode(out);
+        self.height.encode(out);
+        out.extend_from_slice(&self.round.to_be_bytes());
+        match &self.block {
+            None => out.push(0),
+            Some(h) => {
+                out.push(1);
+                h.encode(out);
+            }
+        }
+    }
+}
+
+impl Decode for VoteMessage {
+    const MAX_SIZE: usize = 1 + 1 + 32 + 8 + 4 + 1 + 32;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        r.version("vote", BLOCK_VERSION)?;
+        let vote_type = match r.u8()? {
+            1 => VoteType::Prevote,
+            2 => VoteType::Precommit,
+            tag => {
+                return Err(CodecError::InvalidTag {
+                    field: "vote_type",
+                    tag,
+                });
+            }
+        };
+        Ok(Self {
+            vote_type,
+            genesis: GenesisHash::decode(r)?,
+            height: Height::decode(r)?,
+            round: r.u32()?,
+            block: if r.option_tag("value")? {
+                Some(BlockHash::decode(r)?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// One validator's precommit signature in a certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSignature {
+    /// Index of the validator in the set.
+    pub validator: u16,
+    /// Its precommit signature.
+    pub signature: Signature,
+}
+
+/// Why a commit certificate was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    /// The certificate is for another block or height.
+    #[error("certificate is for block {cert} at height {cert_height}, not {block} at {height}")]
+    WrongBlock {
+        /// Block in the certificate.
+        cert: BlockHash,
+        /// Height in the certificate.
+        cert_height: Height,
+        /// Expected block.
+        block: BlockHash,
+        /// Expected height.
+        height: Height,
+    },
+    /// Validator indexes are not strictly increasing or out of range.
+    #[error("signer index {0} is out of range or not strictly increasing")]
+    BadSigner(u16),
+    /// A signature does not verify.
+    #[error("signature of validator {0} does not verify")]
+    BadSignature(u16),
+    /// The signers hold too little power.
+    #[error("signers hold {power} of {total} voting power; more than two thirds is needed")]
+    NoQuorum {
+        /// Power of valid signers.
+        power: u64,
+        /// Total power.
+        total: u64,
+    },
+}
+
+/// 2f+1 precommit signatures over one block: proof that it is final.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitCertificate {
+    /// Height of the block.
+    pub height: Height,
+    /// Round in which it was committed.
+    pub round: u32,
+    /// The block.
+    pub block_hash: BlockHash,
+    /// Signatures, strictly increasing by validator index.
+    pub signatures: Vec<CommitSignature>,
+}
+
+impl CommitCertificate {
+    /// The precommit message every signature covers.
+    #[must_use]
+    pub fn vote_message(&self, genesis: GenesisHash) -> VoteMessage {
+        VoteMessage {
+            vote_type: VoteType::Precommit,
+            genesis,
+            height: self.height,
+            round: self.round,
+            block: Some(self.block_hash),
+        }
+    }
+
+    /// Checks the certificate finalizes `header` on the network `genesis`
+    /// with validator set `validators`.
+    ///
+    /// # Errors
+    /// [`CertificateError`] naming the first problem.
+    pub fn verify(
+        &self,
+        genesis: GenesisHash,
+        validators: &ValidatorSet,
+        header: &BlockHeader,
+        keys: &KeyCache,
+    ) -> Result<(), CertificateError> {
+        let block = header.hash();
+        if self.block_hash != block || self.height != header.height {
+            return Err(CertificateError::WrongBlock {
+                cert: self.block_hash,
+                cert_height: self.height,
+                block,
+                height: header.height,
+            });
+        }
+        let message = self.vote_message(genesis).to_bytes();
+        let mut power = 0u64;
+        let mut last: Option<u16> = None;
+        for s in &self.signatures {
+            if last.is_some_and(|l| l >= s.validator) {
+                return Err(CertificateError::BadSigner(s.validator));
+            }
+            last = Some(s.validator);
+            let v = validators
+                .get(s.validator)
+                .ok_or(CertificateError::BadSigner(s.validator))?;
+            if !keys
+                .get(&v.public_key)
+                .verify(SignContext::Vote, &message, &s.signature)
+            {
+                return Err(CertificateError::BadSignature(s.validator));
+            }
+            power = power.saturating_add(v.power);
+        }
+        if !validators.is_quorum(power) {
+            return Err(CertificateError::NoQuorum {
+                power,
+                total: validators.total_power(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Encode for CommitCertificate {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(BLOCK_VERSION);
+        self.height.encode(out);
+        out.extend_from_slice(&self.round.to_be_bytes());
+        self.block_hash.encode(out);
+        put_count16(out, self.signatures.len());
+        for s in &self.signatures {
+            out.extend_from_slice(&s.validator.to_be_bytes());
+            s.signature.encode(out);
+        }
+    }
+}
+
+impl Decode for CommitCertificate {
+    const MAX_SIZE: usize = 1 + 8 + 4 + 32 + 2 + MAX_VALIDATORS * (2 + SIGNATURE_LEN);
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        r.version("commit certificate", BLOCK_VERSION)?;
+        let height = Height::decode(r)?;
+        let round = r.u32()?;
+        let block_hash = BlockHash::decode(r)?;
+        let n = r.count("signatures", false, MAX_VALIDATORS)?;
+        let mut signatures = Vec::with_capacity(n);
+        for _ in 0..n {
+            signatures.push(CommitSignature {
+                validator: r.u16()?,
+                signature: Signature::decode(r)?,
+            });
+        }
+        Ok(Self {
+            height,
+            round,
+            block_hash,
+            signatures,
+        })
+    }
+}

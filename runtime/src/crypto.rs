@@ -1,0 +1,403 @@
+//! ML-DSA-65 (FIPS 204) keys, signatures and the verifying-key cache.
+//!
+//! - A key is a 32-byte FIPS 204 seed `xi`; the key pair is `ML-DSA.KeyGen_internal(xi)`.
+//!   Key files are PKCS#8 PEM holding the seed only (the `seed [0]` choice of
+//!   the IETF LAMPS ML-DSA private-key format, OID 2.16.840.1.101.3.4.3.18).
+//! - Every signature is pure ML-DSA-65 with a FIPS 204 context string that
+//!   names the message kind ([`SignContext`]), so a signature for one kind
+//!   of message can never be replayed as another.
+//! - Signing is the deterministic variant (`rnd = 0^32`): the runtime has no
+//!   randomness, and test vectors are reproducible. Verifiers accept hedged
+//!   signatures from other implementations just the same.
+//! - The id of a key ([`AccountId`]) is the tagged hash of its encoded
+//!   public key; it names both the account and the operator of that key.
+//! - Decoding a public key (expanding the matrix `A`) costs about as much as a
+//!   verification, so [`KeyCache`] keeps decoded keys by id.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use ml_dsa::{EncodedVerifyingKey, MlDsa65, Seed, SigningKey, VerifyingKey};
+use pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+
+use crate::codec::{self, Decode, Encode, Reader};
+use crate::hash::{Domain, Hash256, hash_newtype};
+
+/// Bytes in an encoded ML-DSA-65 public key.
+pub const PUBLIC_KEY_LEN: usize = 1952;
+/// Bytes in an encoded ML-DSA-65 signature.
+pub const SIGNATURE_LEN: usize = 3309;
+/// Bytes in a key seed.
+pub const SEED_LEN: usize = 32;
+
+hash_newtype!(
+    /// The id of an ML-DSA-65 key: `SHA-256("pantheon/v1/key-id" || 0x00 || public_key)`.
+    /// It names both the account and the operator of that key.
+    AccountId
+);
+
+/// An operator is named by the id of its key; see [`AccountId`].
+pub type OperatorId = AccountId;
+
+/// Errors of key handling.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The PEM document is not an ML-DSA-65 PKCS#8 seed key.
+    #[error("not an ML-DSA-65 PKCS#8 key: {0}")]
+    Pkcs8(String),
+}
+
+/// FIPS 204 context strings, one per kind of signed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignContext {
+    /// A root submission.
+    SubmitRoot,
+    /// A PAN transfer.
+    Transfer,
+    /// An operator registration.
+    RegisterOperator,
+    /// A consensus vote (prevote or precommit).
+    Vote,
+    /// A consensus proposal.
+    Proposal,
+}
+
+impl SignContext {
+    /// The context string passed to ML-DSA.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SubmitRoot => "pantheon/v1/submit-root",
+            Self::Transfer => "pantheon/v1/transfer",
+            Self::RegisterOperator => "pantheon/v1/register-operator",
+            Self::Vote => "pantheon/v1/vote",
+            Self::Proposal => "pantheon/v1/proposal",
+        }
+    }
+}
+
+/// An encoded ML-DSA-65 public key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PublicKey(Box<[u8; PUBLIC_KEY_LEN]>);
+
+impl PublicKey {
+    /// Wraps encoded bytes. Every 1,952-byte string is a valid encoding.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; PUBLIC_KEY_LEN]) -> Self {
+        Self(Box::new(bytes))
+    }
+
+    /// From a slice, `None` unless it is exactly 1,952 bytes.
+    #[must_use]
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let array: [u8; PUBLIC_KEY_LEN] = bytes.try_into().ok()?;
+        Some(Self::from_bytes(array))
+    }
+
+    /// The encoded bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
+        &self.0
+    }
+
+    /// The id of this key.
+    #[must_use]
+    pub fn id(&self) -> AccountId {
+        AccountId::new(Hash256::tagged(Domain::KeyId, &self.0[..]))
+    }
+
+    /// Decodes the key for verification (expensive: prefer [`KeyCache`]).
+    #[must_use]
+    pub fn prepare(&self) -> PreparedKey {
+        let enc = EncodedVerifyingKey::<MlDsa65>::try_from(&self.0[..])
+            .expect("a 1952-byte array is an encoded ML-DSA-65 key");
+        PreparedKey(Arc::new(VerifyingKey::<MlDsa65>::decode(&enc)))
+    }
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey(id {})", self.id())
+    }
+}
+
+impl serde::Serialize for PublicKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0[..]))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PublicKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes = crate::hash::decode_hex_array::<PUBLIC_KEY_LEN>(&text)
+            .map_err(serde::de::Error::custom)?;
+        Ok(Self::from_bytes(bytes))
+    }
+}
+
+impl Encode for PublicKey {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0[..]);
+    }
+}
+
+impl Decode for PublicKey {
+    const MAX_SIZE: usize = PUBLIC_KEY_LEN;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        r.array::<PUBLIC_KEY_LEN>().map(Self::from_bytes)
+    }
+}
+
+/// An encoded ML-DSA-65 signature.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Signature(Box<[u8; SIGNATURE_LEN]>);
+
+impl Signature {
+    /// Wraps encoded bytes (validity is checked by verification).
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; SIGNATURE_LEN]) -> Self {
+        Self(Box::new(bytes))
+    }
+
+    /// The encoded bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; SIGNATURE_LEN] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signature({}..)", hex::encode(&self.0[..8]))
+    }
+}
+
+impl Encode for Signature {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0[..]);
+    }
+}
+
+impl Decode for Signature {
+    const MAX_SIZE: usize = SIGNATURE_LEN;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        r.array::<SIGNATURE_LEN>().map(Self::from_bytes)
+    }
+}
+
+/// A public key decoded for verification. Cheap to clone.
+#[derive(Clone)]
+pub struct PreparedKey(Arc<VerifyingKey<MlDsa65>>);
+
+impl PreparedKey {
+    /// Verifies `signature` over `message` under `context`.
+    #[must_use]
+    pub fn verify(&self, context: SignContext, message: &[u8], signature: &Signature) -> bool {
+        self.verify_with_context(context.as_str().as_bytes(), message, signature)
+    }
+
+    /// Verifies with an arbitrary FIPS 204 context string (for test vectors
+    /// and interoperability checks; Pantheon messages use [`PreparedKey::verify`]).
+    #[must_use]
+    pub fn verify_with_context(
+        &self,
+        context: &[u8],
+        message: &[u8],
+        signature: &Signature,
+    ) -> bool {
+        let Ok(sig) = ml_dsa::Signature::<MlDsa65>::try_from(&signature.0[..]) else {
+            return false;
+        };
+        self.0.verify_with_context(message, context, &sig)
+    }
+}
+
+impl std::fmt::Debug for PreparedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreparedKey")
+    }
+}
+
+/// An ML-DSA-65 key pair derived from a 32-byte seed.
+pub struct Keypair {
+    signing: SigningKey<MlDsa65>,
+    public: PublicKey,
+}
+
+impl Keypair {
+    /// `ML-DSA.KeyGen_internal(seed)`.
+    #[must_use]
+    pub fn from_seed(seed: &[u8; SEED_LEN]) -> Self {
+        let signing = SigningKey::<MlDsa65>::from_seed(&Seed::from(*seed));
+        let encoded = signing.expanded_key().verifying_key().encode();
+        let public = PublicKey::from_slice(&encoded).expect("ML-DSA-65 keys encode to 1952 bytes");
+        Self { signing, public }
+    }
+
+    /// The public key.
+    #[must_use]
+    pub fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// The id of the key.
+    #[must_use]
+    pub fn id(&self) -> AccountId {
+        self.public.id()
+    }
+
+    /// The seed.
+    #[must_use]
+    pub fn seed(&self) -> [u8; SEED_LEN] {
+        self.signing.to_seed().into()
+    }
+
+    /// Deterministic ML-DSA-65 signature of `message` under `context`.
+    #[must_use]
+    pub fn sign(&self, context: SignContext, message: &[u8]) -> Signature {
+        self.sign_with_context(context.as_str().as_bytes(), message)
+            .expect("Pantheon context strings are shorter than 256 bytes")
+    }
+
+    /// Deterministic signature with an arbitrary FIPS 204 context string (for
+    /// test vectors; Pantheon messages use [`Keypair::sign`]). `None` if the
+    /// context is longer than 255 bytes.
+    #[must_use]
+    pub fn sign_with_context(&self, context: &[u8], message: &[u8]) -> Option<Signature> {
+        let sig = self
+            .signing
+            .expanded_key()
+            .sign_deterministic(message, context)
+            .ok()?;
+        let encoded = sig.encode();
+        let mut bytes = [0u8; SIGNATURE_LEN];
+        bytes.copy_from_slice(&encoded);
+        Some(Signature::from_bytes(bytes))
+    }
+
+    /// The key as a PKCS#8 PEM document (seed form).
+    ///
+    /// # Errors
+    /// [`KeyError::Pkcs8`] if encoding fails.
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+        self.signing
+            .to_pkcs8_pem(LineEnding::LF)
+            .map(|doc| doc.to_string())
+            .map_err(|e| KeyError::Pkcs8(e.to_string()))
+    }
+
+    /// Reads a PKCS#8 PEM document (seed form).
+    ///
+    /// # Errors
+    /// [`KeyError::Pkcs8`] if it is not an ML-DSA-65 seed key.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, KeyError> {
+        let signing = SigningKey::<MlDsa65>::from_pkcs8_pem(pem)
+            .map_err(|e| KeyError::Pkcs8(e.to_string()))?;
+        Ok(Self::from_seed(&signing.to_seed().into()))
+    }
+}
+
+impl std::fmt::Debug for Keypair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Keypair(id {})", self.id())
+    }
+}
+
+/// A bounded cache of decoded verifying keys, keyed by key id.
+///
+/// Results never depend on the cache: a miss decodes the key again.
+#[derive(Debug)]
+pub struct KeyCache {
+    inner: Mutex<lru::LruCache<AccountId, PreparedKey>>,
+}
+
+impl KeyCache {
+    /// A cache holding at most `capacity` keys (about 50 KiB each).
+    ///
+    /// # Panics
+    /// If `capacity` is zero.
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        let cap = NonZeroUsize::new(capacity).expect("key cache capacity must be positive");
+        Self {
+            inner: Mutex::new(lru::LruCache::new(cap)),
+        }
+    }
+
+    /// The decoded key for `key`, from the cache or decoded now.
+    #[must_use]
+    pub fn get(&self, key: &PublicKey) -> PreparedKey {
+        let id = key.id();
+        self.get_by_id(id, key)
+    }
+
+    /// Like [`KeyCache::get`] when the caller already knows `key`'s id.
+    #[must_use]
+    pub fn get_by_id(&self, id: AccountId, key: &PublicKey) -> PreparedKey {
+        if let Some(found) = self.lock().get(&id) {
+            return found.clone();
+        }
+        let prepared = key.prepare();
+        self.lock().put(id, prepared.clone());
+        prepared
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<AccountId, PreparedKey>> {
+        // A panic while holding the lock leaves the cache consistent (each
+        // operation is a single map call), so a poisoned lock is still usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self::new(16_384)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_verify_and_context_separation() {
+        let kp = Keypair::from_seed(&[7; 32]);
+        let sig = kp.sign(SignContext::SubmitRoot, b"hello");
+        let key = kp.public().prepare();
+        assert!(key.verify(SignContext::SubmitRoot, b"hello", &sig));
+        assert!(!key.verify(SignContext::Transfer, b"hello", &sig));
+        assert!(!key.verify(SignContext::SubmitRoot, b"hellp", &sig));
+        let other = Keypair::from_seed(&[8; 32]);
+        assert!(
+            !other
+                .public()
+                .prepare()
+                .verify(SignContext::SubmitRoot, b"hello", &sig)
+        );
+    }
+
+    #[test]
+    fn pem_round_trip() {
+        let kp = Keypair::from_seed(&[9; 32]);
+        let pem = kp.to_pkcs8_pem().unwrap();
+        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let back = Keypair::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(back.public(), kp.public());
+        assert_eq!(back.seed(), [9; 32]);
+        assert!(Keypair::from_pkcs8_pem("not a key").is_err());
+    }
+
+    #[test]
+    fn cache_returns_equivalent_keys() {
+        let cache = KeyCache::new(1);
+        let a = Keypair::from_seed(&[1; 32]);
+        let b = Keypair::from_seed(&[2; 32]);
+        let sig = a.sign(SignContext::Vote, b"m");
+        assert!(cache.get(a.public()).verify(SignContext::Vote, b"m", &sig));
+        assert!(!cache.get(b.public()).verify(SignContext::Vote, b"m", &sig));
+        assert!(cache.get(a.public()).verify(SignContext::Vote, b"m", &sig));
+    }
+}

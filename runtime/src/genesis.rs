@@ -1,0 +1,395 @@
+//! Genesis: the validator set, the fee schedule and the allocation of the
+//! whole PAN supply, and the hash that names the network.
+//!
+//! ```text
+//! GenesisHeader = version:u8 (=1) || chain_id:u8-len ASCII (<=32) || time_ms:u64
+//!                 || Params || ValidatorSet || allocations_hash:[32]
+//! allocations_hash = SHA-256("pantheon/v1/genesis-allocations" || 0x00
+//!                    || count:u32 || (account:[32] || amount:u64)*)
+//! genesis_hash     = SHA-256("pantheon/v1/genesis" || 0x00 || GenesisHeader)
+//! ```
+//!
+//! The header is small and self-contained, so a proof bundle carries it and
+//! a verifier recomputes the genesis hash to learn the validator set.
+
+use serde::{Deserialize, Serialize};
+
+use crate::amount::{Amount, SUPPLY};
+use crate::codec::{self, CodecError, Decode, Encode, Reader, put_count16, put_short_bytes};
+use crate::crypto::{AccountId, PublicKey};
+use crate::hash::{Domain, GenesisHash, Hash256};
+
+/// The genesis format version.
+pub const GENESIS_VERSION: u8 = 1;
+/// Longest chain id, in bytes.
+pub const MAX_CHAIN_ID_LEN: usize = 32;
+/// Most validators in a set.
+pub const MAX_VALIDATORS: usize = 128;
+/// Most genesis allocations.
+pub const MAX_ALLOCATIONS: usize = 1 << 20;
+
+/// Errors of genesis validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GenesisError {
+    /// Allocations do not add up to exactly the supply.
+    #[error("allocations total {total} units; the supply is exactly {} units", SUPPLY.units())]
+    SupplyMismatch {
+        /// The sum of allocations, in smallest units.
+        total: u128,
+    },
+    /// Allocations are not sorted by account with no duplicates, or one is zero.
+    #[error("allocations must be sorted by account, unique and non-zero (at {0})")]
+    BadAllocation(AccountId),
+    /// The validator set is empty, too large, has a duplicate or zero power.
+    #[error("invalid validator set: {0}")]
+    BadValidators(&'static str),
+    /// The chain id is empty, too long or not printable ASCII.
+    #[error("chain id must be 1..=32 printable ASCII bytes")]
+    BadChainId,
+    /// Encoding error.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+/// The fee schedule and block limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Fee per root submission.
+    pub submit_fee: Amount,
+    /// Fee per transfer.
+    pub transfer_fee: Amount,
+    /// Fee per operator registration.
+    pub register_fee: Amount,
+    /// Most transactions in a block.
+    pub max_block_txs: u32,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            submit_fee: Amount::from_units(1_000_000),
+            transfer_fee: Amount::from_units(1_000_000),
+            register_fee: Amount::from_units(100_000_000),
+            max_block_txs: 20_000,
+        }
+    }
+}
+
+impl Encode for Params {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.submit_fee.encode(out);
+        self.transfer_fee.encode(out);
+        self.register_fee.encode(out);
+        out.extend_from_slice(&self.max_block_txs.to_be_bytes());
+    }
+}
+
+impl Decode for Params {
+    const MAX_SIZE: usize = 28;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        Ok(Self {
+            submit_fee: Amount::decode(r)?,
+            transfer_fee: Amount::decode(r)?,
+            register_fee: Amount::decode(r)?,
+            max_block_txs: r.u32()?,
+        })
+    }
+}
+
+/// One validator: its consensus key and voting power.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validator {
+    /// The ML-DSA-65 key that signs votes; fees are paid to its account.
+    pub public_key: PublicKey,
+    /// Voting power (> 0).
+    pub power: u64,
+}
+
+/// The ordered validator set. A validator's index is its position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ValidatorSet(Vec<Validator>);
+
+impl ValidatorSet {
+    /// A validated set: 1..=128 validators, distinct keys, positive powers.
+    ///
+    /// # Errors
+    /// [`GenesisError::BadValidators`].
+    pub fn new(validators: Vec<Validator>) -> Result<Self, GenesisError> {
+        if validators.is_empty() || validators.len() > MAX_VALIDATORS {
+            return Err(GenesisError::BadValidators("between 1 and 128 validators"));
+        }
+        let mut ids: Vec<AccountId> = validators.iter().map(|v| v.public_key.id()).collect();
+        ids.sort();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(GenesisError::BadValidators("duplicate validator key"));
+        }
+        if validators.iter().any(|v| v.power == 0) {
+            return Err(GenesisError::BadValidators("zero voting power"));
+        }
+        let total: u128 = validators.iter().map(|v| u128::from(v.power)).sum();
+        if total > u128::from(u64::MAX / 3) {
+            return Err(GenesisError::BadValidators("total voting power too large"));
+        }
+        Ok(Self(validators))
+    }
+
+    /// The validators in index order.
+    #[must_use]
+    pub fn validators(&self) -> &[Validator] {
+        &self.0
+    }
+
+    /// The validator at `index`.
+    #[must_use]
+    pub fn get(&self, index: u16) -> Option<&Validator> {
+        self.0.get(usize::from(index))
+    }
+
+    /// Number of validators.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Never true for a validated set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The sum of voting powers.
+    #[must_use]
+    pub fn total_power(&self) -> u64 {
+        self.0.iter().map(|v| v.power).sum()
+    }
+
+    /// True if `power` is more than two thirds of the total.
+    #[must_use]
+    pub fn is_quorum(&self, power: u64) -> bool {
+        u128::from(power) * 3 > u128::from(self.total_power()) * 2
+    }
+}
+
+impl Encode for ValidatorSet {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_count16(out, self.0.len());
+        for v in &self.0 {
+            v.public_key.encode(out);
+            v.power.encode(out);
+        }
+    }
+}
+
+impl Decode for ValidatorSet {
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        let n = r.count("validators", false, MAX_VALIDATORS)?;
+        let mut vs = Vec::with_capacity(n);
+        for _ in 0..n {
+            vs.push(Validator {
+                public_key: PublicKey::decode(r)?,
+                power: r.u64()?,
+            });
+        }
+        Self::new(vs).map_err(|_| CodecError::Invalid {
+            field: "validators",
+            reason: "empty, duplicate key, zero or excessive power",
+        })
+    }
+}
+
+/// The hashed part of genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisHeader {
+    /// A human-readable network name.
+    pub chain_id: String,
+    /// Genesis time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Fees and limits.
+    pub params: Params,
+    /// The validator set.
+    pub validators: ValidatorSet,
+    /// The hash of the allocation list.
+    pub allocations_hash: Hash256,
+}
+
+impl GenesisHeader {
+    /// The genesis hash, which names the network.
+    #[must_use]
+    pub fn hash(&self) -> GenesisHash {
+        GenesisHash::new(Hash256::tagged(Domain::Genesis, &self.to_bytes()))
+    }
+}
+
+impl Encode for GenesisHeader {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(GENESIS_VERSION);
+        put_short_bytes(out, self.chain_id.as_bytes());
+        self.time_ms.encode(out);
+        self.params.encode(out);
+        self.validators.encode(out);
+        out.extend_from_slice(self.allocations_hash.as_bytes());
+    }
+}
+
+impl Decode for GenesisHeader {
+    const MAX_SIZE: usize =
+        1 + 1 + MAX_CHAIN_ID_LEN + 8 + 28 + 2 + MAX_VALIDATORS * (1952 + 8) + 32;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        r.version("genesis", GENESIS_VERSION)?;
+        let chain_id = r.short_bytes("chain_id", MAX_CHAIN_ID_LEN)?;
+        let chain_id = parse_chain_id(chain_id).ok_or(CodecError::Invalid {
+            field: "chain_id",
+            reason: "not 1..=32 printable ASCII bytes",
+        })?;
+        Ok(Self {
+            chain_id,
+            time_ms: r.u64()?,
+            params: Params::decode(r)?,
+            validators: ValidatorSet::decode(r)?,
+            allocations_hash: Hash256::from_bytes(r.array()?),
+        })
+    }
+}
+
+fn parse_chain_id(bytes: &[u8]) -> Option<String> {
+    let ok = !bytes.is_empty()
+        && bytes.len() <= MAX_CHAIN_ID_LEN
+        && bytes.iter().all(|b| (0x21..=0x7e).contains(b));
+    ok.then(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// One genesis allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocation {
+    /// The funded account.
+    pub account: AccountId,
+    /// Its initial balance.
+    pub amount: Amount,
+}
+
+/// A complete, validated genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "GenesisFile", into = "GenesisFile")]
+pub struct Genesis {
+    header: GenesisHeader,
+    allocations: Vec<Allocation>,
+    hash: GenesisHash,
+}
+
+/// The JSON form of a genesis file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenesisFile {
+    chain_id: String,
+    time_ms: u64,
+    params: Params,
+    validators: ValidatorSet,
+    allocations: Vec<Allocation>,
+}
+
+impl TryFrom<GenesisFile> for Genesis {
+    type Error = GenesisError;
+    fn try_from(f: GenesisFile) -> Result<Self, Self::Error> {
+        Self::new(f.chain_id, f.time_ms, f.params, f.validators, f.allocations)
+    }
+}
+
+impl From<Genesis> for GenesisFile {
+    fn from(g: Genesis) -> Self {
+        Self {
+            chain_id: g.header.chain_id,
+            time_ms: g.header.time_ms,
+            params: g.header.params,
+            validators: g.header.validators,
+            allocations: g.allocations,
+        }
+    }
+}
+
+impl Genesis {
+    /// A validated genesis. Allocations must be sorted by account, unique,
+    /// non-zero, and add up to exactly [`SUPPLY`].
+    ///
+    /// # Errors
+    /// [`GenesisError`].
+    pub fn new(
+        chain_id: String,
+        time_ms: u64,
+        params: Params,
+        validators: ValidatorSet,
+        allocations: Vec<Allocation>,
+    ) -> Result<Self, GenesisError> {
+        if parse_chain_id(chain_id.as_bytes()).is_none() {
+            return Err(GenesisError::BadChainId);
+        }
+        if allocations.len() > MAX_ALLOCATIONS {
+            return Err(CodecError::TooLong {
+                field: "allocations",
+                len: allocations.len(),
+                max: MAX_ALLOCATIONS,
+            }
+            .into());
+        }
+        for (i, a) in allocations.iter().enumerate() {
+            let sorted = i == 0 || allocations[i - 1].account < a.account;
+            if !sorted || a.amount == Amount::ZERO {
+                return Err(GenesisError::BadAllocation(a.account));
+            }
+        }
+        let total: u128 = allocations
+            .iter()
+            .map(|a| u128::from(a.amount.units()))
+            .sum();
+        if total != u128::from(SUPPLY.units()) {
+            return Err(GenesisError::SupplyMismatch { total });
+        }
+        let header = GenesisHeader {
+            chain_id,
+            time_ms,
+            params,
+            validators,
+            allocations_hash: allocations_hash(&allocations),
+        };
+        let hash = header.hash();
+        Ok(Self {
+            header,
+            allocations,
+            hash,
+        })
+    }
+
+    /// The hashed header.
+    #[must_use]
+    pub fn header(&self) -> &GenesisHeader {
+        &self.header
+    }
+
+    /// The allocations, sorted by account.
+    #[must_use]
+    pub fn allocations(&self) -> &[Allocation] {
+        &self.allocations
+    }
+
+    /// The genesis hash.
+    #[must_use]
+    pub fn hash(&self) -> GenesisHash {
+        self.hash
+    }
+}
+
+/// `SHA-256("pantheon/v1/genesis-allocations" || 0x00 || count:u32 || (account || amount)*)`.
+#[must_use]
+pub fn allocations_hash(allocations: &[Allocation]) -> Hash256 {
+    let mut bytes = Vec::with_capacity(4 + allocations.len() * 40);
+    codec::put_count32(&mut bytes, allocations.len());
+    for a in allocations {
+        a.account.encode(&mut bytes);
+        a.amount.encode(&mut bytes);
+    }
+    Hash256::tagged(Domain::GenesisAllocations, &bytes)
+}

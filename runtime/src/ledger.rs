@@ -1,0 +1,728 @@
+//! The ledger: state, submission log and block execution.
+//!
+//! Executing a block is a pure function of the ledger and the block:
+//!
+//! 1. find the key each transaction must be signed with (carried in the
+//!    transaction, or the registered key of the submitting operator) and
+//!    verify all signatures in parallel;
+//! 2. apply the transactions in order to an overlay of the touched accounts:
+//!    each checks its signature, nonce or sequence chain and balance, and
+//!    either applies completely or not at all;
+//! 3. append the accepted submissions to a copy of the log's right edge and
+//!    update a snapshot of the state tree (both cheap, nothing is mutated).
+//!
+//! The result, an [`Execution`], is committed with [`Ledger::commit`] once
+//! the block is final. A proposer executes in [`Mode::Build`], which drops
+//! invalid transactions and reports why; every other validator executes the
+//! proposed block in [`Mode::Strict`], where one invalid transaction makes
+//! the block invalid.
+//!
+//! Fees move from the payer to the proposer's account. No operation creates
+//! or destroys PAN, so the sum of all balances is [`SUPPLY`] after every
+//! block ([`Ledger::total_balance`]).
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::amount::{Amount, AmountError, Height, SUPPLY};
+use crate::block::{Block, BlockHeader, MAX_BLOCK_TXS};
+use crate::codec::Encode;
+use crate::crypto::{AccountId, KeyCache, OperatorId, PublicKey};
+use crate::genesis::{Genesis, Params, ValidatorSet};
+use crate::hash::{BlockHash, GenesisHash, LogRoot, StateRoot, SubmissionId, TxId};
+use crate::log::{MerkleLog, root_of};
+use crate::smt::{StateProof, StateTree, Update};
+use crate::state::{Account, LastSubmission, OperatorState, StateKey, value_hash};
+use crate::tx::{SignedTx, TxBody};
+
+/// Why a transaction cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum TxError {
+    /// The submitting operator is not registered.
+    #[error("operator {0} is not registered")]
+    UnknownOperator(OperatorId),
+    /// The paying account holds nothing.
+    #[error("account {0} does not exist (it has never been funded)")]
+    UnknownAccount(AccountId),
+    /// The signature does not verify under the signer's key.
+    #[error("signature does not verify under the key of {0}")]
+    BadSignature(AccountId),
+    /// The sequence number was already used.
+    #[error("operator {operator}: sequence {got} already used (next is {expected})")]
+    SeqReused {
+        /// The operator.
+        operator: OperatorId,
+        /// The next expected sequence.
+        expected: u64,
+        /// The sequence given.
+        got: u64,
+    },
+    /// The sequence number skips ahead.
+    #[error("operator {operator}: sequence {got} leaves a gap (next is {expected})")]
+    SeqGap {
+        /// The operator.
+        operator: OperatorId,
+        /// The next expected sequence.
+        expected: u64,
+        /// The sequence given.
+        got: u64,
+    },
+    /// `prev` is not the id of the operator's latest submission.
+    #[error("operator {operator}: prev {got} is not the latest submission {expected}")]
+    WrongPrev {
+        /// The operator.
+        operator: OperatorId,
+        /// The latest submission (zero if none).
+        expected: SubmissionId,
+        /// The prev given.
+        got: SubmissionId,
+    },
+    /// The nonce is not the account's next nonce.
+    #[error("account {account}: nonce {got}, expected {expected}")]
+    BadNonce {
+        /// The account.
+        account: AccountId,
+        /// The expected nonce.
+        expected: u64,
+        /// The nonce given.
+        got: u64,
+    },
+    /// The account cannot pay the amount and fee.
+    #[error("account {account} holds {available} PAN, needs {needed} PAN")]
+    InsufficientFunds {
+        /// The account.
+        account: AccountId,
+        /// Amount plus fee.
+        needed: Amount,
+        /// Balance.
+        available: Amount,
+    },
+    /// The key is already registered as an operator.
+    #[error("operator {0} is already registered")]
+    AlreadyRegistered(OperatorId),
+    /// A balance would exceed the representable range (cannot happen with a
+    /// fixed supply, but is checked).
+    #[error("balance overflow in account {0}")]
+    Overflow(AccountId),
+}
+
+/// Why a block cannot be executed or committed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// The block is not the next one.
+    #[error("expected height {expected}, got {got}")]
+    WrongHeight {
+        /// The next height.
+        expected: Height,
+        /// The block's height.
+        got: Height,
+    },
+    /// The block does not extend the last block.
+    #[error("parent {got} is not the last block {expected}")]
+    WrongParent {
+        /// The last block.
+        expected: BlockHash,
+        /// The block's parent.
+        got: BlockHash,
+    },
+    /// The proposer index is not in the validator set.
+    #[error("proposer {0} is not a validator index")]
+    UnknownProposer(u16),
+    /// Too many transactions.
+    #[error("{count} transactions exceed the block limit {max}")]
+    TooManyTxs {
+        /// Transactions in the block.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A transaction is invalid (strict mode).
+    #[error("transaction {index} ({id}): {error}")]
+    InvalidTx {
+        /// Position in the block.
+        index: usize,
+        /// Its id.
+        id: TxId,
+        /// Why.
+        error: TxError,
+    },
+    /// A header field does not match the execution.
+    #[error("header field {0} does not match the execution")]
+    HeaderMismatch(&'static str),
+}
+
+/// How [`Ledger::execute`] treats invalid transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Proposer: skip invalid transactions and report them.
+    Build,
+    /// Validator: any invalid transaction invalidates the block.
+    Strict,
+}
+
+/// The outcome of executing a block's transactions on top of the ledger.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// Height executed.
+    pub height: Height,
+    /// Proposer index.
+    pub proposer: u16,
+    /// The applied transactions, in order.
+    pub txs: Vec<SignedTx>,
+    /// Transactions dropped in [`Mode::Build`], with the reason.
+    pub rejected: Vec<(TxId, TxError)>,
+    /// RFC 9162 root of the applied transactions' ids.
+    pub tx_root: LogRoot,
+    /// Log size after the block.
+    pub log_size: u64,
+    /// Log root after the block.
+    pub log_root: LogRoot,
+    /// State root after the block.
+    pub state_root: StateRoot,
+    /// Every account the block changed, with its new record.
+    pub changed_accounts: BTreeMap<AccountId, Account>,
+    /// Operators registered by the block, with their keys.
+    pub new_operators: BTreeMap<OperatorId, PublicKey>,
+    tree: StateTree,
+}
+
+impl Execution {
+    /// The header of a block holding this execution.
+    #[must_use]
+    pub fn header(&self, parent: BlockHash, time_ms: u64) -> BlockHeader {
+        BlockHeader {
+            height: self.height,
+            parent,
+            time_ms,
+            proposer: self.proposer,
+            tx_count: u32::try_from(self.txs.len()).expect("blocks hold under 2^32 transactions"),
+            tx_root: self.tx_root,
+            log_size: self.log_size,
+            log_root: self.log_root,
+            state_root: self.state_root,
+        }
+    }
+
+    /// The ids of the submissions this block appends to the log, in order.
+    pub fn submissions(&self) -> impl Iterator<Item = SubmissionId> + '_ {
+        self.txs
+            .iter()
+            .filter(|tx| tx.as_submission().is_some())
+            .map(SignedTx::submission_id)
+    }
+}
+
+/// State, submission log and chain position.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    genesis: GenesisHash,
+    params: Params,
+    validators: ValidatorSet,
+    height: Height,
+    last_block: BlockHash,
+    accounts: BTreeMap<AccountId, Account>,
+    operator_keys: BTreeMap<OperatorId, PublicKey>,
+    tree: StateTree,
+    log: MerkleLog,
+}
+
+impl Ledger {
+    /// The ledger at height 0.
+    #[must_use]
+    pub fn from_genesis(genesis: &Genesis) -> Self {
+        let header = genesis.header();
+        let accounts: BTreeMap<AccountId, Account> = genesis
+            .allocations()
+            .iter()
+            .map(|a| {
+                let account = Account {
+                    balance: a.amount,
+                    ..Account::default()
+                };
+                (a.account, account)
+            })
+            .collect();
+        let mut updates: Vec<Update> = accounts
+            .iter()
+            .map(|(id, a)| account_update(*id, a))
+            .collect();
+        updates.push((
+            StateKey::Params.tree_key(),
+            Some(value_hash(&header.params.to_bytes())),
+        ));
+        updates.push((
+            StateKey::Validators.tree_key(),
+            Some(value_hash(&header.validators.to_bytes())),
+        ));
+        let mut tree = StateTree::new();
+        tree.update(updates);
+        Self {
+            genesis: genesis.hash(),
+            params: header.params,
+            validators: header.validators.clone(),
+            height: Height::GENESIS,
+            last_block: BlockHash::new(genesis.hash().hash()),
+            accounts,
+            operator_keys: BTreeMap::new(),
+            tree,
+            log: MerkleLog::new(),
+        }
+    }
+
+    /// The network's genesis hash.
+    #[must_use]
+    pub fn genesis_hash(&self) -> GenesisHash {
+        self.genesis
+    }
+
+    /// Fees and limits.
+    #[must_use]
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The validator set.
+    #[must_use]
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    /// Height of the last committed block (0 at genesis).
+    #[must_use]
+    pub fn height(&self) -> Height {
+        self.height
+    }
+
+    /// Hash of the last committed block (the genesis hash at height 0).
+    #[must_use]
+    pub fn last_block(&self) -> BlockHash {
+        self.last_block
+    }
+
+    /// The record of `id`.
+    #[must_use]
+    pub fn account(&self, id: &AccountId) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+
+    /// All account records, by id.
+    pub fn accounts(&self) -> impl Iterator<Item = (&AccountId, &Account)> {
+        self.accounts.iter()
+    }
+
+    /// The registered key of operator `id`.
+    #[must_use]
+    pub fn operator_key(&self, id: &OperatorId) -> Option<&PublicKey> {
+        self.operator_keys.get(id)
+    }
+
+    /// The current state root.
+    #[must_use]
+    pub fn state_root(&self) -> StateRoot {
+        self.tree.root()
+    }
+
+    /// The submission log.
+    #[must_use]
+    pub fn log(&self) -> &MerkleLog {
+        &self.log
+    }
+
+    /// A proof of `id`'s record (or its absence) against the state root.
+    #[must_use]
+    pub fn prove_account(&self, id: &AccountId) -> (Option<Account>, StateProof) {
+        let proof = self.tree.prove(&StateKey::Account(*id).tree_key());
+        (self.accounts.get(id).copied(), proof)
+    }
+
+    /// The sum of all balances; always [`SUPPLY`].
+    #[must_use]
+    pub fn total_balance(&self) -> u128 {
+        self.accounts
+            .values()
+            .map(|a| u128::from(a.balance.units()))
+            .sum()
+    }
+
+    /// Executes `txs` as the next block proposed by validator `proposer`,
+    /// without changing the ledger.
+    ///
+    /// # Errors
+    /// [`BlockError`] for an unknown proposer, too many transactions, or (in
+    /// [`Mode::Strict`]) the first invalid transaction.
+    pub fn execute(
+        &self,
+        proposer: u16,
+        txs: Vec<SignedTx>,
+        mode: Mode,
+        keys: &KeyCache,
+    ) -> Result<Execution, BlockError> {
+        let fee_recipient = self
+            .validators
+            .get(proposer)
+            .ok_or(BlockError::UnknownProposer(proposer))?
+            .public_key
+            .id();
+        let max = usize::try_from(self.params.max_block_txs)
+            .unwrap_or(MAX_BLOCK_TXS)
+            .min(MAX_BLOCK_TXS);
+        if mode == Mode::Strict && txs.len() > max {
+            return Err(BlockError::TooManyTxs {
+                count: txs.len(),
+                max,
+            });
+        }
+        let height = self.height.next();
+        let signature_ok = self.verify_signatures(&txs, keys);
+        let mut overlay = Overlay {
+            base: self,
+            accounts: BTreeMap::new(),
+            new_operators: BTreeMap::new(),
+        };
+        let mut applied = Vec::with_capacity(txs.len().min(max));
+        let mut rejected = Vec::new();
+        let mut log = self.log.frontier();
+        for (index, (tx, sig_ok)) in txs.into_iter().zip(signature_ok).enumerate() {
+            if applied.len() == max {
+                break; // Build mode only: the rest waits for the next block.
+            }
+            match overlay.apply(&tx, sig_ok, height, fee_recipient) {
+                Ok(()) => {
+                    if tx.as_submission().is_some() {
+                        log.append(tx.id().hash());
+                    }
+                    applied.push(tx);
+                }
+                Err(error) => match mode {
+                    Mode::Strict => {
+                        return Err(BlockError::InvalidTx {
+                            index,
+                            id: tx.id(),
+                            error,
+                        });
+                    }
+                    Mode::Build => rejected.push((tx.id(), error)),
+                },
+            }
+        }
+        let Overlay {
+            accounts,
+            new_operators,
+            ..
+        } = overlay;
+        let mut tree = self.tree.clone();
+        tree.update(
+            accounts
+                .iter()
+                .map(|(id, a)| account_update(*id, a))
+                .collect(),
+        );
+        let tx_ids: Vec<_> = applied.iter().map(|tx| tx.id().hash()).collect();
+        Ok(Execution {
+            height,
+            proposer,
+            tx_root: LogRoot::new(root_of(&tx_ids)),
+            log_size: log.size(),
+            log_root: LogRoot::new(log.root()),
+            state_root: tree.root(),
+            txs: applied,
+            rejected,
+            changed_accounts: accounts,
+            new_operators,
+            tree,
+        })
+    }
+
+    /// Commits `exec` as the block with `header`, which must agree with it.
+    ///
+    /// # Errors
+    /// [`BlockError`] if the header does not extend the ledger or does not
+    /// match the execution; the ledger is then unchanged.
+    pub fn commit(&mut self, header: &BlockHeader, exec: Execution) -> Result<(), BlockError> {
+        if header.height != self.height.next() || exec.height != header.height {
+            return Err(BlockError::WrongHeight {
+                expected: self.height.next(),
+                got: header.height,
+            });
+        }
+        if header.parent != self.last_block {
+            return Err(BlockError::WrongParent {
+                expected: self.last_block,
+                got: header.parent,
+            });
+        }
+        let expected = exec.header(header.parent, header.time_ms);
+        let mismatch = [
+            ("proposer", expected.proposer == header.proposer),
+            ("tx_count", expected.tx_count == header.tx_count),
+            ("tx_root", expected.tx_root == header.tx_root),
+            ("log_size", expected.log_size == header.log_size),
+            ("log_root", expected.log_root == header.log_root),
+            ("state_root", expected.state_root == header.state_root),
+        ]
+        .into_iter()
+        .find(|(_, ok)| !ok);
+        if let Some((field, _)) = mismatch {
+            return Err(BlockError::HeaderMismatch(field));
+        }
+        for tx in exec.txs.iter().filter(|tx| tx.as_submission().is_some()) {
+            self.log.append_leaf_hash(tx.id().hash());
+        }
+        self.accounts.extend(exec.changed_accounts);
+        self.operator_keys.extend(exec.new_operators);
+        self.tree = exec.tree;
+        self.height = header.height;
+        self.last_block = header.hash();
+        Ok(())
+    }
+
+    /// Executes `block` strictly and commits it.
+    ///
+    /// # Errors
+    /// [`BlockError`]; the ledger is then unchanged.
+    pub fn apply_block(&mut self, block: &Block, keys: &KeyCache) -> Result<(), BlockError> {
+        if block.header.height != self.height.next() {
+            return Err(BlockError::WrongHeight {
+                expected: self.height.next(),
+                got: block.header.height,
+            });
+        }
+        let exec = self.execute(block.header.proposer, block.txs.clone(), Mode::Strict, keys)?;
+        self.commit(&block.header, exec)
+    }
+
+    /// Builds the next block from `candidates` (invalid ones are dropped and
+    /// reported in the execution).
+    ///
+    /// # Errors
+    /// [`BlockError::UnknownProposer`].
+    pub fn propose(
+        &self,
+        proposer: u16,
+        time_ms: u64,
+        candidates: Vec<SignedTx>,
+        keys: &KeyCache,
+    ) -> Result<(Block, Execution), BlockError> {
+        let exec = self.execute(proposer, candidates, Mode::Build, keys)?;
+        let header = exec.header(self.last_block, time_ms);
+        let block = Block {
+            header,
+            txs: exec.txs.clone(),
+        };
+        Ok((block, exec))
+    }
+
+    /// The key each transaction must be signed with, then every signature
+    /// checked in parallel. `false` where no key is known.
+    fn verify_signatures(&self, txs: &[SignedTx], keys: &KeyCache) -> Vec<bool> {
+        let mut registered_here: BTreeMap<OperatorId, &PublicKey> = BTreeMap::new();
+        let signers: Vec<Option<(AccountId, &PublicKey)>> = txs
+            .iter()
+            .map(|tx| match tx.body() {
+                TxBody::RegisterOperator(r) => {
+                    let id = r.key.id();
+                    registered_here.entry(id).or_insert(&r.key);
+                    Some((id, &r.key))
+                }
+                TxBody::Transfer(t) => Some((t.from_key.id(), &t.from_key)),
+                TxBody::SubmitRoot(s) => self
+                    .operator_keys
+                    .get(&s.operator)
+                    .or_else(|| registered_here.get(&s.operator).copied())
+                    .map(|k| (s.operator, k)),
+            })
+            .collect();
+        txs.par_iter()
+            .zip(signers)
+            .map(|(tx, signer)| {
+                signer.is_some_and(|(id, key)| {
+                    keys.get_by_id(id, key).verify(
+                        tx.body().context(),
+                        &signing_message(&self.genesis, tx),
+                        tx.signature(),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// `genesis_hash || tx bytes without the signature`.
+fn signing_message(genesis: &GenesisHash, tx: &SignedTx) -> Vec<u8> {
+    let bytes = tx.as_bytes();
+    let unsigned = &bytes[..bytes.len() - crate::crypto::SIGNATURE_LEN];
+    let mut msg = Vec::with_capacity(32 + unsigned.len());
+    msg.extend_from_slice(genesis.as_bytes());
+    msg.extend_from_slice(unsigned);
+    msg
+}
+
+fn account_update(id: AccountId, account: &Account) -> Update {
+    (
+        StateKey::Account(id).tree_key(),
+        Some(value_hash(&account.to_bytes())),
+    )
+}
+
+/// The accounts touched by the block so far, over the committed ledger.
+struct Overlay<'a> {
+    base: &'a Ledger,
+    accounts: BTreeMap<AccountId, Account>,
+    new_operators: BTreeMap<OperatorId, PublicKey>,
+}
+
+impl Overlay<'_> {
+    fn get(&self, id: &AccountId) -> Option<Account> {
+        self.accounts
+            .get(id)
+            .or_else(|| self.base.accounts.get(id))
+            .copied()
+    }
+
+    /// Checks `tx` completely, then applies it; on error nothing changes.
+    fn apply(
+        &mut self,
+        tx: &SignedTx,
+        signature_ok: bool,
+        height: Height,
+        fee_recipient: AccountId,
+    ) -> Result<(), TxError> {
+        let params = self.base.params;
+        let signer = tx.body().signer();
+        let (payer, fee) = match tx.body() {
+            TxBody::SubmitRoot(s) => {
+                let account = self
+                    .get(&s.operator)
+                    .filter(|a| a.operator.is_some())
+                    .ok_or(TxError::UnknownOperator(s.operator))?;
+                if !signature_ok {
+                    return Err(TxError::BadSignature(signer));
+                }
+                let op = account.operator.unwrap_or_default();
+                check_seq(s.operator, &op, s.seq, s.prev)?;
+                let mut account = debit(account, signer, params.submit_fee)?;
+                account.operator = Some(OperatorState {
+                    next_seq: op.next_seq + 1,
+                    last: Some(LastSubmission {
+                        id: tx.submission_id(),
+                        root: s.root,
+                        height,
+                    }),
+                });
+                (account, params.submit_fee)
+            }
+            TxBody::RegisterOperator(r) => {
+                let account = self.get(&signer).ok_or(TxError::UnknownAccount(signer))?;
+                if !signature_ok {
+                    return Err(TxError::BadSignature(signer));
+                }
+                if account.operator.is_some() {
+                    return Err(TxError::AlreadyRegistered(signer));
+                }
+                check_nonce(signer, &account, r.nonce)?;
+                let mut account = debit(account, signer, params.register_fee)?;
+                account.nonce += 1;
+                account.operator = Some(OperatorState::default());
+                (account, params.register_fee)
+            }
+            TxBody::Transfer(t) => {
+                let account = self.get(&signer).ok_or(TxError::UnknownAccount(signer))?;
+                if !signature_ok {
+                    return Err(TxError::BadSignature(signer));
+                }
+                check_nonce(signer, &account, t.nonce)?;
+                let total = t
+                    .amount
+                    .checked_add(params.transfer_fee)
+                    .map_err(|_| TxError::Overflow(signer))?;
+                let mut account = debit(account, signer, total)?;
+                account.nonce += 1;
+                (account, params.transfer_fee)
+            }
+        };
+        // Credits: the transfer's recipient, then the fee to the proposer.
+        // All checks are done on copies before anything is written.
+        let mut credits: Vec<(AccountId, Amount)> = Vec::with_capacity(2);
+        if let TxBody::Transfer(t) = tx.body() {
+            credits.push((t.to, t.amount));
+        }
+        credits.push((fee_recipient, fee));
+        let mut writes: BTreeMap<AccountId, Account> = BTreeMap::new();
+        writes.insert(signer, payer);
+        for (to, amount) in credits {
+            let current = writes
+                .get(&to)
+                .copied()
+                .or_else(|| self.get(&to))
+                .unwrap_or_default();
+            let balance = current
+                .balance
+                .checked_add(amount)
+                .map_err(|_| TxError::Overflow(to))?;
+            writes.insert(to, Account { balance, ..current });
+        }
+        debug_assert!(writes.values().all(|a| a.balance <= SUPPLY));
+        if let TxBody::RegisterOperator(r) = tx.body() {
+            self.new_operators.insert(signer, r.key.clone());
+        }
+        self.accounts.extend(writes);
+        Ok(())
+    }
+}
+
+fn check_seq(
+    operator: OperatorId,
+    op: &OperatorState,
+    seq: u64,
+    prev: SubmissionId,
+) -> Result<(), TxError> {
+    if seq < op.next_seq {
+        return Err(TxError::SeqReused {
+            operator,
+            expected: op.next_seq,
+            got: seq,
+        });
+    }
+    if seq > op.next_seq {
+        return Err(TxError::SeqGap {
+            operator,
+            expected: op.next_seq,
+            got: seq,
+        });
+    }
+    let expected = op.last.map(|l| l.id).unwrap_or_default();
+    if prev != expected {
+        return Err(TxError::WrongPrev {
+            operator,
+            expected,
+            got: prev,
+        });
+    }
+    Ok(())
+}
+
+fn check_nonce(account: AccountId, a: &Account, nonce: u64) -> Result<(), TxError> {
+    if a.nonce != nonce {
+        return Err(TxError::BadNonce {
+            account,
+            expected: a.nonce,
+            got: nonce,
+        });
+    }
+    Ok(())
+}
+
+fn debit(mut account: Account, id: AccountId, amount: Amount) -> Result<Account, TxError> {
+    account.balance = account
+        .balance
+        .checked_sub(amount)
+        .map_err(|_: AmountError| TxError::InsufficientFunds {
+            account: id,
+            needed: amount,
+            available: account.balance,
+        })?;
+    Ok(account)
+}

@@ -1,0 +1,381 @@
+//! Signed transactions: register an operator, submit a root, transfer PAN.
+//!
+//! Wire format (all integers big-endian, see `docs/FORMATS.md`):
+//!
+//! ```text
+//! SignedTx    = version:u8 (=1) || kind:u8 || body || signature:[3309]
+//! kind 1  RegisterOperator = public_key:[1952] || nonce:u64
+//! kind 2  SubmitRoot       = operator:[32] || seq:u64 || prev:[32] || root:[32]
+//!                            || label_len:u8 (<=64) || label:UTF-8
+//!                            || has_count:u8 (0|1) || [record_count:u64]
+//! kind 3  Transfer         = from_key:[1952] || nonce:u64 || to:[32] || amount:u64
+//! ```
+//!
+//! The signature is ML-DSA-65 with the kind's context string over
+//! `genesis_hash || version || kind || body`, which binds a transaction to
+//! one network. A transaction's id is its RFC 9162 leaf hash
+//! `SHA-256(0x00 || SignedTx)`; for a submission this id is also its log
+//! leaf hash and the `prev` of the operator's next submission.
+
+use serde::Serialize;
+
+use crate::amount::Amount;
+use crate::codec::{self, CodecError, Decode, Encode, Reader, put_short_bytes};
+use crate::crypto::{
+    AccountId, Keypair, OperatorId, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SignContext,
+    Signature,
+};
+use crate::hash::{AuditRoot, GenesisHash, SubmissionId, TxId};
+use crate::log::leaf_hash;
+
+/// The transaction format version.
+pub const TX_VERSION: u8 = 1;
+
+/// Longest submission label, in bytes.
+pub const MAX_LABEL_LEN: usize = 64;
+
+/// The largest encoded transaction (a transfer).
+pub const MAX_TX_SIZE: usize = 2 + PUBLIC_KEY_LEN + 8 + 32 + 8 + SIGNATURE_LEN;
+
+/// Optional metadata of a submission.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Metadata {
+    label: String,
+    record_count: Option<u64>,
+}
+
+impl Metadata {
+    /// Metadata with a label of at most 64 bytes and an optional record count.
+    ///
+    /// # Errors
+    /// [`CodecError::TooLong`] for a longer label.
+    pub fn new(label: impl Into<String>, record_count: Option<u64>) -> codec::Result<Self> {
+        let label = label.into();
+        if label.len() > MAX_LABEL_LEN {
+            return Err(CodecError::TooLong {
+                field: "label",
+                len: label.len(),
+                max: MAX_LABEL_LEN,
+            });
+        }
+        Ok(Self {
+            label,
+            record_count,
+        })
+    }
+
+    /// The label ("" when absent).
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The number of records in the batch, if given.
+    #[must_use]
+    pub fn record_count(&self) -> Option<u64> {
+        self.record_count
+    }
+}
+
+/// Submit the Merkle root of an audit batch: the next link of an operator's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitRoot {
+    /// The submitting operator.
+    pub operator: OperatorId,
+    /// The operator's sequence number, from 0, without gaps.
+    pub seq: u64,
+    /// The id of the operator's previous submission (zero for seq 0).
+    pub prev: SubmissionId,
+    /// The audit batch root.
+    pub root: AuditRoot,
+    /// Optional label and record count.
+    pub metadata: Metadata,
+}
+
+/// Register the signing key as an operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterOperator {
+    /// The operator's key; the operator id is its id.
+    pub key: PublicKey,
+    /// The account's next nonce.
+    pub nonce: u64,
+}
+
+/// Move PAN from the signer's account to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// The sender's key; the debited account is its id.
+    pub from_key: PublicKey,
+    /// The sender account's next nonce.
+    pub nonce: u64,
+    /// The credited account.
+    pub to: AccountId,
+    /// The amount moved (the fee is charged on top).
+    pub amount: Amount,
+}
+
+/// The unsigned part of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxBody {
+    /// Kind 1.
+    RegisterOperator(RegisterOperator),
+    /// Kind 2.
+    SubmitRoot(SubmitRoot),
+    /// Kind 3.
+    Transfer(Transfer),
+}
+
+impl TxBody {
+    /// The kind byte.
+    #[must_use]
+    pub fn kind(&self) -> u8 {
+        match self {
+            Self::RegisterOperator(_) => 1,
+            Self::SubmitRoot(_) => 2,
+            Self::Transfer(_) => 3,
+        }
+    }
+
+    /// The context string of this kind's signature.
+    #[must_use]
+    pub fn context(&self) -> SignContext {
+        match self {
+            Self::RegisterOperator(_) => SignContext::RegisterOperator,
+            Self::SubmitRoot(_) => SignContext::SubmitRoot,
+            Self::Transfer(_) => SignContext::Transfer,
+        }
+    }
+
+    /// The account that signs and pays for this transaction.
+    #[must_use]
+    pub fn signer(&self) -> AccountId {
+        match self {
+            Self::RegisterOperator(r) => r.key.id(),
+            Self::SubmitRoot(s) => s.operator,
+            Self::Transfer(t) => t.from_key.id(),
+        }
+    }
+
+    /// `version || kind || body`: the transaction bytes before the signature.
+    #[must_use]
+    pub fn unsigned_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(MAX_TX_SIZE);
+        out.push(TX_VERSION);
+        out.push(self.kind());
+        match self {
+            Self::RegisterOperator(r) => {
+                r.key.encode(&mut out);
+                r.nonce.encode(&mut out);
+            }
+            Self::SubmitRoot(s) => {
+                s.operator.encode(&mut out);
+                s.seq.encode(&mut out);
+                s.prev.encode(&mut out);
+                s.root.encode(&mut out);
+                put_short_bytes(&mut out, s.metadata.label.as_bytes());
+                match s.metadata.record_count {
+                    None => out.push(0),
+                    Some(n) => {
+                        out.push(1);
+                        n.encode(&mut out);
+                    }
+                }
+            }
+            Self::Transfer(t) => {
+                t.from_key.encode(&mut out);
+                t.nonce.encode(&mut out);
+                t.to.encode(&mut out);
+                t.amount.encode(&mut out);
+            }
+        }
+        out
+    }
+
+    /// The bytes signed: `genesis_hash || unsigned_bytes`.
+    #[must_use]
+    pub fn signing_message(&self, genesis: &GenesisHash) -> Vec<u8> {
+        let unsigned = self.unsigned_bytes();
+        let mut msg = Vec::with_capacity(32 + unsigned.len());
+        msg.extend_from_slice(genesis.as_bytes());
+        msg.extend_from_slice(&unsigned);
+        msg
+    }
+
+    /// Signs with `key` for the network `genesis`.
+    #[must_use]
+    pub fn sign(self, genesis: &GenesisHash, key: &Keypair) -> SignedTx {
+        let signature = key.sign(self.context(), &self.signing_message(genesis));
+        SignedTx::new(self, signature)
+    }
+
+    fn decode_body(r: &mut Reader<'_>) -> codec::Result<Self> {
+        match r.u8()? {
+            1 => Ok(Self::RegisterOperator(RegisterOperator {
+                key: PublicKey::decode(r)?,
+                nonce: r.u64()?,
+            })),
+            2 => {
+                let operator = OperatorId::decode(r)?;
+                let seq = r.u64()?;
+                let prev = SubmissionId::decode(r)?;
+                let root = AuditRoot::decode(r)?;
+                let label = r.short_bytes("label", MAX_LABEL_LEN)?;
+                let label = std::str::from_utf8(label).map_err(|_| CodecError::Invalid {
+                    field: "label",
+                    reason: "not UTF-8",
+                })?;
+                let record_count = if r.option_tag("record_count")? {
+                    Some(r.u64()?)
+                } else {
+                    None
+                };
+                Ok(Self::SubmitRoot(SubmitRoot {
+                    operator,
+                    seq,
+                    prev,
+                    root,
+                    metadata: Metadata::new(label, record_count)?,
+                }))
+            }
+            3 => Ok(Self::Transfer(Transfer {
+                from_key: PublicKey::decode(r)?,
+                nonce: r.u64()?,
+                to: AccountId::decode(r)?,
+                amount: Amount::decode(r)?,
+            })),
+            tag => Err(CodecError::InvalidTag { field: "kind", tag }),
+        }
+    }
+}
+
+/// A transaction with its signature. Holds its encoding and id, computed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTx {
+    body: TxBody,
+    signature: Signature,
+    bytes: Vec<u8>,
+    id: TxId,
+}
+
+impl SignedTx {
+    /// Assembles a transaction from a body and a signature (not checked here).
+    #[must_use]
+    pub fn new(body: TxBody, signature: Signature) -> Self {
+        let mut bytes = body.unsigned_bytes();
+        signature.encode(&mut bytes);
+        let id = TxId::new(leaf_hash(&bytes));
+        Self {
+            body,
+            signature,
+            bytes,
+            id,
+        }
+    }
+
+    /// The body.
+    #[must_use]
+    pub fn body(&self) -> &TxBody {
+        &self.body
+    }
+
+    /// The signature.
+    #[must_use]
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The canonical encoding.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The id: `SHA-256(0x00 || bytes)`.
+    #[must_use]
+    pub fn id(&self) -> TxId {
+        self.id
+    }
+
+    /// For a submission, its id (the same value as [`SignedTx::id`]).
+    #[must_use]
+    pub fn submission_id(&self) -> SubmissionId {
+        SubmissionId::new(self.id.hash())
+    }
+
+    /// The submission, if this is one.
+    #[must_use]
+    pub fn as_submission(&self) -> Option<&SubmitRoot> {
+        match &self.body {
+            TxBody::SubmitRoot(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Encode for SignedTx {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes);
+    }
+}
+
+impl Decode for SignedTx {
+    const MAX_SIZE: usize = MAX_TX_SIZE;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        let start = r.position();
+        r.version("transaction", TX_VERSION)?;
+        let body = TxBody::decode_body(r)?;
+        let signature = Signature::decode(r)?;
+        let tx = Self::new(body, signature);
+        debug_assert_eq!(tx.bytes.len(), r.position() - start);
+        Ok(tx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::decode_exact;
+    use crate::hash::Hash256;
+
+    fn sample() -> SignedTx {
+        let key = Keypair::from_seed(&[1; 32]);
+        TxBody::SubmitRoot(SubmitRoot {
+            operator: key.id(),
+            seq: 0,
+            prev: SubmissionId::default(),
+            root: AuditRoot::new(Hash256::digest(b"batch")),
+            metadata: Metadata::new("ward-7", Some(12)).unwrap(),
+        })
+        .sign(&GenesisHash::default(), &key)
+    }
+
+    #[test]
+    fn round_trip() {
+        let tx = sample();
+        assert_eq!(decode_exact::<SignedTx>(tx.as_bytes()).unwrap(), tx);
+    }
+
+    #[test]
+    fn rejects_bad_version_kind_and_label() {
+        let tx = sample();
+        let mut b = tx.as_bytes().to_vec();
+        b[0] = 2;
+        assert!(matches!(
+            decode_exact::<SignedTx>(&b),
+            Err(CodecError::UnsupportedVersion { version: 2, .. })
+        ));
+        let mut b = tx.as_bytes().to_vec();
+        b[1] = 9;
+        assert!(matches!(
+            decode_exact::<SignedTx>(&b),
+            Err(CodecError::InvalidTag { tag: 9, .. })
+        ));
+        let mut b = tx.as_bytes().to_vec();
+        b[2 + 32 + 8 + 32 + 32 + 1] = 0xff; // first label byte
+        assert!(matches!(
+            decode_exact::<SignedTx>(&b),
+            Err(CodecError::Invalid { field: "label", .. })
+        ));
+        assert!(Metadata::new("x".repeat(65), None).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Test vectors (to be written).
