@@ -147,7 +147,7 @@ pub enum BlockError {
         /// Its id.
         id: TxId,
         /// Why.
-        error: TxError,
+        error: Box<TxError>,
     },
     /// A header field does not match the execution.
     #[error("header field {0} does not match the execution")]
@@ -401,7 +401,7 @@ impl Ledger {
                         return Err(BlockError::InvalidTx {
                             index,
                             id: tx.id(),
-                            error,
+                            error: Box::new(error),
                         });
                     }
                     Mode::Build => rejected.push((tx.id(), error)),

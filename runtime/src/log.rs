@@ -447,7 +447,7 @@ mod tests {
         for size in 0..=70 {
             assert_eq!(
                 log.root_at(size).unwrap(),
-                root_of(&leaves[..size as usize])
+                root_of(&leaves[..usize::try_from(size).unwrap()])
             );
         }
     }
@@ -459,17 +459,17 @@ mod tests {
             let root = log.root_at(size).unwrap();
             for index in 0..size {
                 let proof = log.inclusion_proof(index, size).unwrap();
-                assert!(proof.verify(&leaves[index as usize], &root));
+                assert!(proof.verify(&leaves[usize::try_from(index).unwrap()], &root));
                 let other = leaves[((index + 1) % 33) as usize];
                 assert!(!proof.verify(&other, &root) || size == 1 && other == leaves[0]);
                 for i in 0..proof.path.len() {
                     let mut bad = proof.clone();
                     bad.path[i] = Hash256::digest(b"x");
-                    assert!(!bad.verify(&leaves[index as usize], &root));
+                    assert!(!bad.verify(&leaves[usize::try_from(index).unwrap()], &root));
                 }
                 let mut longer = proof.clone();
                 longer.path.push(root);
-                assert!(!longer.verify(&leaves[index as usize], &root));
+                assert!(!longer.verify(&leaves[usize::try_from(index).unwrap()], &root));
             }
         }
     }

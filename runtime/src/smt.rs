@@ -168,7 +168,7 @@ impl StateTree {
     /// update wins. Deleting an absent key is a no-op.
     pub fn update(&mut self, mut updates: Vec<Update>) {
         // Stable sort keeps the batch order among equal keys; keep the last.
-        updates.sort_by(|a, b| a.0.cmp(&b.0));
+        updates.sort_by_key(|u| u.0);
         let mut deduped: Vec<Update> = Vec::with_capacity(updates.len());
         for u in updates {
             match deduped.last_mut() {

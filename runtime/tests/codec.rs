@@ -1,6 +1,8 @@
 //! Canonical encoding: every value round-trips, and the decoder refuses
 //! truncated input, trailing bytes, oversize input and unknown versions.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 use pantheon_runtime::amount::{Amount, Height};
 use pantheon_runtime::block::{
     BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType,

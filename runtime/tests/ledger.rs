@@ -1,6 +1,8 @@
 //! Block execution as a user sees it: operators' chains, fees, rejections,
 //! supply conservation and determinism.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 mod common;
 
 use common::{net, pan};
@@ -182,7 +184,7 @@ fn invalid_transactions_are_rejected_with_their_reason_and_change_nothing() {
             BlockError::InvalidTx {
                 index: 0,
                 id: tx.id(),
-                error: expected
+                error: Box::new(expected)
             },
             "{name}"
         );
@@ -258,7 +260,7 @@ proptest! {
         let mut prevs = [SubmissionId::default(); 4];
         let mut pending = Vec::new();
         let mut roots = 0u64;
-        let ids: Vec<AccountId> = n.users.iter().map(|u| u.id()).chain([n.validator.id()]).collect();
+        let ids: Vec<AccountId> = n.users.iter().map(pantheon_runtime::crypto::Keypair::id).chain([n.validator.id()]).collect();
         let mut ops = ops;
         ops.push(Op::EndBlock);
         for op in ops {

@@ -2,6 +2,8 @@
 //! key generation, C2SP Wycheproof signing and verification with context
 //! strings) and agreement with a second implementation, AWS-LC.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 use aws_lc_rs::signature::{
     KeyPair as _, ML_DSA_65, ML_DSA_65_SIGNING, PqdsaKeyPair, UnparsedPublicKey,
 };

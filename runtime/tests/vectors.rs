@@ -3,6 +3,8 @@
 //! independent verifier. Regenerate only on purpose, with
 //! `cargo run -p pantheon-runtime --example vectors -- docs/vectors`.
 
+#![allow(clippy::unwrap_used, reason = "tests")]
+
 use std::path::Path;
 
 #[test]

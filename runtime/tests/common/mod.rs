@@ -1,5 +1,5 @@
 //! Shared fixtures: a small network with one validator and funded users.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, reason = "test fixtures")]
 
 use pantheon_runtime::amount::{Amount, SUPPLY};
 use pantheon_runtime::crypto::{AccountId, KeyCache, Keypair};
