@@ -18,6 +18,7 @@
 //! | [`log`] | the RFC 9162 submission log, inclusion and consistency proofs |
 //! | [`block`] | block header, block, votes, commit certificates |
 //! | [`genesis`] | validator set, fee schedule, allocations, genesis hash |
+//! | [`proof`] | self-contained proof bundles and their offline verification |
 //! | [`ledger`] | block execution: the state machine |
 //! | [`vectors`] | the test vectors published in `docs/vectors` |
 //!
@@ -83,6 +84,7 @@ pub mod hash;
 pub mod ledger;
 pub mod log;
 pub mod smt;
+pub mod proof;
 pub mod state;
 pub mod tx;
 pub mod vectors;
