@@ -139,6 +139,14 @@ impl Serialize for Amount {
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let canonical = !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && (text.len() == 1 || !text.starts_with('0'));
+        if !canonical {
+            return Err(serde::de::Error::custom(format!(
+                "amount {text:?} is not a decimal number of smallest units without sign or leading zeros"
+            )));
+        }
         text.parse::<u64>()
             .map(Self)
             .map_err(serde::de::Error::custom)
@@ -239,6 +247,17 @@ mod tests {
         for bad in ["", ".5", "1.", "1.0000000001", "-1", "1e9", "18446744074"] {
             assert!(bad.parse::<Amount>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn json_amounts_are_canonical_decimal_units() {
+        let ok: Amount = serde_json::from_str("\"1500000000\"").unwrap();
+        assert_eq!(ok.units(), 1_500_000_000);
+        assert_eq!(serde_json::to_string(&ok).unwrap(), "\"1500000000\"");
+        for bad in ["\"+5\"", "\"05\"", "\"\"", "\"-1\"", "5", "\"1e3\""] {
+            assert!(serde_json::from_str::<Amount>(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<Amount>("\"0\"").is_ok());
     }
 
     #[test]

@@ -131,6 +131,12 @@ impl Decode for Block {
     fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
         let header = BlockHeader::decode(r)?;
         let n = r.count("txs", true, MAX_BLOCK_TXS)?;
+        if n != header.tx_count as usize {
+            return Err(CodecError::Invalid {
+                field: "txs",
+                reason: "count differs from the header's tx_count",
+            });
+        }
         let mut txs = Vec::with_capacity(n.min(r.remaining() / 64));
         for _ in 0..n {
             let len = usize::from(r.u16()?);

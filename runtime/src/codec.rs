@@ -4,7 +4,9 @@
 //! fixed-size byte strings are written as is, variable-size ones carry a
 //! length prefix whose width and maximum are fixed per field, sequences carry
 //! a count with a fixed maximum, and an optional value is a `0x00`/`0x01` tag.
-//! Every top-level object starts with a version byte.
+//! Every object that is signed or hashed on its own (transaction, block
+//! header, vote, certificate, genesis header, account record) starts with a
+//! version byte; `docs/FORMATS.md` lists them.
 //!
 //! Decoding untrusted bytes goes through [`decode_exact`], which refuses
 //! input over the type's size limit, checks every length against its

@@ -108,9 +108,23 @@ pub struct Validator {
 }
 
 /// The ordered validator set. A validator's index is its position.
+/// Validated on construction, including from JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "Vec<Validator>", into = "Vec<Validator>")]
 pub struct ValidatorSet(Vec<Validator>);
+
+impl TryFrom<Vec<Validator>> for ValidatorSet {
+    type Error = GenesisError;
+    fn try_from(validators: Vec<Validator>) -> Result<Self, Self::Error> {
+        Self::new(validators)
+    }
+}
+
+impl From<ValidatorSet> for Vec<Validator> {
+    fn from(set: ValidatorSet) -> Self {
+        set.0
+    }
+}
 
 impl ValidatorSet {
     /// A validated set: 1..=128 validators, distinct keys, positive powers.

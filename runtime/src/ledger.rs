@@ -652,7 +652,7 @@ impl Overlay<'_> {
         credits.push((fee_recipient, fee));
         let mut writes: BTreeMap<AccountId, Account> = BTreeMap::new();
         writes.insert(signer, payer);
-        for (to, amount) in credits {
+        for (to, amount) in credits.into_iter().filter(|(_, a)| *a != Amount::ZERO) {
             let current = writes
                 .get(&to)
                 .copied()

@@ -150,7 +150,7 @@ impl ConsistencyProof {
             return self.path.is_empty() && old_root == new_root;
         }
         if m == 0 {
-            return self.path.is_empty();
+            return self.path.is_empty() && *old_root == empty_root();
         }
         let mut path = self.path.iter();
         let first = if m.is_power_of_two() {
@@ -487,7 +487,7 @@ mod tests {
                     bad.path[i] = Hash256::digest(b"x");
                     assert!(!bad.verify(&r1, &r2), "{old} -> {new} at {i}");
                 }
-                if old > 0 && old < new {
+                if old < new {
                     assert!(!proof.verify(&Hash256::digest(b"y"), &r2));
                 }
             }

@@ -172,7 +172,10 @@ impl ProofBundle {
         if genesis_hash != self.genesis_hash {
             return Err(fail(
                 Link::Genesis,
-                format!("genesis header hashes to {genesis_hash}, not {}", self.genesis_hash),
+                format!(
+                    "genesis header hashes to {genesis_hash}, not {}",
+                    self.genesis_hash
+                ),
             ));
         }
         if let Some(trusted) = trusted_genesis.filter(|t| *t != genesis_hash) {
@@ -190,7 +193,10 @@ impl ProofBundle {
         if self.operator_key.id() != submission.operator {
             return Err(fail(
                 Link::Submission,
-                format!("operator key is not the key of operator {}", submission.operator),
+                format!(
+                    "operator key is not the key of operator {}",
+                    submission.operator
+                ),
             ));
         }
         let message = tx.body().signing_message(&genesis_hash);

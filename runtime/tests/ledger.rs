@@ -306,3 +306,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn genesis_json_is_validated_like_genesis_bytes() {
+    let n = net(1, 0);
+    let mut json = serde_json::to_value(&n.genesis).unwrap();
+    let back: pantheon_runtime::genesis::Genesis = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back.hash(), n.genesis.hash());
+
+    let v = json["validators"][0].clone();
+    json["validators"] = serde_json::json!([v.clone(), v]);
+    assert!(serde_json::from_value::<pantheon_runtime::genesis::Genesis>(json.clone()).is_err());
+    json["validators"] = serde_json::json!([]);
+    assert!(serde_json::from_value::<pantheon_runtime::genesis::Genesis>(json.clone()).is_err());
+    let mut zero = v;
+    zero["power"] = serde_json::json!(0);
+    json["validators"] = serde_json::json!([zero]);
+    assert!(serde_json::from_value::<pantheon_runtime::genesis::Genesis>(json).is_err());
+}

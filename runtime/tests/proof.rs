@@ -38,8 +38,18 @@ fn bundle() -> ProofBundle {
             signature: n.validator.sign(SignContext::Vote, &vote.to_bytes()),
         }],
     };
-    let inclusion = ledger.log().inclusion_proof(1, block.header.log_size).unwrap();
-    ProofBundle::new(n.genesis.header(), &s1, op.public().clone(), inclusion, &block.header, &cert)
+    let inclusion = ledger
+        .log()
+        .inclusion_proof(1, block.header.log_size)
+        .unwrap();
+    ProofBundle::new(
+        n.genesis.header(),
+        &s1,
+        op.public().clone(),
+        inclusion,
+        &block.header,
+        &cert,
+    )
 }
 
 #[test]
@@ -47,7 +57,9 @@ fn a_valid_bundle_verifies_and_survives_json() {
     let b = bundle();
     let json = serde_json::to_string(&b).unwrap();
     let back: ProofBundle = serde_json::from_str(&json).unwrap();
-    let v = back.verify(Some(b.genesis_hash), &KeyCache::default()).unwrap();
+    let v = back
+        .verify(Some(b.genesis_hash), &KeyCache::default())
+        .unwrap();
     assert_eq!(v.seq, 1);
     assert_eq!(v.height.get(), 2);
     assert_eq!(v.signers, (1, 1));
@@ -84,7 +96,10 @@ fn every_tampered_part_names_its_link() {
     assert_eq!(t.verify(None, &keys).unwrap_err().link, Link::Genesis);
 
     let other = pantheon_runtime::hash::GenesisHash::default();
-    assert_eq!(b.verify(Some(other), &keys).unwrap_err().link, Link::Genesis);
+    assert_eq!(
+        b.verify(Some(other), &keys).unwrap_err().link,
+        Link::Genesis
+    );
 
     let mut t = b.clone();
     t.version = 2;
