@@ -1,9 +1,22 @@
-//! Pantheon's JSON-RPC API.
+//! Pantheon's JSON-RPC API: the methods of `PRODUCT.md` over HTTP and
+//! WebSocket on one port.
 //!
-//! This crate will hold the jsonrpsee API traits and server for the methods
-//! of `PRODUCT.md` (`pantheon_*`, `chain_*`, `pan_*`, `anchor_*`,
-//! `system_*`, `rpc.discover`), implemented over read and submit traits that
-//! the node provides. It never reaches into node internals.
-//!
-//! Status: empty until the node issue; the crate exists so the workspace
-//! layout and dependency direction are fixed from the start.
+//! - [`api`]: the jsonrpsee method trait and its implementation over a
+//!   [`api::Backend`] that the node provides. This crate never reaches into
+//!   node internals: it parses and validates input, calls the backend on the
+//!   blocking pool, and maps failures to stable codes.
+//! - [`types`]: the JSON shapes of answers.
+//! - [`error`]: the stable error codes.
+//! - [`server`]: the server with request-size, response-size, batch,
+//!   connection and subscription limits.
+//! - [`openrpc`]: the document served at `rpc.discover`.
+
+pub mod api;
+pub mod error;
+pub mod openrpc;
+pub mod server;
+pub mod types;
+
+pub use api::{Backend, parse_hash, parse_tx};
+pub use error::ApiError;
+pub use server::{Limits, start};

@@ -1,0 +1,319 @@
+//! The methods of `PRODUCT.md`, as a jsonrpsee trait, implemented over a
+//! [`Backend`] the node provides.
+//!
+//! The RPC layer parses and validates every parameter (hex, lengths,
+//! canonical decoding with size limits) and maps errors to stable codes;
+//! the backend sees only typed values. Backend calls may block (storage,
+//! signature checks), so each runs on tokio's blocking pool.
+
+use std::sync::Arc;
+
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
+use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use pantheon_runtime::amount::Height;
+use pantheon_runtime::codec::decode_exact;
+use pantheon_runtime::crypto::AccountId;
+use pantheon_runtime::hash::{AuditRoot, Hash256, SubmissionId};
+use pantheon_runtime::proof::ProofBundle;
+use pantheon_runtime::tx::{MAX_TX_SIZE, SignedTx};
+use tokio::sync::broadcast;
+
+use crate::error::{ApiError, codes};
+use crate::types::{
+    AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
+    SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
+};
+
+/// What the node provides to the RPC layer.
+pub trait Backend: Send + Sync + 'static {
+    /// Accepts a signed submission (idempotent on (operator, seq, root)).
+    ///
+    /// # Errors
+    /// [`ApiError`] naming why it was refused.
+    fn submit_root(&self, tx: SignedTx) -> Result<Receipt, ApiError>;
+    /// Accepts a transfer or an operator registration.
+    ///
+    /// # Errors
+    /// [`ApiError`] naming why it was refused.
+    fn submit_transaction(&self, tx: SignedTx) -> Result<TxReceipt, ApiError>;
+    /// A submission's status and place.
+    ///
+    /// # Errors
+    /// Not found.
+    fn submission(&self, id: SubmissionId) -> Result<SubmissionInfo, ApiError>;
+    /// A finalized submission's proof bundle.
+    ///
+    /// # Errors
+    /// Not found or not finalized.
+    fn proof(&self, id: SubmissionId) -> Result<ProofBundle, ApiError>;
+    /// The submissions carrying `root`.
+    ///
+    /// # Errors
+    /// Internal errors only.
+    fn find_root(&self, root: AuditRoot) -> Result<Vec<SubmissionInfo>, ApiError>;
+    /// A registered operator.
+    ///
+    /// # Errors
+    /// Not found.
+    fn operator(&self, id: AccountId) -> Result<OperatorInfo, ApiError>;
+    /// The latest finalized header.
+    ///
+    /// # Errors
+    /// Not found before the first block.
+    fn head(&self) -> Result<HeaderInfo, ApiError>;
+    /// A finalized block.
+    ///
+    /// # Errors
+    /// Not found.
+    fn block(&self, height: Height) -> Result<BlockInfo, ApiError>;
+    /// An account's balance.
+    ///
+    /// # Errors
+    /// Internal errors only (an unknown account has balance 0).
+    fn balance(&self, account: AccountId) -> Result<BalanceInfo, ApiError>;
+    /// The supply audit.
+    ///
+    /// # Errors
+    /// Internal errors only.
+    fn supply(&self) -> Result<SupplyInfo, ApiError>;
+    /// Anchors with ids in `from..=to`.
+    ///
+    /// # Errors
+    /// Internal errors only.
+    fn anchors(&self, from: u64, to: u64) -> Result<Vec<AnchorInfo>, ApiError>;
+    /// One anchor.
+    ///
+    /// # Errors
+    /// Not found.
+    fn anchor(&self, id: u64) -> Result<AnchorInfo, ApiError>;
+    /// Node health.
+    fn health(&self) -> Health;
+    /// Connected peers.
+    fn peers(&self) -> Vec<PeerInfo>;
+    /// Version and network.
+    fn version(&self) -> VersionInfo;
+    /// A stream of finalized headers.
+    fn subscribe_finalized(&self) -> broadcast::Receiver<HeaderInfo>;
+}
+
+/// The JSON-RPC methods.
+#[rpc(server)]
+pub trait PantheonRpc {
+    /// Accepts a signed submission; returns its receipt.
+    #[method(name = "pantheon_submitRoot")]
+    async fn submit_root(&self, submission_hex: String) -> RpcResult<Receipt>;
+    /// A submission's status and where it sits.
+    #[method(name = "pantheon_getSubmission")]
+    async fn get_submission(&self, id: String) -> RpcResult<SubmissionInfo>;
+    /// The proof bundle of a finalized submission.
+    #[method(name = "pantheon_getProof")]
+    async fn get_proof(&self, id: String) -> RpcResult<ProofBundle>;
+    /// The submissions that carry a root.
+    #[method(name = "pantheon_findRoot")]
+    async fn find_root(&self, root: String) -> RpcResult<Vec<SubmissionInfo>>;
+    /// A registered operator.
+    #[method(name = "pantheon_getOperator")]
+    async fn get_operator(&self, operator_id: String) -> RpcResult<OperatorInfo>;
+    /// Accepts a transfer or operator registration.
+    #[method(name = "pantheon_submitTransaction")]
+    async fn submit_transaction(&self, tx_hex: String) -> RpcResult<TxReceipt>;
+    /// The latest finalized header and its certificate.
+    #[method(name = "chain_getHead")]
+    async fn get_head(&self) -> RpcResult<HeaderInfo>;
+    /// A finalized block.
+    #[method(name = "chain_getBlock")]
+    async fn get_block(&self, height: u64) -> RpcResult<BlockInfo>;
+    /// Finalized headers as they happen.
+    #[subscription(name = "chain_subscribeFinalized" => "chain_finalized", unsubscribe = "chain_unsubscribeFinalized", item = HeaderInfo)]
+    async fn subscribe_finalized(&self) -> SubscriptionResult;
+    /// An account's balance.
+    #[method(name = "pan_getBalance")]
+    async fn get_balance(&self, account: String) -> RpcResult<BalanceInfo>;
+    /// The supply audit.
+    #[method(name = "pan_getSupply")]
+    async fn get_supply(&self) -> RpcResult<SupplyInfo>;
+    /// Bitcoin anchors with ids in `from..=to`.
+    #[method(name = "anchor_list")]
+    async fn anchor_list(&self, from: u64, to: u64) -> RpcResult<Vec<AnchorInfo>>;
+    /// One Bitcoin anchor.
+    #[method(name = "anchor_get")]
+    async fn anchor_get(&self, id: u64) -> RpcResult<AnchorInfo>;
+    /// Node health.
+    #[method(name = "system_health")]
+    async fn system_health(&self) -> RpcResult<Health>;
+    /// Connected peers.
+    #[method(name = "system_peers")]
+    async fn system_peers(&self) -> RpcResult<Vec<PeerInfo>>;
+    /// Version and network.
+    #[method(name = "system_version")]
+    async fn system_version(&self) -> RpcResult<VersionInfo>;
+    /// The OpenRPC description of this API.
+    #[method(name = "rpc.discover")]
+    async fn discover(&self) -> RpcResult<serde_json::Value>;
+}
+
+/// The RPC methods over a backend.
+pub struct Api<B> {
+    backend: Arc<B>,
+}
+
+impl<B: Backend> Api<B> {
+    /// Serves `backend`.
+    pub fn new(backend: Arc<B>) -> Self {
+        Self { backend }
+    }
+
+    async fn call<T, F>(&self, f: F) -> RpcResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&B) -> Result<T, ApiError> + Send + 'static,
+    {
+        let backend = Arc::clone(&self.backend);
+        tokio::task::spawn_blocking(move || f(&backend))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(Into::into)
+    }
+}
+
+/// Parses 32 bytes of hex.
+///
+/// # Errors
+/// [`codes::NOT_HEX`] or [`codes::WRONG_LENGTH`].
+pub fn parse_hash(field: &str, text: &str) -> Result<Hash256, ApiError> {
+    let bytes = hex::decode(text).map_err(|e| ApiError::not_hex(field, e))?;
+    let got = bytes.len();
+    let array: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| ApiError::wrong_length(field, 32, got))?;
+    Ok(Hash256::from_bytes(array))
+}
+
+/// Parses a hex transaction, refusing oversize input before decoding.
+///
+/// # Errors
+/// [`codes::DECODE`] or [`codes::NOT_HEX`].
+pub fn parse_tx(field: &str, text: &str) -> Result<SignedTx, ApiError> {
+    if text.len() > 2 * MAX_TX_SIZE {
+        return Err(ApiError::new(
+            codes::DECODE,
+            format!(
+                "{field}: {} hex digits exceed the largest transaction ({MAX_TX_SIZE} bytes)",
+                text.len()
+            ),
+        ));
+    }
+    let bytes = hex::decode(text).map_err(|e| ApiError::not_hex(field, e))?;
+    Ok(decode_exact(&bytes)?)
+}
+
+#[jsonrpsee::core::async_trait]
+impl<B: Backend> PantheonRpcServer for Api<B> {
+    async fn submit_root(&self, submission_hex: String) -> RpcResult<Receipt> {
+        let tx = parse_tx("submission", &submission_hex)?;
+        if tx.as_submission().is_none() {
+            return Err(ApiError::new(
+                codes::WRONG_KIND,
+                "not a root submission; use pantheon_submitTransaction",
+            )
+            .into());
+        }
+        self.call(move |b| b.submit_root(tx)).await
+    }
+
+    async fn get_submission(&self, id: String) -> RpcResult<SubmissionInfo> {
+        let id = SubmissionId::new(parse_hash("id", &id)?);
+        self.call(move |b| b.submission(id)).await
+    }
+
+    async fn get_proof(&self, id: String) -> RpcResult<ProofBundle> {
+        let id = SubmissionId::new(parse_hash("id", &id)?);
+        self.call(move |b| b.proof(id)).await
+    }
+
+    async fn find_root(&self, root: String) -> RpcResult<Vec<SubmissionInfo>> {
+        let root = AuditRoot::new(parse_hash("root", &root)?);
+        self.call(move |b| b.find_root(root)).await
+    }
+
+    async fn get_operator(&self, operator_id: String) -> RpcResult<OperatorInfo> {
+        let id = AccountId::new(parse_hash("operator_id", &operator_id)?);
+        self.call(move |b| b.operator(id)).await
+    }
+
+    async fn submit_transaction(&self, tx_hex: String) -> RpcResult<TxReceipt> {
+        let tx = parse_tx("tx", &tx_hex)?;
+        if tx.as_submission().is_some() {
+            return Err(ApiError::new(
+                codes::WRONG_KIND,
+                "a root submission; use pantheon_submitRoot",
+            )
+            .into());
+        }
+        self.call(move |b| b.submit_transaction(tx)).await
+    }
+
+    async fn get_head(&self) -> RpcResult<HeaderInfo> {
+        self.call(Backend::head).await
+    }
+
+    async fn get_block(&self, height: u64) -> RpcResult<BlockInfo> {
+        self.call(move |b| b.block(Height::new(height))).await
+    }
+
+    async fn subscribe_finalized(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let mut rx = self.backend.subscribe_finalized();
+        let sink = pending.accept().await?;
+        loop {
+            tokio::select! {
+                () = sink.closed() => return Ok(()),
+                next = rx.recv() => match next {
+                    Ok(head) => {
+                        let msg: SubscriptionMessage =
+                            serde_json::value::to_raw_value(&head)?.into();
+                        if sink.send(msg).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    // A slow subscriber skips headers rather than stalling the node.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            }
+        }
+    }
+
+    async fn get_balance(&self, account: String) -> RpcResult<BalanceInfo> {
+        let id = AccountId::new(parse_hash("account", &account)?);
+        self.call(move |b| b.balance(id)).await
+    }
+
+    async fn get_supply(&self) -> RpcResult<SupplyInfo> {
+        self.call(Backend::supply).await
+    }
+
+    async fn anchor_list(&self, from: u64, to: u64) -> RpcResult<Vec<AnchorInfo>> {
+        self.call(move |b| b.anchors(from, to)).await
+    }
+
+    async fn anchor_get(&self, id: u64) -> RpcResult<AnchorInfo> {
+        self.call(move |b| b.anchor(id)).await
+    }
+
+    async fn system_health(&self) -> RpcResult<Health> {
+        self.call(|b| Ok(b.health())).await
+    }
+
+    async fn system_peers(&self) -> RpcResult<Vec<PeerInfo>> {
+        self.call(|b| Ok(b.peers())).await
+    }
+
+    async fn system_version(&self) -> RpcResult<VersionInfo> {
+        self.call(|b| Ok(b.version())).await
+    }
+
+    async fn discover(&self) -> RpcResult<serde_json::Value> {
+        Ok(crate::openrpc::document())
+    }
+}

@@ -1,0 +1,154 @@
+//! Stable JSON-RPC error codes. A code, once published, keeps its meaning.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | -32700, -32600, -32601, -32602 | JSON-RPC parse error, invalid request, unknown method, invalid params (jsonrpsee) |
+//! | 1001 | a byte string is not hex |
+//! | 1002 | a byte string or id has the wrong length |
+//! | 1003 | a transaction does not decode (truncated, trailing bytes, bad version or tag, oversize) |
+//! | 1004 | the transaction is of the wrong kind for this method |
+//! | 1010 | signature does not verify |
+//! | 1011 | operator not registered |
+//! | 1012 | sequence number already used with another root |
+//! | 1013 | sequence number leaves a gap |
+//! | 1014 | `prev` is not the operator's latest submission |
+//! | 1015 | insufficient funds for amount and fee |
+//! | 1016 | wrong account nonce |
+//! | 1017 | account does not exist |
+//! | 1018 | operator already registered |
+//! | 1019 | balance overflow |
+//! | 1030 | mempool full |
+//! | 1031 | this operator's mempool queue is full |
+//! | 1040 | not found |
+//! | 1041 | proof not available yet (submission not finalized) |
+//! | 1099 | internal error |
+
+use jsonrpsee::types::ErrorObjectOwned;
+use pantheon_runtime::ledger::TxError;
+use serde_json::json;
+
+/// An API error: a stable code, a message naming the problem, optional data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (code {code})")]
+pub struct ApiError {
+    /// The stable code.
+    pub code: i32,
+    /// What went wrong.
+    pub message: String,
+    /// Structured details.
+    pub data: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Not hex.
+    pub fn not_hex(field: &str, e: impl std::fmt::Display) -> Self {
+        Self::new(codes::NOT_HEX, format!("{field}: not hex: {e}"))
+    }
+
+    /// Wrong length.
+    pub fn wrong_length(field: &str, expected: usize, got: usize) -> Self {
+        Self::new(
+            codes::WRONG_LENGTH,
+            format!("{field}: expected {expected} bytes, got {got}"),
+        )
+    }
+
+    /// Not found.
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(codes::NOT_FOUND, format!("{what} not found"))
+    }
+
+    /// Internal error.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::new(codes::INTERNAL, format!("internal error: {e}"))
+    }
+}
+
+/// The numeric codes.
+pub mod codes {
+    /// Not hex.
+    pub const NOT_HEX: i32 = 1001;
+    /// Wrong length.
+    pub const WRONG_LENGTH: i32 = 1002;
+    /// Undecodable transaction.
+    pub const DECODE: i32 = 1003;
+    /// Wrong transaction kind for the method.
+    pub const WRONG_KIND: i32 = 1004;
+    /// Bad signature.
+    pub const BAD_SIGNATURE: i32 = 1010;
+    /// Unknown operator.
+    pub const UNKNOWN_OPERATOR: i32 = 1011;
+    /// Sequence reused with another root.
+    pub const SEQ_REUSED: i32 = 1012;
+    /// Sequence gap.
+    pub const SEQ_GAP: i32 = 1013;
+    /// Wrong prev.
+    pub const WRONG_PREV: i32 = 1014;
+    /// Insufficient funds.
+    pub const INSUFFICIENT_FUNDS: i32 = 1015;
+    /// Bad nonce.
+    pub const BAD_NONCE: i32 = 1016;
+    /// Unknown account.
+    pub const UNKNOWN_ACCOUNT: i32 = 1017;
+    /// Already registered.
+    pub const ALREADY_REGISTERED: i32 = 1018;
+    /// Balance overflow.
+    pub const OVERFLOW: i32 = 1019;
+    /// Mempool full.
+    pub const MEMPOOL_FULL: i32 = 1030;
+    /// Operator queue full.
+    pub const OPERATOR_QUEUE_FULL: i32 = 1031;
+    /// Not found.
+    pub const NOT_FOUND: i32 = 1040;
+    /// Not finalized yet.
+    pub const NOT_FINALIZED: i32 = 1041;
+    /// Internal.
+    pub const INTERNAL: i32 = 1099;
+}
+
+impl From<TxError> for ApiError {
+    fn from(e: TxError) -> Self {
+        let code = match &e {
+            TxError::BadSignature(_) => codes::BAD_SIGNATURE,
+            TxError::UnknownOperator(_) => codes::UNKNOWN_OPERATOR,
+            TxError::SeqReused { .. } => codes::SEQ_REUSED,
+            TxError::SeqGap { .. } => codes::SEQ_GAP,
+            TxError::WrongPrev { .. } => codes::WRONG_PREV,
+            TxError::InsufficientFunds { .. } => codes::INSUFFICIENT_FUNDS,
+            TxError::BadNonce { .. } => codes::BAD_NONCE,
+            TxError::UnknownAccount(_) => codes::UNKNOWN_ACCOUNT,
+            TxError::AlreadyRegistered(_) => codes::ALREADY_REGISTERED,
+            TxError::Overflow(_) => codes::OVERFLOW,
+        };
+        Self {
+            code,
+            message: e.to_string(),
+            data: serde_json::to_value(&e).ok(),
+        }
+    }
+}
+
+impl From<pantheon_runtime::codec::CodecError> for ApiError {
+    fn from(e: pantheon_runtime::codec::CodecError) -> Self {
+        Self::new(codes::DECODE, format!("transaction does not decode: {e}"))
+    }
+}
+
+impl From<ApiError> for ErrorObjectOwned {
+    fn from(e: ApiError) -> Self {
+        ErrorObjectOwned::owned(
+            e.code,
+            e.message,
+            e.data.or(Some(json!(null))).filter(|d| !d.is_null()),
+        )
+    }
+}

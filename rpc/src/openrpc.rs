@@ -1,0 +1,144 @@
+//! The OpenRPC document served at `rpc.discover`.
+
+use serde_json::{Value, json};
+
+const HASH: &str = "^[0-9a-f]{64}$";
+const HEX: &str = "^([0-9a-f]{2})*$";
+
+fn hex_param(name: &str, pattern: &str, description: &str) -> Value {
+    json!({ "name": name, "required": true, "description": description,
+            "schema": { "type": "string", "pattern": pattern } })
+}
+
+fn int_param(name: &str, description: &str) -> Value {
+    json!({ "name": name, "required": true, "description": description,
+            "schema": { "type": "integer", "minimum": 0 } })
+}
+
+fn method(name: &str, summary: &str, params: Vec<Value>, result: &str) -> Value {
+    json!({ "name": name, "summary": summary, "params": params,
+            "result": { "name": result, "schema": { "$ref": format!("#/components/schemas/{result}") } } })
+}
+
+/// The OpenRPC 1.2.6 document describing every method.
+#[must_use]
+pub fn document() -> Value {
+    let methods = vec![
+        method(
+            "pantheon_submitRoot",
+            "Accept a signed root submission (idempotent on operator, seq and root)",
+            vec![hex_param(
+                "submission_hex",
+                HEX,
+                "the signed SubmitRoot transaction (docs/FORMATS.md 5.4)",
+            )],
+            "Receipt",
+        ),
+        method(
+            "pantheon_getSubmission",
+            "A submission's status and where it sits",
+            vec![hex_param("id", HASH, "submission id")],
+            "SubmissionInfo",
+        ),
+        method(
+            "pantheon_getProof",
+            "The self-contained proof bundle of a finalized submission",
+            vec![hex_param("id", HASH, "submission id")],
+            "ProofBundle",
+        ),
+        method(
+            "pantheon_findRoot",
+            "The submissions that carry an audit root",
+            vec![hex_param("root", HASH, "audit root")],
+            "SubmissionInfoList",
+        ),
+        method(
+            "pantheon_getOperator",
+            "A registered operator: key, next seq, last submission, balance",
+            vec![hex_param("operator_id", HASH, "operator id")],
+            "OperatorInfo",
+        ),
+        method(
+            "pantheon_submitTransaction",
+            "Accept a transfer or an operator registration",
+            vec![hex_param(
+                "tx_hex",
+                HEX,
+                "the signed transaction (docs/FORMATS.md 5)",
+            )],
+            "TxReceipt",
+        ),
+        method(
+            "chain_getHead",
+            "The latest finalized header and its commit certificate",
+            vec![],
+            "HeaderInfo",
+        ),
+        method(
+            "chain_getBlock",
+            "A finalized block with its transactions and certificate",
+            vec![int_param("height", "block height, from 1")],
+            "BlockInfo",
+        ),
+        json!({ "name": "chain_subscribeFinalized", "summary": "WebSocket subscription to finalized headers (notifications: chain_finalized; unsubscribe: chain_unsubscribeFinalized)",
+                "params": [], "result": { "name": "HeaderInfo", "schema": { "$ref": "#/components/schemas/HeaderInfo" } } }),
+        method(
+            "pan_getBalance",
+            "An account's PAN balance and nonce",
+            vec![hex_param("account", HASH, "account id")],
+            "BalanceInfo",
+        ),
+        method(
+            "pan_getSupply",
+            "Audit of the fixed supply: the sum of all balances equals 5,000,000,000 PAN",
+            vec![],
+            "SupplyInfo",
+        ),
+        method(
+            "anchor_list",
+            "Bitcoin anchors with ids in from..=to",
+            vec![
+                int_param("from", "first anchor id"),
+                int_param("to", "last anchor id"),
+            ],
+            "AnchorInfoList",
+        ),
+        method(
+            "anchor_get",
+            "One Bitcoin anchor",
+            vec![int_param("id", "anchor id")],
+            "AnchorInfo",
+        ),
+        method(
+            "system_health",
+            "Height, sync state, peers, mempool, equivocation evidence and warnings",
+            vec![],
+            "Health",
+        ),
+        method("system_peers", "Connected peers", vec![], "PeerInfoList"),
+        method(
+            "system_version",
+            "Node version, genesis hash and chain id",
+            vec![],
+            "VersionInfo",
+        ),
+        method("rpc.discover", "This document", vec![], "OpenRPC"),
+    ];
+    let object = json!({ "type": "object" });
+    let array = json!({ "type": "array" });
+    json!({
+        "openrpc": "1.2.6",
+        "info": {
+            "title": "Pantheon JSON-RPC",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Byte strings are lower-case hex; amounts are decimal strings of 10^-9 PAN. Errors carry stable codes: 1001 not hex, 1002 wrong length, 1003 undecodable transaction, 1004 wrong transaction kind, 1010 bad signature, 1011 unknown operator, 1012 seq used with another root, 1013 seq gap, 1014 wrong prev, 1015 insufficient funds, 1016 bad nonce, 1017 unknown account, 1018 already registered, 1019 overflow, 1030 mempool full, 1031 operator queue full, 1040 not found, 1041 not finalized yet, 1099 internal."
+        },
+        "methods": methods,
+        "components": { "schemas": {
+            "Receipt": object, "SubmissionInfo": object, "SubmissionInfoList": array, "ProofBundle": object,
+            "OperatorInfo": object, "TxReceipt": object, "HeaderInfo": object, "BlockInfo": object,
+            "BalanceInfo": object, "SupplyInfo": object, "AnchorInfo": object, "AnchorInfoList": array,
+            "Health": object, "PeerInfoList": array, "VersionInfo": object, "OpenRPC": object
+        } }
+    })
+}

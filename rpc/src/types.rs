@@ -1,0 +1,226 @@
+//! The JSON shapes of requests and responses. Byte strings are lower-case
+//! hex; amounts are decimal strings of smallest units (10^-9 PAN) with a
+//! `_pan` twin for people.
+
+use pantheon_runtime::amount::{Amount, Height};
+use pantheon_runtime::block::{BlockHeader, CommitCertificate};
+use pantheon_runtime::codec::Encode;
+use pantheon_runtime::crypto::{AccountId, OperatorId};
+use pantheon_runtime::hash::{AuditRoot, BlockHash, GenesisHash, SubmissionId, TxId};
+use pantheon_runtime::state::LastSubmission;
+use serde::{Deserialize, Serialize};
+
+/// Where a submission stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Accepted into the mempool.
+    Received,
+    /// In a block with a commit certificate.
+    Finalized,
+    /// Its state is committed to Bitcoin with enough confirmations.
+    Anchored,
+}
+
+/// The answer to `pantheon_submitRoot`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The submission id (its RFC 9162 leaf hash).
+    pub id: SubmissionId,
+    /// The operator.
+    pub operator: OperatorId,
+    /// Its sequence number.
+    pub seq: u64,
+    /// The audit root.
+    pub root: AuditRoot,
+    /// Where it stands now.
+    pub status: Status,
+    /// The block holding it, once finalized.
+    pub height: Option<Height>,
+}
+
+/// The answer to `pantheon_getSubmission`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionInfo {
+    /// The submission id.
+    pub id: SubmissionId,
+    /// The operator.
+    pub operator: OperatorId,
+    /// Its sequence number.
+    pub seq: u64,
+    /// The id of the operator's previous submission.
+    pub prev: SubmissionId,
+    /// The audit root.
+    pub root: AuditRoot,
+    /// The label ("" if none).
+    pub label: String,
+    /// The record count, if given.
+    pub record_count: Option<u64>,
+    /// Where it stands.
+    pub status: Status,
+    /// The block holding it.
+    pub height: Option<Height>,
+    /// That block's hash.
+    pub block_hash: Option<BlockHash>,
+    /// Its index in the submission log.
+    pub log_index: Option<u64>,
+}
+
+/// The answer to `pantheon_getOperator`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorInfo {
+    /// The operator id.
+    pub id: OperatorId,
+    /// Its ML-DSA-65 public key (hex).
+    pub public_key: String,
+    /// The sequence number of its next submission.
+    pub next_seq: u64,
+    /// Its latest finalized submission.
+    pub last_submission: Option<LastSubmission>,
+    /// Its account balance, in smallest units.
+    pub balance: Amount,
+    /// The same in PAN.
+    pub balance_pan: String,
+    /// Its account nonce.
+    pub nonce: u64,
+}
+
+/// The answer to `pantheon_submitTransaction`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxReceipt {
+    /// The transaction id.
+    pub id: TxId,
+    /// `register_operator`, `submit_root` or `transfer`.
+    pub kind: String,
+    /// Where it stands.
+    pub status: Status,
+    /// The block holding it, once finalized.
+    pub height: Option<Height>,
+}
+
+/// The answer to `pan_getBalance`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceInfo {
+    /// The account.
+    pub account: AccountId,
+    /// Balance in smallest units.
+    pub balance: Amount,
+    /// The same in PAN.
+    pub balance_pan: String,
+    /// Next nonce.
+    pub nonce: u64,
+    /// The height this answer is for.
+    pub height: Height,
+}
+
+/// The answer to `pan_getSupply`: an audit of the fixed supply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupplyInfo {
+    /// The height audited.
+    pub height: Height,
+    /// The fixed supply, in smallest units.
+    pub supply: Amount,
+    /// The sum of every balance at that height, in smallest units.
+    pub sum_of_balances: String,
+    /// Number of accounts summed.
+    pub accounts: u64,
+    /// `sum_of_balances == supply`.
+    pub conserved: bool,
+}
+
+/// A finalized block header with its certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderInfo {
+    /// The block hash.
+    pub hash: BlockHash,
+    /// The decoded header.
+    pub header: BlockHeader,
+    /// The canonical header bytes (hex).
+    pub header_hex: String,
+    /// The commit certificate bytes (hex).
+    pub certificate_hex: String,
+    /// Number of validators that signed the certificate.
+    pub signers: usize,
+}
+
+impl HeaderInfo {
+    /// From a header and its certificate.
+    #[must_use]
+    pub fn new(header: &BlockHeader, certificate: &CommitCertificate) -> Self {
+        Self {
+            hash: header.hash(),
+            header: *header,
+            header_hex: hex::encode(header.to_bytes()),
+            certificate_hex: hex::encode(certificate.to_bytes()),
+            signers: certificate.signatures.len(),
+        }
+    }
+}
+
+/// The answer to `chain_getBlock`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockInfo {
+    /// Header and certificate.
+    #[serde(flatten)]
+    pub head: HeaderInfo,
+    /// The transactions (hex).
+    pub txs: Vec<String>,
+}
+
+/// The answer to `system_health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Latest finalized height.
+    pub height: Height,
+    /// Its hash.
+    pub finalized_hash: BlockHash,
+    /// Time of that block, ms since the Unix epoch.
+    pub last_block_time_ms: u64,
+    /// True while catching up with peers.
+    pub syncing: bool,
+    /// Connected peers.
+    pub peers: usize,
+    /// Transactions waiting in the mempool.
+    pub mempool: usize,
+    /// Equivocation evidence reported by consensus, newest last.
+    pub equivocations: Vec<String>,
+    /// Problems worth an operator's attention (empty when healthy).
+    pub warnings: Vec<String>,
+}
+
+/// The answer to `system_version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionInfo {
+    /// The node's version.
+    pub version: String,
+    /// The network's genesis hash.
+    pub genesis_hash: GenesisHash,
+    /// The network's name.
+    pub chain_id: String,
+}
+
+/// One connected peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Its libp2p peer id.
+    pub peer_id: String,
+    /// Its address.
+    pub address: String,
+}
+
+/// A Bitcoin anchor (filled in by the anchoring issue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorInfo {
+    /// Anchor id.
+    pub id: u64,
+    /// The Pantheon block committed to.
+    pub height: Height,
+    /// Its hash.
+    pub block_hash: BlockHash,
+    /// The Bitcoin transaction id.
+    pub txid: Option<String>,
+    /// The Bitcoin block holding it.
+    pub bitcoin_block: Option<String>,
+    /// Confirmations.
+    pub confirmations: u64,
+}
