@@ -304,12 +304,17 @@ impl std::fmt::Debug for Keypair {
     }
 }
 
-/// A bounded cache of decoded verifying keys, keyed by key id.
+/// A bounded cache of decoded verifying keys, keyed by key id, and of the
+/// ids of transactions whose signatures already verified.
 ///
-/// Results never depend on the cache: a miss decodes the key again.
+/// Results never depend on the cache: a miss decodes the key or verifies
+/// the signature again. A transaction id covers its signature and body, and
+/// the key that must sign it never changes (an operator's key is fixed by
+/// its id), so "this id verified" is a permanent fact.
 #[derive(Debug)]
 pub struct KeyCache {
     inner: Mutex<lru::LruCache<AccountId, PreparedKey>>,
+    verified: Mutex<lru::LruCache<crate::hash::TxId, ()>>,
 }
 
 impl KeyCache {
@@ -320,9 +325,27 @@ impl KeyCache {
     #[must_use]
     pub fn new(capacity: usize) -> Self {
         let cap = NonZeroUsize::new(capacity).expect("key cache capacity must be positive");
+        let verified = NonZeroUsize::new(capacity.saturating_mul(16)).expect("positive");
         Self {
             inner: Mutex::new(lru::LruCache::new(cap)),
+            verified: Mutex::new(lru::LruCache::new(verified)),
         }
+    }
+
+    /// Records that transaction `id`'s signature verified.
+    pub fn mark_verified(&self, id: crate::hash::TxId) {
+        lock(&self.verified).put(id, ());
+    }
+
+    /// Forgets every verified transaction (keeps the decoded keys).
+    pub fn clear_verified(&self) {
+        lock(&self.verified).clear();
+    }
+
+    /// True if transaction `id`'s signature is known to verify.
+    #[must_use]
+    pub fn is_verified(&self, id: &crate::hash::TxId) -> bool {
+        lock(&self.verified).get(id).is_some()
     }
 
     /// The decoded key for `key`, from the cache or decoded now.
@@ -344,12 +367,14 @@ impl KeyCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, lru::LruCache<AccountId, PreparedKey>> {
-        // A panic while holding the lock leaves the cache consistent (each
-        // operation is a single map call), so a poisoned lock is still usable.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.inner)
     }
+}
+
+/// A panic while holding a cache lock leaves the cache consistent (each
+/// operation is a single map call), so a poisoned lock is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Default for KeyCache {

@@ -233,7 +233,6 @@ impl Ledger {
     /// The ledger at height 0.
     #[must_use]
     pub fn from_genesis(genesis: &Genesis) -> Self {
-        let header = genesis.header();
         let accounts: BTreeMap<AccountId, Account> = genesis
             .allocations()
             .iter()
@@ -245,6 +244,29 @@ impl Ledger {
                 (a.account, account)
             })
             .collect();
+        Self::restore(
+            genesis,
+            Height::GENESIS,
+            BlockHash::new(genesis.hash().hash()),
+            accounts,
+            BTreeMap::new(),
+            MerkleLog::new(),
+        )
+    }
+
+    /// A ledger rebuilt from stored state: the records and keys as of block
+    /// `height` with hash `last_block`, and the log. The state tree is
+    /// recomputed; compare [`Ledger::state_root`] with the stored header's.
+    #[must_use]
+    pub fn restore(
+        genesis: &Genesis,
+        height: Height,
+        last_block: BlockHash,
+        accounts: BTreeMap<AccountId, Account>,
+        operator_keys: BTreeMap<OperatorId, PublicKey>,
+        log: MerkleLog,
+    ) -> Self {
+        let header = genesis.header();
         let mut updates: Vec<Update> = accounts
             .iter()
             .map(|(id, a)| account_update(*id, a))
@@ -263,12 +285,12 @@ impl Ledger {
             genesis: genesis.hash(),
             params: header.params,
             validators: header.validators.clone(),
-            height: Height::GENESIS,
-            last_block: BlockHash::new(genesis.hash().hash()),
+            height,
+            last_block,
             accounts,
-            operator_keys: BTreeMap::new(),
+            operator_keys,
             tree,
-            log: MerkleLog::new(),
+            log,
         }
     }
 
@@ -515,8 +537,41 @@ impl Ledger {
         Ok((block, exec))
     }
 
+    /// Checks `tx`'s signature against the key that must sign it (the key in
+    /// the transaction, or the registered key of the submitting operator),
+    /// using and filling `keys`' cache of verified transactions. Used by the
+    /// mempool, so that execution does not verify the same signature twice.
+    ///
+    /// # Errors
+    /// [`TxError::UnknownOperator`] or [`TxError::BadSignature`].
+    pub fn check_signature(&self, tx: &SignedTx, keys: &KeyCache) -> Result<(), TxError> {
+        let (id, key) = match tx.body() {
+            TxBody::RegisterOperator(r) => (r.key.id(), &r.key),
+            TxBody::Transfer(t) => (t.from_key.id(), &t.from_key),
+            TxBody::SubmitRoot(s) => (
+                s.operator,
+                self.operator_keys
+                    .get(&s.operator)
+                    .ok_or(TxError::UnknownOperator(s.operator))?,
+            ),
+        };
+        if keys.is_verified(&tx.id()) {
+            return Ok(());
+        }
+        let message = signing_message(&self.genesis, tx);
+        if !keys
+            .get_by_id(id, key)
+            .verify(tx.body().context(), &message, tx.signature())
+        {
+            return Err(TxError::BadSignature(id));
+        }
+        keys.mark_verified(tx.id());
+        Ok(())
+    }
+
     /// The key each transaction must be signed with, then every signature
-    /// checked in parallel. `false` where no key is known.
+    /// not already known to verify checked in parallel. `false` where no key
+    /// is known.
     fn verify_signatures(&self, txs: &[SignedTx], keys: &KeyCache) -> Vec<bool> {
         let mut registered_here: BTreeMap<OperatorId, &PublicKey> = BTreeMap::new();
         let signers: Vec<Option<(AccountId, &PublicKey)>> = txs
@@ -539,11 +594,18 @@ impl Ledger {
             .zip(signers)
             .map(|(tx, signer)| {
                 signer.is_some_and(|(id, key)| {
-                    keys.get_by_id(id, key).verify(
+                    if keys.is_verified(&tx.id()) {
+                        return true;
+                    }
+                    let ok = keys.get_by_id(id, key).verify(
                         tx.body().context(),
                         &signing_message(&self.genesis, tx),
                         tx.signature(),
-                    )
+                    );
+                    if ok {
+                        keys.mark_verified(tx.id());
+                    }
+                    ok
                 })
             })
             .collect()
