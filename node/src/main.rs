@@ -7,8 +7,14 @@
 //! on stderr.
 #![allow(clippy::print_stdout, reason = "a CLI prints its results")]
 
+mod api;
+mod chain;
+mod client;
+mod config;
 mod dev;
 mod keyfile;
+mod mempool;
+mod store;
 
 use std::path::PathBuf;
 

@@ -77,6 +77,11 @@ pub struct OperatorInfo {
     pub next_seq: u64,
     /// Its latest finalized submission.
     pub last_submission: Option<LastSubmission>,
+    /// The sequence number its next submission must carry, counting the
+    /// submissions waiting in this node's mempool.
+    pub pending_next_seq: u64,
+    /// The `prev` its next submission must carry, counting the mempool.
+    pub pending_prev: SubmissionId,
     /// Its account balance, in smallest units.
     pub balance: Amount,
     /// The same in PAN.
@@ -109,6 +114,8 @@ pub struct BalanceInfo {
     pub balance_pan: String,
     /// Next nonce.
     pub nonce: u64,
+    /// The nonce its next transaction must carry, counting this node's mempool.
+    pub pending_nonce: u64,
     /// The height this answer is for.
     pub height: Height,
 }

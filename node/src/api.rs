@@ -1,0 +1,381 @@
+//! The RPC backend: answers `pantheon-rpc`'s [`Backend`] calls from the
+//! chain, the store and the mempool.
+
+use std::sync::{Arc, Mutex};
+
+use pantheon_rpc::error::codes;
+use pantheon_rpc::types::{
+    AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
+    Status, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
+};
+use pantheon_rpc::{ApiError, Backend};
+use pantheon_runtime::amount::{Height, SUPPLY};
+use pantheon_runtime::crypto::AccountId;
+use pantheon_runtime::hash::{AuditRoot, SubmissionId};
+use pantheon_runtime::proof::ProofBundle;
+use pantheon_runtime::tx::{SignedTx, TxBody};
+use tokio::sync::broadcast;
+
+use crate::chain::Chain;
+use crate::mempool::{Admitted, MempoolError};
+
+/// What the network layer reports for `system_health` and `system_peers`.
+#[derive(Debug, Default, Clone)]
+pub struct NetworkStatus {
+    /// Connected peers.
+    pub peers: Vec<PeerInfo>,
+    /// True while catching up.
+    pub syncing: bool,
+    /// Equivocation evidence seen, newest last.
+    pub equivocations: Vec<String>,
+    /// Operator-facing warnings.
+    pub warnings: Vec<String>,
+}
+
+/// The node's RPC backend.
+pub struct NodeApi {
+    chain: Arc<Chain>,
+    network: Arc<Mutex<NetworkStatus>>,
+}
+
+impl NodeApi {
+    /// Serves `chain`, with network status from `network`.
+    pub fn new(chain: Arc<Chain>, network: Arc<Mutex<NetworkStatus>>) -> Self {
+        Self { chain, network }
+    }
+
+    fn network(&self) -> NetworkStatus {
+        self.network
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn finalized_info(&self, id: SubmissionId) -> Result<Option<SubmissionInfo>, ApiError> {
+        let store = self.chain.store();
+        let Some(loc) = store.location(&id).map_err(ApiError::internal)? else {
+            return Ok(None);
+        };
+        let block = store
+            .block(loc.height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("block {} missing", loc.height)))?;
+        let tx = block
+            .txs
+            .get(loc.tx_index as usize)
+            .ok_or_else(|| ApiError::internal("submission index out of range"))?;
+        Ok(Some(info(
+            tx,
+            Status::Finalized,
+            Some(loc.height),
+            Some(block.header.hash()),
+            Some(loc.log_index),
+        )))
+    }
+}
+
+fn info(
+    tx: &SignedTx,
+    status: Status,
+    height: Option<Height>,
+    block_hash: Option<pantheon_runtime::hash::BlockHash>,
+    log_index: Option<u64>,
+) -> SubmissionInfo {
+    let s = tx.as_submission().expect("callers pass submissions");
+    SubmissionInfo {
+        id: tx.submission_id(),
+        operator: s.operator,
+        seq: s.seq,
+        prev: s.prev,
+        root: s.root,
+        label: s.metadata.label().to_owned(),
+        record_count: s.metadata.record_count(),
+        status,
+        height,
+        block_hash,
+        log_index,
+    }
+}
+
+fn mempool_error(e: MempoolError) -> ApiError {
+    match e {
+        MempoolError::Invalid(tx) => tx.into(),
+        MempoolError::Full(_) => ApiError::new(codes::MEMPOOL_FULL, e.to_string()),
+        MempoolError::QueueFull(..) => ApiError::new(codes::OPERATOR_QUEUE_FULL, e.to_string()),
+    }
+}
+
+fn kind(tx: &SignedTx) -> &'static str {
+    match tx.body() {
+        TxBody::RegisterOperator(_) => "register_operator",
+        TxBody::SubmitRoot(_) => "submit_root",
+        TxBody::Transfer(_) => "transfer",
+    }
+}
+
+impl Backend for NodeApi {
+    fn submit_root(&self, tx: SignedTx) -> Result<Receipt, ApiError> {
+        let s = tx
+            .as_submission()
+            .expect("the RPC layer checked the kind")
+            .clone();
+        let receipt = |id, status, height| Receipt {
+            id,
+            operator: s.operator,
+            seq: s.seq,
+            root: s.root,
+            status,
+            height,
+        };
+        // Finalized already: the same (operator, seq, root) is idempotent.
+        let next_seq = self.chain.with_ledger(|l| {
+            l.account(&s.operator)
+                .and_then(|a| a.operator)
+                .map(|o| o.next_seq)
+        });
+        if next_seq.is_some_and(|n| s.seq < n) {
+            self.chain
+                .with_ledger(|l| l.check_signature(&tx, self.chain.keys()))?;
+            let existing = self
+                .chain
+                .store()
+                .submission_at(&s.operator, s.seq)
+                .map_err(ApiError::internal)?;
+            if let Some(info) = existing
+                .map(|id| self.finalized_info(id))
+                .transpose()?
+                .flatten()
+            {
+                if info.root == s.root {
+                    return Ok(receipt(info.id, Status::Finalized, info.height));
+                }
+            }
+        }
+        match self.chain.admit(tx).map_err(mempool_error)? {
+            Admitted::New(id) | Admitted::Duplicate(id) => Ok(receipt(
+                SubmissionId::new(id.hash()),
+                Status::Received,
+                None,
+            )),
+        }
+    }
+
+    fn submit_transaction(&self, tx: SignedTx) -> Result<TxReceipt, ApiError> {
+        let kind = kind(&tx);
+        let id = match self.chain.admit(tx).map_err(mempool_error)? {
+            Admitted::New(id) | Admitted::Duplicate(id) => id,
+        };
+        Ok(TxReceipt {
+            id,
+            kind: kind.into(),
+            status: Status::Received,
+            height: None,
+        })
+    }
+
+    fn submission(&self, id: SubmissionId) -> Result<SubmissionInfo, ApiError> {
+        if let Some(found) = self.finalized_info(id)? {
+            return Ok(found);
+        }
+        let tx_id = pantheon_runtime::hash::TxId::new(id.hash());
+        self.chain
+            .with_mempool(|m| m.get(&tx_id).cloned())
+            .filter(|tx| tx.as_submission().is_some())
+            .map(|tx| info(&tx, Status::Received, None, None, None))
+            .ok_or_else(|| ApiError::not_found(format!("submission {id}")))
+    }
+
+    fn proof(&self, id: SubmissionId) -> Result<ProofBundle, ApiError> {
+        let store = self.chain.store();
+        let Some(loc) = store.location(&id).map_err(ApiError::internal)? else {
+            let queued = self.submission(id).is_ok();
+            return Err(if queued {
+                ApiError::new(
+                    codes::NOT_FINALIZED,
+                    format!("submission {id} is not finalized yet"),
+                )
+            } else {
+                ApiError::not_found(format!("submission {id}"))
+            });
+        };
+        let block = store
+            .block(loc.height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("block missing"))?;
+        let cert = store
+            .certificate(loc.height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("certificate missing"))?;
+        let tx = block
+            .txs
+            .get(loc.tx_index as usize)
+            .ok_or_else(|| ApiError::internal("submission index out of range"))?;
+        let operator = tx
+            .as_submission()
+            .expect("indexed as a submission")
+            .operator;
+        let (key, inclusion) = self.chain.with_ledger(|l| {
+            (
+                l.operator_key(&operator).cloned(),
+                l.log()
+                    .inclusion_proof(loc.log_index, block.header.log_size),
+            )
+        });
+        let key = key.ok_or_else(|| ApiError::internal("operator key missing"))?;
+        let inclusion = inclusion.map_err(ApiError::internal)?;
+        Ok(ProofBundle::new(
+            self.chain.genesis().header(),
+            tx,
+            key,
+            inclusion,
+            &block.header,
+            &cert,
+        ))
+    }
+
+    fn find_root(&self, root: AuditRoot) -> Result<Vec<SubmissionInfo>, ApiError> {
+        let ids = self
+            .chain
+            .store()
+            .submissions_with_root(&root)
+            .map_err(ApiError::internal)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.finalized_info(id)?);
+        }
+        Ok(out)
+    }
+
+    fn operator(&self, id: AccountId) -> Result<OperatorInfo, ApiError> {
+        let queued = self.chain.with_mempool(|m| m.last_queued_submission(&id));
+        self.chain.with_ledger(|l| {
+            let account = l.account(&id).copied().unwrap_or_default();
+            let op = account.operator.ok_or_else(|| {
+                ApiError::new(
+                    codes::UNKNOWN_OPERATOR,
+                    format!("operator {id} is not registered"),
+                )
+            })?;
+            let key = l
+                .operator_key(&id)
+                .ok_or_else(|| ApiError::internal("operator key missing"))?;
+            let (pending_next_seq, pending_prev) = match queued {
+                Some((seq, prev)) => (seq + 1, prev),
+                None => (op.next_seq, op.last.map(|l| l.id).unwrap_or_default()),
+            };
+            Ok(OperatorInfo {
+                id,
+                public_key: hex::encode(key.as_bytes()),
+                next_seq: op.next_seq,
+                last_submission: op.last,
+                pending_next_seq,
+                pending_prev,
+                balance: account.balance,
+                balance_pan: account.balance.to_string(),
+                nonce: account.nonce,
+            })
+        })
+    }
+
+    fn head(&self) -> Result<HeaderInfo, ApiError> {
+        let h = self.chain.height();
+        if h == Height::GENESIS {
+            return Err(ApiError::not_found("no block yet; head"));
+        }
+        self.block(h).map(|b| b.head)
+    }
+
+    fn block(&self, height: Height) -> Result<BlockInfo, ApiError> {
+        let store = self.chain.store();
+        let block = store
+            .block(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("block {height}")))?;
+        let cert = store
+            .certificate(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("certificate missing"))?;
+        Ok(BlockInfo {
+            head: HeaderInfo::new(&block.header, &cert),
+            txs: block
+                .txs
+                .iter()
+                .map(|t| hex::encode(t.as_bytes()))
+                .collect(),
+        })
+    }
+
+    fn balance(&self, account: AccountId) -> Result<BalanceInfo, ApiError> {
+        let queued = self.chain.with_mempool(|m| m.queued_account_txs(&account)) as u64;
+        Ok(self.chain.with_ledger(|l| {
+            let a = l.account(&account).copied().unwrap_or_default();
+            BalanceInfo {
+                account,
+                balance: a.balance,
+                balance_pan: a.balance.to_string(),
+                nonce: a.nonce,
+                pending_nonce: a.nonce + queued,
+                height: l.height(),
+            }
+        }))
+    }
+
+    fn supply(&self) -> Result<SupplyInfo, ApiError> {
+        Ok(self.chain.with_ledger(|l| {
+            let total = l.total_balance();
+            SupplyInfo {
+                height: l.height(),
+                supply: SUPPLY,
+                sum_of_balances: total.to_string(),
+                accounts: l.accounts().count() as u64,
+                conserved: total == u128::from(SUPPLY.units()),
+            }
+        }))
+    }
+
+    fn anchors(&self, _from: u64, _to: u64) -> Result<Vec<AnchorInfo>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    fn anchor(&self, id: u64) -> Result<AnchorInfo, ApiError> {
+        Err(ApiError::not_found(format!("anchor {id}")))
+    }
+
+    fn health(&self) -> Health {
+        let net = self.network();
+        let (height, hash) = self.chain.with_ledger(|l| (l.height(), l.last_block()));
+        let last_block_time_ms = self
+            .chain
+            .store()
+            .header(height)
+            .ok()
+            .flatten()
+            .map_or(self.chain.genesis().header().time_ms, |h| h.time_ms);
+        Health {
+            height,
+            finalized_hash: hash,
+            last_block_time_ms,
+            syncing: net.syncing,
+            peers: net.peers.len(),
+            mempool: self.chain.with_mempool(|m| m.len()),
+            equivocations: net.equivocations,
+            warnings: net.warnings,
+        }
+    }
+
+    fn peers(&self) -> Vec<PeerInfo> {
+        self.network().peers
+    }
+
+    fn version(&self) -> VersionInfo {
+        VersionInfo {
+            version: env!("CARGO_PKG_VERSION").into(),
+            genesis_hash: self.chain.genesis().hash(),
+            chain_id: self.chain.genesis().header().chain_id.clone(),
+        }
+    }
+
+    fn subscribe_finalized(&self) -> broadcast::Receiver<HeaderInfo> {
+        self.chain.subscribe()
+    }
+}

@@ -1,0 +1,258 @@
+//! The chain: ledger, store and mempool behind the operations consensus and
+//! RPC need.
+//!
+//! Data flows one way. RPC admits transactions into the mempool; consensus
+//! asks [`Chain::propose`] for a block, asks [`Chain::validate`] about
+//! blocks proposed by others, and hands each decided block with its commit
+//! certificate to [`Chain::commit`], which writes it to RocksDB (one atomic
+//! batch), applies it to the in-memory ledger, prunes the mempool and
+//! notifies subscribers. Reads (RPC) see only committed state.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use pantheon_rpc::types::HeaderInfo;
+use pantheon_runtime::amount::Height;
+use pantheon_runtime::block::{Block, CommitCertificate};
+use pantheon_runtime::crypto::KeyCache;
+use pantheon_runtime::genesis::Genesis;
+use pantheon_runtime::hash::BlockHash;
+use pantheon_runtime::ledger::{BlockError, Execution, Ledger, Mode};
+use pantheon_runtime::tx::SignedTx;
+use tokio::sync::broadcast;
+
+use crate::mempool::{Mempool, MempoolLimits};
+use crate::store::{Store, StoreError};
+
+/// Errors of committing a block.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The block or certificate is invalid.
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    /// The certificate does not finalize the block.
+    #[error("certificate: {0}")]
+    Certificate(#[from] pantheon_runtime::block::CertificateError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Proposals executed but not yet decided, by block hash.
+type Pending = HashMap<BlockHash, (Block, Execution)>;
+
+/// The node's chain state.
+pub struct Chain {
+    genesis: Genesis,
+    store: Store,
+    ledger: RwLock<Ledger>,
+    mempool: Mutex<Mempool>,
+    keys: KeyCache,
+    pending: Mutex<Pending>,
+    finalized: broadcast::Sender<HeaderInfo>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Chain {
+    /// Opens the chain over `store`, rebuilding the ledger from it.
+    ///
+    /// # Errors
+    /// Storage errors or an inconsistent store.
+    pub fn open(genesis: Genesis, store: Store, limits: MempoolLimits) -> Result<Self, ChainError> {
+        let ledger = store.load_ledger(&genesis)?;
+        let (finalized, _) = broadcast::channel(1024);
+        Ok(Self {
+            genesis,
+            store,
+            ledger: RwLock::new(ledger),
+            mempool: Mutex::new(Mempool::new(limits)),
+            keys: KeyCache::default(),
+            pending: Mutex::new(HashMap::new()),
+            finalized,
+        })
+    }
+
+    /// The genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The key and verified-signature cache.
+    pub fn keys(&self) -> &KeyCache {
+        &self.keys
+    }
+
+    /// Runs `f` with the committed ledger.
+    pub fn with_ledger<T>(&self, f: impl FnOnce(&Ledger) -> T) -> T {
+        let ledger = self
+            .ledger
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&ledger)
+    }
+
+    /// Runs `f` with the mempool.
+    pub fn with_mempool<T>(&self, f: impl FnOnce(&mut Mempool) -> T) -> T {
+        f(&mut lock(&self.mempool))
+    }
+
+    /// Subscribes to finalized headers.
+    pub fn subscribe(&self) -> broadcast::Receiver<HeaderInfo> {
+        self.finalized.subscribe()
+    }
+
+    /// The last committed height.
+    pub fn height(&self) -> Height {
+        self.with_ledger(Ledger::height)
+    }
+
+    /// Builds the next block as validator `proposer` at `time_ms` from the
+    /// mempool, fairly across operators.
+    ///
+    /// # Errors
+    /// [`BlockError::UnknownProposer`].
+    pub fn propose(&self, proposer: u16, time_ms: u64) -> Result<Block, ChainError> {
+        let ledger = self
+            .ledger
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let max = usize::try_from(ledger.params().max_block_txs).unwrap_or(usize::MAX);
+        let candidates = lock(&self.mempool).select(max);
+        let parent_time = self.parent_time(&ledger)?;
+        let (block, exec) =
+            ledger.propose(proposer, time_ms.max(parent_time), candidates, &self.keys)?;
+        let rejected: Vec<_> = exec.rejected.iter().map(|(id, _)| *id).collect();
+        if !rejected.is_empty() {
+            tracing::warn!(target: "pantheon::chain", count = rejected.len(), "proposer dropped invalid transactions");
+            lock(&self.mempool).on_commit(&[], &rejected, &ledger);
+        }
+        lock(&self.pending).insert(block.header.hash(), (block.clone(), exec));
+        Ok(block)
+    }
+
+    fn parent_time(&self, ledger: &Ledger) -> Result<u64, ChainError> {
+        let h = ledger.height();
+        if h == Height::GENESIS {
+            return Ok(self.genesis.header().time_ms);
+        }
+        Ok(self.store.header(h)?.map_or(0, |hd| hd.time_ms))
+    }
+
+    /// Checks a block proposed by another validator by executing it
+    /// strictly; remembers the execution for [`Chain::commit`].
+    ///
+    /// # Errors
+    /// [`ChainError`] naming why the block is invalid.
+    pub fn validate(&self, block: &Block) -> Result<(), ChainError> {
+        let hash = block.header.hash();
+        if lock(&self.pending).contains_key(&hash) {
+            return Ok(());
+        }
+        let ledger = self
+            .ledger
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if block.header.height != ledger.height().next() {
+            return Err(BlockError::WrongHeight {
+                expected: ledger.height().next(),
+                got: block.header.height,
+            }
+            .into());
+        }
+        if block.header.parent != ledger.last_block() {
+            return Err(BlockError::WrongParent {
+                expected: ledger.last_block(),
+                got: block.header.parent,
+            }
+            .into());
+        }
+        if block.header.time_ms < self.parent_time(&ledger)? {
+            return Err(BlockError::HeaderMismatch("time_ms").into());
+        }
+        let exec = ledger.execute(
+            block.header.proposer,
+            block.txs.clone(),
+            Mode::Strict,
+            &self.keys,
+        )?;
+        let expected = exec.header(block.header.parent, block.header.time_ms);
+        if expected != block.header {
+            return Err(BlockError::HeaderMismatch("header").into());
+        }
+        lock(&self.pending).insert(hash, (block.clone(), exec));
+        Ok(())
+    }
+
+    /// Commits a decided block with its certificate: checks the certificate,
+    /// writes block, state and indexes atomically, then applies them.
+    ///
+    /// # Errors
+    /// [`ChainError`]; then nothing changed.
+    pub fn commit(&self, block: Block, cert: CommitCertificate) -> Result<(), ChainError> {
+        let genesis = self.genesis.header();
+        cert.verify(
+            self.genesis.hash(),
+            &genesis.validators,
+            &block.header,
+            &self.keys,
+        )?;
+        let hash = block.header.hash();
+        let cached = lock(&self.pending).remove(&hash);
+        let exec = match cached {
+            Some((_, exec)) => exec,
+            None => {
+                self.validate(&block)?;
+                lock(&self.pending)
+                    .remove(&hash)
+                    .map(|(_, e)| e)
+                    .expect("validate stored the execution")
+            }
+        };
+        let mut ledger = self
+            .ledger
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first_log_index = ledger.log().size();
+        self.store
+            .commit_block(&block, &cert, &exec, first_log_index)?;
+        let rejected: Vec<_> = exec.rejected.iter().map(|(id, _)| *id).collect();
+        ledger.commit(&block.header, exec)?;
+        lock(&self.mempool).on_commit(&block.txs, &rejected, &ledger);
+        lock(&self.pending).retain(|_, (b, _)| b.header.height > block.header.height);
+        drop(ledger);
+        tracing::info!(
+            target: "pantheon::chain",
+            height = %block.header.height,
+            hash = %hash,
+            txs = block.txs.len(),
+            signers = cert.signatures.len(),
+            "finalized"
+        );
+        let _ = self.finalized.send(HeaderInfo::new(&block.header, &cert));
+        Ok(())
+    }
+
+    /// Admits a transaction into the mempool after checking its signature.
+    ///
+    /// # Errors
+    /// [`crate::mempool::MempoolError`].
+    pub fn admit(
+        &self,
+        tx: SignedTx,
+    ) -> Result<crate::mempool::Admitted, crate::mempool::MempoolError> {
+        let ledger = self
+            .ledger
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ledger.check_signature(&tx, &self.keys)?;
+        lock(&self.mempool).admit(tx, &ledger)
+    }
+}

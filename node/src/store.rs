@@ -1,0 +1,389 @@
+//! The node's storage: one RocksDB database, one atomic write per block.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `meta` | `height`, `genesis` | last committed height (u64 BE), genesis hash |
+//! | `blocks` | height (u64 BE) | block: header and transactions (docs/FORMATS.md 9.3) |
+//! | `certs` | height | commit certificate |
+//! | `accounts` | account id | account record (FORMATS.md 6.1) |
+//! | `keys` | operator id | operator public key |
+//! | `log` | log index (u64 BE) | submission id (the log's leaf hash) |
+//! | `submissions` | submission id | height (u64) · index in block (u32) · log index (u64) |
+//! | `roots` | audit root · submission id | empty (for `pantheon_findRoot`) |
+//! | `opseq` | operator id · seq (u64 BE) | submission id |
+//!
+//! [`Store::commit_block`] writes a block, its certificate, every state
+//! change, the log leaves and the indexes in one `WriteBatch` with `sync`,
+//! and the new height last in the same batch. A crash at any instant
+//! therefore leaves either the whole block or none of it, and a reopen
+//! ([`Store::load_ledger`]) rebuilds the in-memory ledger from the records
+//! and checks its state root and log root against the last header.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use pantheon_runtime::amount::Height;
+use pantheon_runtime::block::{Block, BlockHeader, CommitCertificate};
+use pantheon_runtime::codec::{CodecError, Encode, decode_exact};
+use pantheon_runtime::crypto::{AccountId, OperatorId, PublicKey};
+use pantheon_runtime::genesis::Genesis;
+use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
+use pantheon_runtime::ledger::{Execution, Ledger};
+use pantheon_runtime::log::MerkleLog;
+use pantheon_runtime::state::Account;
+use rocksdb::{ColumnFamily, DB, IteratorMode, Options, WriteBatch, WriteOptions};
+
+const CFS: [&str; 9] = [
+    "meta",
+    "blocks",
+    "certs",
+    "accounts",
+    "keys",
+    "log",
+    "submissions",
+    "roots",
+    "opseq",
+];
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB failed.
+    #[error("database: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// A stored record does not decode: the database is corrupt.
+    #[error("corrupt record in {cf}: {error}")]
+    Corrupt {
+        /// Column family.
+        cf: &'static str,
+        /// Decoding error.
+        error: CodecError,
+    },
+    /// The database belongs to another network.
+    #[error("database is for network {found}, not {expected}")]
+    WrongNetwork {
+        /// Genesis of the database.
+        found: GenesisHash,
+        /// Genesis configured.
+        expected: GenesisHash,
+    },
+    /// The rebuilt state does not match the last header.
+    #[error("state at height {height} does not match its header ({what})")]
+    Inconsistent {
+        /// Height.
+        height: Height,
+        /// What differs.
+        what: &'static str,
+    },
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where a finalized submission sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// Block height.
+    pub height: Height,
+    /// Index of the transaction in the block.
+    pub tx_index: u32,
+    /// Index in the submission log.
+    pub log_index: u64,
+}
+
+impl Location {
+    fn to_bytes(self) -> [u8; 20] {
+        let mut b = [0u8; 20];
+        b[..8].copy_from_slice(&self.height.get().to_be_bytes());
+        b[8..12].copy_from_slice(&self.tx_index.to_be_bytes());
+        b[12..].copy_from_slice(&self.log_index.to_be_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> Option<Self> {
+        let b: [u8; 20] = b.try_into().ok()?;
+        Some(Self {
+            height: Height::new(u64::from_be_bytes(b[..8].try_into().ok()?)),
+            tx_index: u32::from_be_bytes(b[8..12].try_into().ok()?),
+            log_index: u64::from_be_bytes(b[12..].try_into().ok()?),
+        })
+    }
+}
+
+/// The node's database.
+pub struct Store {
+    db: DB,
+    sync: WriteOptions,
+}
+
+fn corrupt(cf: &'static str) -> impl FnOnce(CodecError) -> StoreError {
+    move |error| StoreError::Corrupt { cf, error }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` for the network `genesis`.
+    ///
+    /// # Errors
+    /// Database errors, or a database of another network.
+    pub fn open(path: &Path, genesis: GenesisHash) -> Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(2);
+        opts.set_compression_type(rocksdb::DBCompressionType::None);
+        let db = DB::open_cf(&opts, path, CFS)?;
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        let store = Self { db, sync };
+        match store.db.get_cf(store.cf("meta"), b"genesis")? {
+            Some(found) => {
+                let found = GenesisHash::from_bytes(found.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt {
+                        cf: "meta",
+                        error: CodecError::Invalid {
+                            field: "genesis",
+                            reason: "not 32 bytes",
+                        },
+                    }
+                })?);
+                if found != genesis {
+                    return Err(StoreError::WrongNetwork {
+                        found,
+                        expected: genesis,
+                    });
+                }
+            }
+            None => {
+                store.db.put_cf_opt(
+                    store.cf("meta"),
+                    b"genesis",
+                    genesis.as_bytes(),
+                    &store.sync,
+                )?;
+            }
+        }
+        Ok(store)
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is created at open")
+    }
+
+    /// The last committed height (0 before the first block).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn height(&self) -> Result<Height> {
+        Ok(self
+            .db
+            .get_cf(self.cf("meta"), b"height")?
+            .and_then(|b| b.as_slice().try_into().ok().map(u64::from_be_bytes))
+            .map_or(Height::GENESIS, Height::new))
+    }
+
+    /// Commits a finalized block atomically.
+    ///
+    /// # Errors
+    /// Database errors; then nothing was written.
+    pub fn commit_block(
+        &self,
+        block: &Block,
+        cert: &CommitCertificate,
+        exec: &Execution,
+        first_log_index: u64,
+    ) -> Result<()> {
+        let h = block.header.height.get().to_be_bytes();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf("blocks"), h, block.to_bytes());
+        batch.put_cf(self.cf("certs"), h, cert.to_bytes());
+        for (id, account) in &exec.changed_accounts {
+            batch.put_cf(self.cf("accounts"), id.as_bytes(), account.to_bytes());
+        }
+        for (id, key) in &exec.new_operators {
+            batch.put_cf(self.cf("keys"), id.as_bytes(), key.as_bytes());
+        }
+        let mut log_index = first_log_index;
+        for (tx_index, tx) in block.txs.iter().enumerate() {
+            let Some(sub) = tx.as_submission() else {
+                continue;
+            };
+            let id = tx.submission_id();
+            let loc = Location {
+                height: block.header.height,
+                tx_index: u32::try_from(tx_index).expect("blocks hold under 2^32 transactions"),
+                log_index,
+            };
+            batch.put_cf(self.cf("log"), log_index.to_be_bytes(), id.as_bytes());
+            batch.put_cf(self.cf("submissions"), id.as_bytes(), loc.to_bytes());
+            let mut root_key = [0u8; 64];
+            root_key[..32].copy_from_slice(sub.root.as_bytes());
+            root_key[32..].copy_from_slice(id.as_bytes());
+            batch.put_cf(self.cf("roots"), root_key, []);
+            let mut opseq = [0u8; 40];
+            opseq[..32].copy_from_slice(sub.operator.as_bytes());
+            opseq[32..].copy_from_slice(&sub.seq.to_be_bytes());
+            batch.put_cf(self.cf("opseq"), opseq, id.as_bytes());
+            log_index += 1;
+        }
+        batch.put_cf(self.cf("meta"), b"height", h);
+        self.db.write_opt(batch, &self.sync)?;
+        Ok(())
+    }
+
+    /// The block at `height`.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt record.
+    pub fn block(&self, height: Height) -> Result<Option<Block>> {
+        self.db
+            .get_cf(self.cf("blocks"), height.get().to_be_bytes())?
+            .map(|b| decode_exact(&b).map_err(corrupt("blocks")))
+            .transpose()
+    }
+
+    /// The header at `height` (decoded from the stored block).
+    ///
+    /// # Errors
+    /// Database errors or a corrupt record.
+    pub fn header(&self, height: Height) -> Result<Option<BlockHeader>> {
+        let Some(bytes) = self
+            .db
+            .get_cf(self.cf("blocks"), height.get().to_be_bytes())?
+        else {
+            return Ok(None);
+        };
+        let len = pantheon_runtime::block::HEADER_LEN.min(bytes.len());
+        decode_exact(&bytes[..len])
+            .map(Some)
+            .map_err(corrupt("blocks"))
+    }
+
+    /// The commit certificate at `height`.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt record.
+    pub fn certificate(&self, height: Height) -> Result<Option<CommitCertificate>> {
+        self.db
+            .get_cf(self.cf("certs"), height.get().to_be_bytes())?
+            .map(|b| decode_exact(&b).map_err(corrupt("certs")))
+            .transpose()
+    }
+
+    /// Where a finalized submission sits.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn location(&self, id: &SubmissionId) -> Result<Option<Location>> {
+        Ok(self
+            .db
+            .get_cf(self.cf("submissions"), id.as_bytes())?
+            .and_then(|b| Location::from_bytes(&b)))
+    }
+
+    /// The finalized submission of `operator` with sequence number `seq`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn submission_at(&self, operator: &OperatorId, seq: u64) -> Result<Option<SubmissionId>> {
+        let mut key = [0u8; 40];
+        key[..32].copy_from_slice(operator.as_bytes());
+        key[32..].copy_from_slice(&seq.to_be_bytes());
+        Ok(self
+            .db
+            .get_cf(self.cf("opseq"), key)?
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            .map(SubmissionId::from_bytes))
+    }
+
+    /// The finalized submissions that carry `root`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn submissions_with_root(&self, root: &AuditRoot) -> Result<Vec<SubmissionId>> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf("roots"),
+            IteratorMode::From(root.as_bytes(), rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (key, _) = item?;
+            if !key.starts_with(root.as_bytes()) || key.len() != 64 {
+                break;
+            }
+            let id: [u8; 32] = key[32..].try_into().expect("checked length");
+            out.push(SubmissionId::from_bytes(id));
+        }
+        Ok(out)
+    }
+
+    /// Rebuilds the ledger as of the last committed block and checks it
+    /// against that block's header.
+    ///
+    /// # Errors
+    /// Database errors, corrupt records, or a state that does not match.
+    pub fn load_ledger(&self, genesis: &Genesis) -> Result<Ledger> {
+        let height = self.height()?;
+        if height == Height::GENESIS {
+            return Ok(Ledger::from_genesis(genesis));
+        }
+        let mut accounts = BTreeMap::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf("accounts"), IteratorMode::Start)
+        {
+            let (k, v) = item?;
+            let id = AccountId::from_bytes(k.as_ref().try_into().map_err(|_| {
+                corrupt("accounts")(CodecError::Invalid {
+                    field: "account id",
+                    reason: "not 32 bytes",
+                })
+            })?);
+            let account: Account = decode_exact(&v).map_err(corrupt("accounts"))?;
+            accounts.insert(id, account);
+        }
+        let mut keys: BTreeMap<OperatorId, PublicKey> = BTreeMap::new();
+        for item in self.db.iterator_cf(self.cf("keys"), IteratorMode::Start) {
+            let (k, v) = item?;
+            let key: PublicKey = decode_exact(&v).map_err(corrupt("keys"))?;
+            let id = key.id();
+            if id.as_bytes()[..] != k[..] {
+                return Err(StoreError::Inconsistent {
+                    height,
+                    what: "operator key under another id",
+                });
+            }
+            keys.insert(id, key);
+        }
+        let mut log = MerkleLog::new();
+        for item in self.db.iterator_cf(self.cf("log"), IteratorMode::Start) {
+            let (_, v) = item?;
+            let leaf: [u8; 32] = v.as_ref().try_into().map_err(|_| {
+                corrupt("log")(CodecError::Invalid {
+                    field: "log leaf",
+                    reason: "not 32 bytes",
+                })
+            })?;
+            log.append_leaf_hash(Hash256::from_bytes(leaf));
+        }
+        let header = self.header(height)?.ok_or(StoreError::Inconsistent {
+            height,
+            what: "missing block",
+        })?;
+        let ledger = Ledger::restore(genesis, height, header.hash(), accounts, keys, log);
+        if ledger.state_root() != header.state_root {
+            return Err(StoreError::Inconsistent {
+                height,
+                what: "state root",
+            });
+        }
+        if ledger.log().size() != header.log_size || ledger.log().root() != header.log_root.hash() {
+            return Err(StoreError::Inconsistent {
+                height,
+                what: "submission log",
+            });
+        }
+        Ok(ledger)
+    }
+}
