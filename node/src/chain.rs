@@ -240,6 +240,31 @@ impl Chain {
         Ok(())
     }
 
+    /// Replaces the stored certificate of a committed height with `cert`
+    /// if it verifies and carries more signatures (late precommits).
+    ///
+    /// # Errors
+    /// An invalid certificate or a storage error.
+    pub fn improve_certificate(&self, cert: CommitCertificate) -> Result<bool, ChainError> {
+        let Some(current) = self.store.certificate(cert.height)? else {
+            return Ok(false);
+        };
+        if cert.signatures.len() <= current.signatures.len() {
+            return Ok(false);
+        }
+        let Some(header) = self.store.header(cert.height)? else {
+            return Ok(false);
+        };
+        cert.verify(
+            self.genesis.hash(),
+            &self.genesis.header().validators,
+            &header,
+            &self.keys,
+        )?;
+        self.store.put_certificate(&cert)?;
+        Ok(true)
+    }
+
     /// Admits a transaction into the mempool after checking its signature.
     ///
     /// # Errors

@@ -104,28 +104,33 @@ impl Client {
         .await
     }
 
+    /// Signs `body(nonce)` with the account's next nonce and sends it;
+    /// returns the receipt and the nonce used.
     async fn send_account_tx(
         &self,
         key: &Keypair,
         body: impl FnOnce(u64) -> TxBody,
-    ) -> Result<TxReceipt> {
+    ) -> Result<(TxReceipt, u64)> {
         let genesis = self.genesis().await?;
         let bal: BalanceInfo = self
             .call("pan_getBalance", rpc_params![key.id().to_string()])
             .await?;
-        let tx: SignedTx = body(bal.pending_nonce).sign(&genesis, key);
-        self.call(
-            "pantheon_submitTransaction",
-            rpc_params![hex::encode(tx.as_bytes())],
-        )
-        .await
+        let nonce = bal.pending_nonce;
+        let tx: SignedTx = body(nonce).sign(&genesis, key);
+        let receipt = self
+            .call(
+                "pantheon_submitTransaction",
+                rpc_params![hex::encode(tx.as_bytes())],
+            )
+            .await?;
+        Ok((receipt, nonce))
     }
 
     /// Registers `key` as an operator.
     ///
     /// # Errors
     /// RPC errors or a refusal by the node.
-    pub async fn register(&self, key: &Keypair) -> Result<TxReceipt> {
+    pub async fn register(&self, key: &Keypair) -> Result<(TxReceipt, u64)> {
         let public = key.public().clone();
         self.send_account_tx(key, |nonce| {
             TxBody::RegisterOperator(RegisterOperator { key: public, nonce })
@@ -142,7 +147,7 @@ impl Client {
         key: &Keypair,
         to: AccountId,
         amount: Amount,
-    ) -> Result<TxReceipt> {
+    ) -> Result<(TxReceipt, u64)> {
         let public = key.public().clone();
         self.send_account_tx(key, |nonce| {
             TxBody::Transfer(Transfer {
@@ -178,8 +183,8 @@ impl Client {
         }
     }
 
-    /// Waits until a transaction is no longer pending on the node, by
-    /// watching the signer's nonce.
+    /// Waits until the account's transaction with nonce `past` is
+    /// finalized (its on-chain nonce moves beyond it).
     ///
     /// # Errors
     /// RPC errors or timeout.

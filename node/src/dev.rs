@@ -89,3 +89,25 @@ fn dev_genesis(validator: &Keypair, funder: &Keypair) -> Result<Genesis> {
         allocations,
     )?)
 }
+
+/// The node configuration of a dev home.
+pub fn config(
+    dir: &Path,
+    rpc_addr: std::net::SocketAddr,
+    block_time_ms: u64,
+) -> Result<crate::config::Config> {
+    let config = crate::config::Config {
+        home: dir.to_path_buf(),
+        genesis: "genesis.json".into(),
+        validator_key: Some("validator.key".into()),
+        rpc: crate::config::RpcConfig {
+            addr: rpc_addr,
+            ..crate::config::RpcConfig::default()
+        },
+        p2p: crate::config::P2pConfig::default(),
+        consensus: crate::config::ConsensusConfig { block_time_ms },
+        mempool: crate::config::MempoolConfig::default(),
+    };
+    config.validate()?;
+    Ok(config)
+}

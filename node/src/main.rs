@@ -8,12 +8,16 @@
 #![allow(clippy::print_stdout, reason = "a CLI prints its results")]
 
 mod api;
+mod bench;
 mod chain;
 mod client;
+mod commands;
 mod config;
+mod consensus;
 mod dev;
 mod keyfile;
 mod mempool;
+mod service;
 mod store;
 
 use std::path::PathBuf;
@@ -42,14 +46,160 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Prepare a one-validator development network in a home directory.
+    /// Operator registration.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// Sign and send an audit root for the key's operator; prints the receipt.
+    Submit {
+        /// The operator's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The audit batch's Merkle root (64 hex digits).
+        #[arg(long)]
+        root: String,
+        /// Optional label (at most 64 bytes).
+        #[arg(long)]
+        label: Option<String>,
+        /// Optional number of records in the batch.
+        #[arg(long)]
+        records: Option<u64>,
+        /// Wait until the submission reaches this status.
+        #[arg(long, value_enum)]
+        wait: Option<WaitFor>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Fetch a submission's self-contained proof bundle.
+    Proof {
+        /// The submission id.
+        id: String,
+        /// Wait until the submission reaches this status first.
+        #[arg(long, value_enum)]
+        wait: Option<WaitFor>,
+        /// Write the bundle here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Check a proof bundle offline; names the first failing link.
+    Verify {
+        /// The proof bundle (JSON).
+        file: PathBuf,
+        /// Also require the bundle to be for this network.
+        #[arg(long)]
+        genesis_hash: Option<String>,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// An account's PAN balance.
+    Balance {
+        /// Account id (hex) or key file.
+        account: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Send PAN.
+    Transfer {
+        /// The sender's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Recipient account id (hex) or key file.
+        #[arg(long)]
+        to: String,
+        /// Amount in PAN (up to 9 decimals).
+        #[arg(long)]
+        amount: String,
+        /// Wait until the transfer is finalized.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Run a one-validator development network (node and JSON-RPC).
     Dev {
         /// The network's home directory.
         #[arg(long, default_value = ".pantheon/dev")]
         home: PathBuf,
+        /// JSON-RPC listen address.
+        #[arg(long, default_value = "127.0.0.1:9944")]
+        rpc_addr: std::net::SocketAddr,
+        /// Target block time in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        block_time_ms: u64,
+        /// Prepare the home and print its summary, without running the node.
+        #[arg(long)]
+        init_only: bool,
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Load a running node with pre-signed submissions; report throughput and latency.
+    Bench {
+        /// A funded key (for `pantheon dev`: <home>/dev-funder.key).
+        #[arg(long)]
+        funder: PathBuf,
+        /// Operators sending in parallel.
+        #[arg(long, default_value_t = 16)]
+        operators: u32,
+        /// Submissions per operator.
+        #[arg(long, default_value_t = 500)]
+        per_operator: u32,
+        /// Target send rate in submissions/s (0: as fast as possible).
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+        /// The node's JSON-RPC URL.
+        #[arg(long, default_value = "http://127.0.0.1:9944")]
+        rpc: String,
+    },
+    /// Run a node from a TOML configuration file.
+    Node {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ClientArgs {
+    /// The node's JSON-RPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:9944")]
+    rpc: String,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum WaitFor {
+    Finalized,
+    Anchored,
+}
+
+impl From<WaitFor> for pantheon_rpc::types::Status {
+    fn from(w: WaitFor) -> Self {
+        match w {
+            WaitFor::Finalized => Self::Finalized,
+            WaitFor::Anchored => Self::Anchored,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Register the key as an operator (paid from its own account).
+    Register {
+        /// The operator's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Wait until the registration is finalized.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 
@@ -79,16 +229,99 @@ enum KeysCommand {
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(cli) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(run(cli)) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Keys { command } => keys(command),
-        Command::Dev { home, json } => dev_command(&home, json),
+        Command::Operator {
+            command: OperatorCommand::Register { key, wait, client },
+        } => commands::register(&client.rpc, &key, wait, client.json).await,
+        Command::Submit {
+            key,
+            root,
+            label,
+            records,
+            wait,
+            client,
+        } => {
+            commands::submit(
+                &client.rpc,
+                &key,
+                &root,
+                label,
+                records,
+                wait.map(Into::into),
+                client.json,
+            )
+            .await
+        }
+        Command::Proof {
+            id,
+            wait,
+            out,
+            client,
+        } => commands::proof(&client.rpc, &id, wait.map(Into::into), out.as_deref()).await,
+        Command::Verify {
+            file,
+            genesis_hash,
+            json,
+        } => commands::verify(&file, genesis_hash.as_deref(), json),
+        Command::Balance { account, client } => {
+            commands::balance(&client.rpc, &account, client.json).await
+        }
+        Command::Transfer {
+            key,
+            to,
+            amount,
+            wait,
+            client,
+        } => commands::transfer(&client.rpc, &key, &to, &amount, wait, client.json).await,
+        Command::Dev {
+            home,
+            rpc_addr,
+            block_time_ms,
+            init_only,
+            json,
+        } => {
+            dev_command(&home, json)?;
+            if init_only {
+                return Ok(());
+            }
+            let config = dev::config(&home, rpc_addr, block_time_ms)?;
+            service::run(config).await
+        }
+        Command::Bench {
+            funder,
+            operators,
+            per_operator,
+            rate,
+            rpc,
+        } => {
+            bench::run(bench::BenchArgs {
+                rpc,
+                funder,
+                operators,
+                per_operator,
+                rate,
+            })
+            .await
+        }
+        Command::Node { config } => service::run(config::Config::load(&config)?).await,
     }
 }
 
@@ -146,7 +379,6 @@ fn dev_command(home: &std::path::Path, json: bool) -> Result<()> {
             funder.id(),
             paths.funder_key().display()
         );
-        println!("Block production and JSON-RPC arrive with the node (issue #3).");
     }
     Ok(())
 }

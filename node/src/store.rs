@@ -232,6 +232,20 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the certificate of a committed height.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn put_certificate(&self, cert: &CommitCertificate) -> Result<()> {
+        self.db.put_cf_opt(
+            self.cf("certs"),
+            cert.height.get().to_be_bytes(),
+            cert.to_bytes(),
+            &self.sync,
+        )?;
+        Ok(())
+    }
+
     /// The block at `height`.
     ///
     /// # Errors

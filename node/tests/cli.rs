@@ -61,8 +61,8 @@ fn dev_prepares_a_funded_network_idempotently() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("dev");
     let h = home.to_str().unwrap();
-    let first = stdout_json(&pantheon(&["dev", "--home", h, "--json"]));
-    let second = stdout_json(&pantheon(&["dev", "--home", h, "--json"]));
+    let first = stdout_json(&pantheon(&["dev", "--home", h, "--init-only", "--json"]));
+    let second = stdout_json(&pantheon(&["dev", "--home", h, "--init-only", "--json"]));
     assert_eq!(first["genesis_hash"], second["genesis_hash"]);
     assert_eq!(first["supply"], "5000000000");
     let funder = stdout_json(&pantheon(&[

@@ -60,6 +60,8 @@ pub enum SignContext {
     Vote,
     /// A consensus proposal.
     Proposal,
+    /// A validator's proof that a libp2p peer id is its own.
+    ValidatorProof,
 }
 
 impl SignContext {
@@ -72,6 +74,7 @@ impl SignContext {
             Self::RegisterOperator => "pantheon/v1/register-operator",
             Self::Vote => "pantheon/v1/vote",
             Self::Proposal => "pantheon/v1/proposal",
+            Self::ValidatorProof => "pantheon/v1/validator-proof",
         }
     }
 }

@@ -1,0 +1,262 @@
+//! `pantheon bench`: a load tool against a running node.
+//!
+//! 1. Measures the raw ML-DSA-65 verification rate of this machine, all
+//!    cores, in the same run (the limit every figure is compared with).
+//! 2. Creates, funds and registers N operators (deterministic keys).
+//! 3. Pre-signs M chained submissions per operator (ids are computed
+//!    locally, so no round trip is needed between them).
+//! 4. Sends them over JSON-RPC, one task per operator (each operator's
+//!    chain must arrive in order), optionally paced to a target rate, while
+//!    a follower reads every finalized block and stamps each submission's
+//!    finalization time.
+//! 5. Reports finalized submissions/s, p50/p99 submit-to-finalized latency,
+//!    and the ratio to the raw verification rate.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use jsonrpsee::rpc_params;
+use pantheon_rpc::types::{BlockInfo, HeaderInfo, Receipt, VersionInfo};
+use pantheon_runtime::amount::Amount;
+use pantheon_runtime::codec::decode_exact;
+use pantheon_runtime::crypto::{Keypair, SignContext};
+use pantheon_runtime::hash::{AuditRoot, Hash256, SubmissionId};
+use pantheon_runtime::tx::{Metadata, SignedTx, SubmitRoot, TxBody};
+use rayon::prelude::*;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::client::{self, Client};
+
+/// Load parameters.
+pub struct BenchArgs {
+    /// Node RPC URL.
+    pub rpc: String,
+    /// A funded key (the dev funder).
+    pub funder: std::path::PathBuf,
+    /// Operators.
+    pub operators: u32,
+    /// Submissions per operator.
+    pub per_operator: u32,
+    /// Target send rate (submissions/s), 0 = as fast as possible.
+    pub rate: u32,
+}
+
+/// Verifications per second on all cores, measured for about `secs`.
+pub fn raw_verify_rate(secs: f64) -> f64 {
+    let keys: Vec<Keypair> = (0..64u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
+    let msgs: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let m = k.id().as_bytes().to_vec();
+            (k.public().prepare(), k.sign(SignContext::SubmitRoot, &m), m)
+        })
+        .collect();
+    let start = Instant::now();
+    let mut done = 0u64;
+    while start.elapsed().as_secs_f64() < secs {
+        let ok = msgs
+            .par_iter()
+            .filter(|(k, s, m)| k.verify(SignContext::SubmitRoot, m, s))
+            .count();
+        done += ok as u64;
+    }
+    done as f64 / start.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Runs the load and prints a JSON report.
+///
+/// # Errors
+/// RPC failures or refused submissions.
+pub async fn run(args: BenchArgs) -> Result<()> {
+    eprintln!("measuring the raw ML-DSA-65 verify rate on all cores ...");
+    let verify_rate = tokio::task::spawn_blocking(|| raw_verify_rate(3.0)).await?;
+    eprintln!("raw verify rate: {verify_rate:.0}/s");
+
+    let client = Arc::new(Client::new(&args.rpc)?);
+    let funder = client::key(&args.funder)?;
+    let version: VersionInfo = client.call("system_version", rpc_params![]).await?;
+    let genesis = version.genesis_hash;
+    let ops: Vec<Keypair> = (0..args.operators)
+        .map(|i| {
+            let seed = Hash256::digest_parts(&[b"pantheon-bench/operator", &i.to_be_bytes()]);
+            Keypair::from_seed(seed.as_bytes())
+        })
+        .collect();
+
+    eprintln!("funding and registering {} operators ...", ops.len());
+    let fee_budget = Amount::from_units(
+        (u64::from(args.per_operator) + 10).saturating_mul(2_000_000) + 200_000_000,
+    );
+    let mut last_nonce = 0;
+    for op in &ops {
+        let info: pantheon_rpc::types::BalanceInfo = client
+            .call("pan_getBalance", rpc_params![op.id().to_string()])
+            .await?;
+        if info.balance < fee_budget {
+            let (_, nonce) = client.transfer(&funder, op.id(), fee_budget).await?;
+            last_nonce = nonce;
+        }
+    }
+    client.wait_nonce(&funder.id(), last_nonce).await?;
+    for op in &ops {
+        let registered = client
+            .call::<serde_json::Value>("pantheon_getOperator", rpc_params![op.id().to_string()])
+            .await
+            .is_ok();
+        if !registered {
+            let (_, nonce) = client.register(op).await?;
+            client.wait_nonce(&op.id(), nonce).await?;
+        }
+    }
+
+    eprintln!(
+        "pre-signing {} submissions ...",
+        ops.len() as u64 * u64::from(args.per_operator)
+    );
+    let mut chains: Vec<Vec<SignedTx>> = Vec::new();
+    for op in &ops {
+        let info: pantheon_rpc::types::OperatorInfo = client
+            .call("pantheon_getOperator", rpc_params![op.id().to_string()])
+            .await?;
+        let (mut seq, mut prev) = (info.pending_next_seq, info.pending_prev);
+        let mut chain = Vec::with_capacity(args.per_operator as usize);
+        for n in 0..args.per_operator {
+            let tx = TxBody::SubmitRoot(SubmitRoot {
+                operator: op.id(),
+                seq,
+                prev,
+                root: AuditRoot::new(Hash256::digest_parts(&[
+                    op.id().as_bytes(),
+                    &seq.to_be_bytes(),
+                    &n.to_be_bytes(),
+                ])),
+                metadata: Metadata::default(),
+            })
+            .sign(&genesis, op);
+            prev = tx.submission_id();
+            seq += 1;
+            chain.push(tx);
+        }
+        chains.push(chain);
+    }
+    let total: usize = chains.iter().map(Vec::len).sum();
+
+    let start_height = client
+        .call::<HeaderInfo>("chain_getHead", rpc_params![])
+        .await
+        .map_or(0, |h| h.header.height.get());
+    let sent: Arc<Mutex<HashMap<SubmissionId, Instant>>> = Arc::default();
+    let started = Instant::now();
+
+    // The follower: stamps finalization times from each new block.
+    let follower = {
+        let client = client.clone();
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let mut next = start_height + 1;
+            let mut latencies = Vec::with_capacity(total);
+            let mut last_final = started;
+            while latencies.len() < total && started.elapsed() < Duration::from_secs(600) {
+                let Ok(block) = client
+                    .call::<BlockInfo>("chain_getBlock", rpc_params![next])
+                    .await
+                else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                };
+                let now = Instant::now();
+                let map = sent.lock().await;
+                for hex_tx in &block.txs {
+                    let Ok(bytes) = hex::decode(hex_tx) else {
+                        continue;
+                    };
+                    let Ok(tx) = decode_exact::<SignedTx>(&bytes) else {
+                        continue;
+                    };
+                    if let Some(t0) = map.get(&tx.submission_id()) {
+                        latencies.push(now.duration_since(*t0));
+                        last_final = now;
+                    }
+                }
+                next += 1;
+            }
+            (latencies, last_final)
+        })
+    };
+
+    let per_op_interval = (args.rate > 0)
+        .then(|| Duration::from_secs_f64(f64::from(args.operators) / f64::from(args.rate)));
+    let senders: Vec<_> = chains
+        .into_iter()
+        .map(|chain| {
+            let client = client.clone();
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let t0 = Instant::now();
+                for (i, tx) in chain.into_iter().enumerate() {
+                    if let Some(iv) = per_op_interval {
+                        let due = t0 + iv * u32::try_from(i).unwrap_or(u32::MAX);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
+                    sent.lock().await.insert(tx.submission_id(), Instant::now());
+                    let mut attempts = 0;
+                    loop {
+                        let r: Result<Receipt> = client
+                            .call(
+                                "pantheon_submitRoot",
+                                rpc_params![hex::encode(tx.as_bytes())],
+                            )
+                            .await;
+                        match r {
+                            Ok(_) => break,
+                            Err(e) if attempts < 50 && e.to_string().contains("full") => {
+                                attempts += 1;
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Ok::<(), anyhow::Error>(())
+            })
+        })
+        .collect();
+    for s in senders {
+        s.await.context("sender task")??;
+    }
+    let send_secs = started.elapsed().as_secs_f64();
+    let (mut latencies, last_final) = follower.await?;
+    if latencies.len() < total {
+        bail!(
+            "only {} of {total} submissions finalized within the time limit",
+            latencies.len()
+        );
+    }
+    latencies.sort();
+    let secs = last_final.duration_since(started).as_secs_f64();
+    let throughput = total as f64 / secs;
+    let report = json!({
+        "operators": args.operators,
+        "submissions": total,
+        "target_rate": args.rate,
+        "send_seconds": send_secs,
+        "finalized_per_second": throughput,
+        "latency_p50_ms": percentile(&latencies, 0.50).as_millis(),
+        "latency_p99_ms": percentile(&latencies, 0.99).as_millis(),
+        "raw_verify_per_second_all_cores": verify_rate,
+        "throughput_over_raw_verify": throughput / verify_rate,
+    });
+    println!("{report:#}");
+    Ok(())
+}

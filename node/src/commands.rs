@@ -1,0 +1,182 @@
+//! Client and verifier commands: `submit`, `proof`, `verify`, `balance`,
+//! `transfer`, `operator register`. Each prints a human-readable result or,
+//! with `--json`, one JSON document.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use jsonrpsee::rpc_params;
+use pantheon_rpc::types::{BalanceInfo, Status};
+use pantheon_runtime::amount::Amount;
+use pantheon_runtime::crypto::{AccountId, KeyCache};
+use pantheon_runtime::hash::{AuditRoot, GenesisHash};
+use pantheon_runtime::proof::ProofBundle;
+use pantheon_runtime::tx::Metadata;
+use serde_json::json;
+
+use crate::client::{self, Client};
+
+/// Prints `value` as JSON, or `human` otherwise.
+fn output(json: bool, value: &serde_json::Value, human: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", human());
+    }
+}
+
+/// `pantheon submit`.
+pub async fn submit(
+    rpc: &str,
+    key: &Path,
+    root: &str,
+    label: Option<String>,
+    records: Option<u64>,
+    wait: Option<Status>,
+    json: bool,
+) -> Result<()> {
+    let key = client::key(key)?;
+    let root: AuditRoot = root
+        .parse()
+        .with_context(|| format!("--root must be 64 hex digits, got {root:?}"))?;
+    let metadata = Metadata::new(label.unwrap_or_default(), records)?;
+    let client = Client::new(rpc)?;
+    let receipt = client.submit(&key, root, metadata).await?;
+    let mut value = serde_json::to_value(&receipt)?;
+    if let Some(status) = wait {
+        let info = client.wait_for(&receipt.id.to_string(), status).await?;
+        value = serde_json::to_value(&info)?;
+    }
+    // The receipt is always JSON: operators' scripts parse it.
+    let _ = json;
+    println!("{value}");
+    Ok(())
+}
+
+/// `pantheon proof`.
+pub async fn proof(rpc: &str, id: &str, wait: Option<Status>, out: Option<&Path>) -> Result<()> {
+    let client = Client::new(rpc)?;
+    if let Some(status) = wait {
+        client.wait_for(id, status).await?;
+    }
+    let bundle = client.proof(id).await?;
+    let text = serde_json::to_string_pretty(&bundle)? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("proof bundle written to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `pantheon verify`: offline; exit status non-zero names the failed link.
+pub fn verify(file: &Path, genesis_hash: Option<&str>, json: bool) -> Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let bundle: ProofBundle = serde_json::from_str(&text)
+        .with_context(|| format!("{}: format link failed: not a proof bundle", file.display()))?;
+    let trusted: Option<GenesisHash> = genesis_hash
+        .map(str::parse)
+        .transpose()
+        .context("--genesis-hash must be 64 hex digits")?;
+    match bundle.verify(trusted, &KeyCache::new(64)) {
+        Ok(v) => {
+            output(json, &json!({ "valid": true, "proof": v }), || {
+                format!(
+                    "VALID\n  root         {}\n  submission   {}\n  operator     {} (seq {})\n  block        {} at height {} ({} of {} validators signed)\n  network      {} ({})\n  links        genesis, submission signature, header, certificate, log path",
+                    v.root,
+                    v.submission_id,
+                    v.operator,
+                    v.seq,
+                    v.block_hash,
+                    v.height,
+                    v.signers.0,
+                    v.signers.1,
+                    v.chain_id,
+                    v.genesis_hash
+                )
+            });
+            Ok(())
+        }
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({ "valid": false, "failed_link": e.link, "reason": e.reason })
+                );
+            }
+            bail!("INVALID: {e}")
+        }
+    }
+}
+
+/// `pantheon balance`.
+pub async fn balance(rpc: &str, account: &str, json: bool) -> Result<()> {
+    let id: AccountId = resolve_account(account)?;
+    let client = Client::new(rpc)?;
+    let b: BalanceInfo = client
+        .call("pan_getBalance", rpc_params![id.to_string()])
+        .await?;
+    output(json, &serde_json::to_value(&b)?, || {
+        format!(
+            "{} PAN (account {}, nonce {}, height {})",
+            b.balance_pan, b.account, b.nonce, b.height
+        )
+    });
+    Ok(())
+}
+
+/// An account id in hex, or the id of a key file.
+fn resolve_account(text: &str) -> Result<AccountId> {
+    if let Ok(id) = text.parse() {
+        return Ok(id);
+    }
+    let path = Path::new(text);
+    if path.exists() {
+        return Ok(client::key(path)?.id());
+    }
+    bail!("{text:?} is neither a 64-hex-digit account id nor a key file")
+}
+
+/// `pantheon transfer`.
+pub async fn transfer(
+    rpc: &str,
+    key: &Path,
+    to: &str,
+    amount: &str,
+    wait: bool,
+    json: bool,
+) -> Result<()> {
+    let key = client::key(key)?;
+    let to = resolve_account(to)?;
+    let amount: Amount = amount.parse()?;
+    let client = Client::new(rpc)?;
+    let (receipt, nonce) = client.transfer(&key, to, amount).await?;
+    if wait {
+        client.wait_nonce(&key.id(), nonce).await?;
+    }
+    output(json, &serde_json::to_value(&receipt)?, || {
+        format!("transfer of {amount} PAN to {to} accepted ({})", receipt.id)
+    });
+    Ok(())
+}
+
+/// `pantheon operator register`.
+pub async fn register(rpc: &str, key: &Path, wait: bool, json: bool) -> Result<()> {
+    let key = client::key(key)?;
+    let client = Client::new(rpc)?;
+    let (receipt, nonce) = client.register(&key).await?;
+    if wait {
+        client.wait_nonce(&key.id(), nonce).await?;
+    }
+    output(json, &serde_json::to_value(&receipt)?, || {
+        format!(
+            "operator {} registration accepted ({})",
+            key.id(),
+            receipt.id
+        )
+    });
+    Ok(())
+}

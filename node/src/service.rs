@@ -1,0 +1,129 @@
+//! Running a node: storage, chain, JSON-RPC and consensus, until a signal.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bytesize::ByteSize;
+use malachitebft_app_channel::app::types::core::LinearTimeouts;
+use pantheon_runtime::genesis::Genesis;
+
+use crate::api::{NetworkStatus, NodeApi};
+use crate::chain::Chain;
+use crate::config::Config;
+use crate::consensus::app::AppConfig;
+use crate::consensus::engine::{self, NodeArgs};
+use crate::keyfile;
+use crate::mempool::MempoolLimits;
+use crate::store::Store;
+
+/// Installs the log subscriber (`RUST_LOG` overrides the default filter).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,pantheon=info,arc_malachitebft_network=off".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a node until SIGINT or SIGTERM.
+///
+/// # Errors
+/// Start-up failures (config, store, ports) or a consensus failure.
+pub async fn run(config: Config) -> Result<()> {
+    init_tracing();
+    let genesis_path = config.resolve(&config.genesis);
+    let genesis: Genesis = serde_json::from_str(
+        &std::fs::read_to_string(&genesis_path)
+            .with_context(|| format!("reading {}", genesis_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", genesis_path.display()))?;
+    let key_path = config
+        .validator_key
+        .as_ref()
+        .map(|p| config.resolve(p))
+        .context(
+            "this node needs validator_key (full nodes arrive with the multi-validator work)",
+        )?;
+    let keypair = Arc::new(keyfile::read(&key_path)?);
+
+    let store = Store::open(&config.home.join("db"), genesis.hash())
+        .with_context(|| format!("opening the database in {}", config.home.display()))?;
+    let limits = MempoolLimits {
+        capacity: config.mempool.capacity,
+        per_queue: config.mempool.per_queue,
+    };
+    let chain = Arc::new(Chain::open(genesis, store, limits)?);
+    tracing::info!(
+        target: "pantheon::node",
+        height = %chain.height(),
+        genesis = %chain.genesis().hash(),
+        "chain restored"
+    );
+
+    let network = Arc::new(Mutex::new(NetworkStatus::default()));
+    let backend = Arc::new(NodeApi::new(chain.clone(), network));
+    let limits = pantheon_rpc::Limits {
+        max_request_bytes: config.rpc.max_request_bytes,
+        max_connections: config.rpc.max_connections,
+        max_batch: config.rpc.max_batch,
+        ..pantheon_rpc::Limits::default()
+    };
+    let (bound, rpc) = pantheon_rpc::start(config.rpc.addr, backend, limits)
+        .await
+        .with_context(|| format!("binding JSON-RPC to {}", config.rpc.addr))?;
+    eprintln!(
+        "pantheon: JSON-RPC on http://{bound} (HTTP and WebSocket), chain {}",
+        chain.genesis().hash()
+    );
+
+    let block_time = Duration::from_millis(config.consensus.block_time_ms);
+    let timeouts = LinearTimeouts {
+        propose: Duration::from_millis(3000).max(block_time * 3),
+        prevote: Duration::from_millis(1000),
+        precommit: Duration::from_millis(1000),
+        rebroadcast: Duration::from_millis(5000),
+        ..LinearTimeouts::default()
+    };
+    let args = NodeArgs {
+        home: config.home.join("consensus"),
+        chain: chain.clone(),
+        keypair,
+        listen: config
+            .p2p
+            .listen
+            .parse()
+            .context("p2p.listen is not a multiaddress")?,
+        peers: config
+            .p2p
+            .peers
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<_, _>>()
+            .context("p2p.peers: not a multiaddress")?,
+        app: AppConfig {
+            timeouts,
+            target_time: Some(block_time),
+            part_bytes: 1 << 20,
+        },
+        pubsub_max: ByteSize::mib(4),
+        rpc_max: ByteSize::mib(96),
+        validator_proof: false,
+    };
+    let consensus = tokio::spawn(async move { engine::run(args).await });
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let outcome = tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = term.recv() => Ok(()),
+        result = consensus => match result {
+            Ok(Ok(())) => Err(anyhow::anyhow!("consensus stopped")),
+            Ok(Err(e)) => Err(anyhow::anyhow!("consensus failed: {e:#}")),
+            Err(e) => Err(anyhow::anyhow!("consensus task panicked: {e}")),
+        },
+    };
+    tracing::info!(target: "pantheon::node", "shutting down");
+    let _ = rpc.stop();
+    outcome
+}

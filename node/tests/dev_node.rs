@@ -1,0 +1,236 @@
+//! `pantheon dev` end to end, with the real binary, RocksDB on disk and
+//! JSON-RPC over a real socket: operators submit concurrently through the
+//! CLI and RPC, wait for finality, fetch proofs, and `pantheon verify`
+//! accepts them and rejects tampered copies naming the failed link.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use std::path::Path;
+
+use pantheon_runtime::crypto::Keypair;
+use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
+use pantheon_runtime::tx::{Metadata, SubmitRoot, TxBody};
+use serde_json::{Value, json};
+use support::{DevNode, ok, pantheon};
+
+fn key_id(path: &Path) -> String {
+    let shown: Value =
+        serde_json::from_str(&ok(&["keys", "show", path.to_str().unwrap(), "--json"])).unwrap();
+    shown["id"].as_str().unwrap().to_owned()
+}
+
+/// Generates, funds and registers an operator key.
+fn operator(node: &DevNode, dir: &Path, name: &str) -> std::path::PathBuf {
+    let key = dir.join(format!("{name}.key"));
+    ok(&["keys", "generate", "--out", key.to_str().unwrap()]);
+    let id = key_id(&key);
+    let funder = node.funder_key();
+    ok(&[
+        "transfer",
+        "--key",
+        funder.to_str().unwrap(),
+        "--to",
+        &id,
+        "--amount",
+        "10",
+        "--wait",
+        "--rpc",
+        &node.rpc,
+    ]);
+    ok(&[
+        "operator",
+        "register",
+        "--key",
+        key.to_str().unwrap(),
+        "--wait",
+        "--rpc",
+        &node.rpc,
+    ]);
+    key
+}
+
+fn root(label: &str, i: u32) -> String {
+    Hash256::digest(format!("{label}/{i}").as_bytes()).to_string()
+}
+
+fn flip_hex(bundle: &mut Value, field: &str, byte: usize) {
+    let text = bundle[field].as_str().unwrap();
+    let mut bytes = hex::decode(text).unwrap();
+    bytes[byte] ^= 0x01;
+    bundle[field] = json!(hex::encode(bytes));
+}
+
+#[test]
+fn operators_submit_concurrently_and_proofs_verify_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(&dir.path().join("dev"));
+    let ops: Vec<_> = ["hospital", "bank", "factory"]
+        .iter()
+        .map(|n| (n.to_string(), operator(&node, dir.path(), n)))
+        .collect();
+
+    // Three operators at once through the CLI, each waiting for finality.
+    let receipts: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = ops
+            .iter()
+            .map(|(name, key)| {
+                let rpc = node.rpc.clone();
+                s.spawn(move || {
+                    (0..3)
+                        .map(|i| {
+                            let out = ok(&[
+                                "submit",
+                                "--key",
+                                key.to_str().unwrap(),
+                                "--root",
+                                &root(name, i),
+                                "--label",
+                                name,
+                                "--records",
+                                "100",
+                                "--wait",
+                                "finalized",
+                                "--rpc",
+                                &rpc,
+                            ]);
+                            serde_json::from_str::<Value>(&out).unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(receipts.len(), 9);
+    for r in &receipts {
+        assert_eq!(r["status"], "finalized", "{r}");
+    }
+    // Each operator's chain is 0, 1, 2 with prev links.
+    let hospital: Vec<&Value> = receipts
+        .iter()
+        .filter(|r| r["label"] == "hospital")
+        .collect();
+    assert_eq!(
+        hospital
+            .iter()
+            .map(|r| r["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert_eq!(hospital[1]["prev"], hospital[0]["id"]);
+
+    // A fourth tenant signs locally and talks JSON-RPC directly.
+    let raw_key = operator(&node, dir.path(), "raw");
+    let kp = Keypair::from_pkcs8_pem(&std::fs::read_to_string(&raw_key).unwrap()).unwrap();
+    let version = node.call("system_version", vec![]).unwrap();
+    let genesis: GenesisHash = version["genesis_hash"].as_str().unwrap().parse().unwrap();
+    let tx = TxBody::SubmitRoot(SubmitRoot {
+        operator: kp.id(),
+        seq: 0,
+        prev: SubmissionId::default(),
+        root: AuditRoot::new(Hash256::digest(b"raw batch")),
+        metadata: Metadata::default(),
+    })
+    .sign(&genesis, &kp);
+    let receipt = node
+        .call(
+            "pantheon_submitRoot",
+            vec![json!(hex::encode(tx.as_bytes()))],
+        )
+        .unwrap();
+    assert_eq!(receipt["status"], "received");
+    assert_eq!(receipt["id"], tx.submission_id().to_string());
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    ok(&[
+        "proof",
+        &id,
+        "--wait",
+        "finalized",
+        "--out",
+        dir.path().join("raw.json").to_str().unwrap(),
+        "--rpc",
+        &node.rpc,
+    ]);
+    let found = node
+        .call(
+            "pantheon_findRoot",
+            vec![json!(Hash256::digest(b"raw batch").to_string())],
+        )
+        .unwrap();
+    assert_eq!(found[0]["id"], id);
+
+    // Every proof verifies offline, pinned to the genesis hash.
+    let genesis_hex = genesis.to_string();
+    for r in &receipts {
+        let id = r["id"].as_str().unwrap();
+        let path = dir.path().join(format!("{id}.json"));
+        ok(&[
+            "proof",
+            id,
+            "--out",
+            path.to_str().unwrap(),
+            "--rpc",
+            &node.rpc,
+        ]);
+        let out: Value = serde_json::from_str(&ok(&[
+            "verify",
+            path.to_str().unwrap(),
+            "--genesis-hash",
+            &genesis_hex,
+            "--json",
+        ]))
+        .unwrap();
+        assert_eq!(out["valid"], true);
+        assert_eq!(out["proof"]["root"], r["root"]);
+    }
+
+    // Tampered copies fail, naming the link.
+    let id = receipts[4]["id"].as_str().unwrap();
+    let bundle: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    let mut cases: Vec<(&str, Value)> = Vec::new();
+    let mut b = bundle.clone();
+    flip_hex(&mut b, "submission", 90);
+    cases.push(("submission", b));
+    let mut b = bundle.clone();
+    let path0 = b["inclusion"]["path"][0].as_str().unwrap().to_owned();
+    let mut p = hex::decode(path0).unwrap();
+    p[0] ^= 1;
+    b["inclusion"]["path"][0] = json!(hex::encode(p));
+    cases.push(("path", b));
+    let mut b = bundle.clone();
+    flip_hex(&mut b, "header", 60);
+    cases.push(("header", b));
+    let mut b = bundle.clone();
+    let n = hex::decode(b["certificate"].as_str().unwrap())
+        .unwrap()
+        .len();
+    flip_hex(&mut b, "certificate", n - 10);
+    cases.push(("certificate", b));
+    let mut b = bundle.clone();
+    flip_hex(&mut b, "genesis", 20);
+    cases.push(("genesis", b));
+    for (link, tampered) in cases {
+        let path = dir.path().join(format!("tampered-{link}.json"));
+        std::fs::write(&path, tampered.to_string()).unwrap();
+        let out = pantheon(&["verify", path.to_str().unwrap()]);
+        assert!(!out.status.success(), "tampered {link} verified");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{link} link failed")),
+            "tampered {link}: {stderr}"
+        );
+    }
+
+    // The supply is intact.
+    let supply = node.call("pan_getSupply", vec![]).unwrap();
+    assert_eq!(supply["conserved"], true);
+    assert_eq!(supply["sum_of_balances"], "5000000000000000000");
+}

@@ -1,0 +1,273 @@
+//! Bad input over JSON-RPC: each case gets its own stable error code, the
+//! node keeps serving, and nothing is charged or changed.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use pantheon_runtime::amount::Amount;
+use pantheon_runtime::crypto::Keypair;
+use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
+use pantheon_runtime::tx::{Metadata, SubmitRoot, Transfer, TxBody};
+use serde_json::{Value, json};
+use support::{DevNode, ok};
+
+fn submission(g: &GenesisHash, k: &Keypair, seq: u64, prev: SubmissionId, root: &[u8]) -> String {
+    let tx = TxBody::SubmitRoot(SubmitRoot {
+        operator: k.id(),
+        seq,
+        prev,
+        root: AuditRoot::new(Hash256::digest(root)),
+        metadata: Metadata::default(),
+    })
+    .sign(g, k);
+    hex::encode(tx.as_bytes())
+}
+
+/// A raw HTTP POST; returns the status line and body.
+fn post(port: u16, body: &[u8]) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out.lines().next().unwrap_or_default().to_owned();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+#[test]
+fn bad_input_gets_stable_codes_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start(&dir.path().join("dev"));
+    let port: u16 = node.rpc.rsplit(':').next().unwrap().parse().unwrap();
+    let g: GenesisHash = node.call("system_version", vec![]).unwrap()["genesis_hash"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // An operator with funds, and one key never funded.
+    let op_path = dir.path().join("op.key");
+    ok(&["keys", "generate", "--out", op_path.to_str().unwrap()]);
+    let op = Keypair::from_pkcs8_pem(&std::fs::read_to_string(&op_path).unwrap()).unwrap();
+    let funder = node.funder_key();
+    ok(&[
+        "transfer",
+        "--key",
+        funder.to_str().unwrap(),
+        "--to",
+        &op.id().to_string(),
+        "--amount",
+        "1",
+        "--wait",
+        "--rpc",
+        &node.rpc,
+    ]);
+    ok(&[
+        "operator",
+        "register",
+        "--key",
+        op_path.to_str().unwrap(),
+        "--wait",
+        "--rpc",
+        &node.rpc,
+    ]);
+    let stranger = Keypair::from_seed(&[0x77; 32]);
+
+    let first = submission(&g, &op, 0, SubmissionId::default(), b"r0");
+    let receipt = node
+        .call("pantheon_submitRoot", vec![json!(first)])
+        .unwrap();
+    let first_id: SubmissionId = receipt["id"].as_str().unwrap().parse().unwrap();
+
+    let mut bad_sig = hex::decode(&first).unwrap();
+    let last = bad_sig.len() - 1;
+    bad_sig[last - 100] ^= 1;
+    let mut wrong_version = hex::decode(&first).unwrap();
+    wrong_version[0] = 9;
+    let unfunded_transfer = TxBody::Transfer(Transfer {
+        from_key: stranger.public().clone(),
+        nonce: 0,
+        to: op.id(),
+        amount: Amount::from_units(1),
+    })
+    .sign(&g, &stranger);
+
+    let cases: Vec<(&str, &str, Value, i32)> = vec![
+        ("malformed hex", "pantheon_submitRoot", json!("zz"), 1001),
+        (
+            "odd-length hex",
+            "pantheon_getSubmission",
+            json!("abc"),
+            1001,
+        ),
+        (
+            "short id",
+            "pantheon_getSubmission",
+            json!("00".repeat(31)),
+            1002,
+        ),
+        (
+            "long root",
+            "pantheon_findRoot",
+            json!("00".repeat(33)),
+            1002,
+        ),
+        (
+            "truncated transaction",
+            "pantheon_submitRoot",
+            json!(&first[..first.len() - 2]),
+            1003,
+        ),
+        (
+            "wrong version",
+            "pantheon_submitRoot",
+            json!(hex::encode(wrong_version)),
+            1003,
+        ),
+        (
+            "oversize transaction",
+            "pantheon_submitRoot",
+            json!("00".repeat(9000)),
+            1003,
+        ),
+        (
+            "transfer sent as a root",
+            "pantheon_submitRoot",
+            json!(hex::encode(unfunded_transfer.as_bytes())),
+            1004,
+        ),
+        (
+            "bad signature",
+            "pantheon_submitRoot",
+            json!(hex::encode(bad_sig)),
+            1010,
+        ),
+        (
+            "unknown operator",
+            "pantheon_submitRoot",
+            json!(submission(&g, &stranger, 0, SubmissionId::default(), b"x")),
+            1011,
+        ),
+        (
+            "another tenant's key",
+            "pantheon_submitRoot",
+            json!({
+                let tx = TxBody::SubmitRoot(SubmitRoot {
+                    operator: op.id(),
+                    seq: 1,
+                    prev: first_id,
+                    root: AuditRoot::new(Hash256::digest(b"r1")),
+                    metadata: Metadata::default(),
+                })
+                .sign(&g, &stranger);
+                hex::encode(tx.as_bytes())
+            }),
+            1010,
+        ),
+        (
+            "same seq, another root",
+            "pantheon_submitRoot",
+            json!(submission(&g, &op, 0, SubmissionId::default(), b"other")),
+            1012,
+        ),
+        (
+            "seq gap",
+            "pantheon_submitRoot",
+            json!(submission(&g, &op, 5, first_id, b"r5")),
+            1013,
+        ),
+        (
+            "wrong prev",
+            "pantheon_submitRoot",
+            json!(submission(&g, &op, 1, SubmissionId::default(), b"r1")),
+            1014,
+        ),
+        (
+            "unfunded account",
+            "pantheon_submitTransaction",
+            json!(hex::encode(unfunded_transfer.as_bytes())),
+            1017,
+        ),
+        (
+            "unknown submission",
+            "pantheon_getSubmission",
+            json!("00".repeat(32)),
+            1040,
+        ),
+        ("unknown block", "chain_getBlock", json!(1_000_000), 1040),
+    ];
+    for (name, method, param, code) in cases {
+        let err = node.call(method, vec![param]).expect_err(name);
+        assert_eq!(err.0, code, "{name}: {}", err.1);
+        assert!(!err.1.is_empty(), "{name}: the message names the problem");
+    }
+
+    // Idempotent: the same submission again gets the same receipt...
+    let again = node
+        .call("pantheon_submitRoot", vec![json!(first)])
+        .unwrap();
+    assert_eq!(again["id"], receipt["id"]);
+    let info = loop {
+        let info = node
+            .call("pantheon_getSubmission", vec![json!(first_id.to_string())])
+            .unwrap();
+        if info["status"] == "finalized" {
+            break info;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // ... also once finalized, and only one fee was charged.
+    let after = node
+        .call("pantheon_submitRoot", vec![json!(first)])
+        .unwrap();
+    assert_eq!(after["id"], receipt["id"]);
+    assert_eq!(after["status"], "finalized");
+    assert_eq!(after["height"], info["height"]);
+    let bal = node
+        .call("pan_getBalance", vec![json!(op.id().to_string())])
+        .unwrap();
+    let expected = Amount::from_pan(1).unwrap().units() - 100_000_000 - 1_000_000;
+    assert_eq!(bal["balance"], expected.to_string());
+
+    // An oversized HTTP body is refused by the server.
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"pantheon_submitRoot","params":["{}"]}}"#,
+        "0".repeat(2 << 20)
+    );
+    let (status, _) = post(port, huge.as_bytes());
+    assert!(status.contains("413"), "oversized request: {status}");
+
+    // A batch over the limit is refused; a burst of batches is served.
+    let batch: Vec<Value> = (0..300)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"system_version","params":[]}))
+        .collect();
+    let (_, body) = post(port, Value::Array(batch).to_string().as_bytes());
+    assert!(body.contains("error"), "oversized batch: {body}");
+    std::thread::scope(|s| {
+        for _ in 0..16 {
+            s.spawn(|| {
+                let batch: Vec<Value> = (0..50)
+                    .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"pan_getSupply","params":[]}))
+                    .collect();
+                let (status, body) = post(port, Value::Array(batch).to_string().as_bytes());
+                assert!(status.contains("200"), "{status}");
+                assert_eq!(serde_json::from_str::<Vec<Value>>(&body).unwrap().len(), 50);
+            });
+        }
+    });
+
+    // Still serving, supply intact.
+    let supply = node.call("pan_getSupply", vec![]).unwrap();
+    assert_eq!(supply["conserved"], true);
+}

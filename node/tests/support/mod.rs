@@ -1,0 +1,177 @@
+//! Running real `pantheon` processes in tests: free ports, a temporary
+//! home, waiting for JSON-RPC, killing on drop.
+#![allow(dead_code, clippy::unwrap_used, reason = "test support")]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::rpc_params;
+use serde_json::Value;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pantheon")
+}
+
+/// Runs `pantheon args...` to completion.
+pub fn pantheon(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().unwrap()
+}
+
+/// Runs `pantheon` and expects success; returns stdout.
+pub fn ok(args: &[&str]) -> String {
+    let out = pantheon(args);
+    assert!(
+        out.status.success(),
+        "pantheon {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `pantheon dev` process.
+pub struct DevNode {
+    pub home: PathBuf,
+    pub rpc: String,
+    port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl DevNode {
+    /// Starts a dev node in `home` and waits until it finalizes a block.
+    pub fn start(home: &Path) -> Self {
+        let port = free_port();
+        let mut node = Self {
+            home: home.to_path_buf(),
+            rpc: format!("http://127.0.0.1:{port}"),
+            port,
+            child: None,
+            log: home.with_extension("log"),
+        };
+        node.spawn();
+        node
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(bin())
+            .args([
+                "dev",
+                "--home",
+                self.home.to_str().unwrap(),
+                "--rpc-addr",
+                &format!("127.0.0.1:{}", self.port),
+                "--block-time-ms",
+                "250",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// Waits until JSON-RPC answers and a block is final.
+    pub fn wait_ready(&self) {
+        let start = Instant::now();
+        loop {
+            if let Ok(h) = self.call("chain_getHead", vec![]) {
+                if h["header"]["height"].as_u64().unwrap_or(0) >= 1 {
+                    return;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(90),
+                "node did not finalize a block within 90 s; log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL, then start again on the same home and port.
+    pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A JSON-RPC call with positional parameters.
+    pub fn call(&self, method: &str, params: Vec<Value>) -> Result<Value, (i32, String)> {
+        Rpc::new(&self.rpc).call(method, params)
+    }
+
+    pub fn funder_key(&self) -> PathBuf {
+        self.home.join("dev-funder.key")
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A blocking JSON-RPC client.
+pub struct Rpc {
+    client: HttpClient,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Rpc {
+    pub fn new(url: &str) -> Self {
+        Self {
+            client: HttpClientBuilder::default()
+                .request_timeout(Duration::from_secs(30))
+                .build(url)
+                .unwrap(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// A call with positional parameters; `Err((code, message))`, code 0
+    /// for transport errors.
+    pub fn call(&self, method: &str, params: Vec<Value>) -> Result<Value, (i32, String)> {
+        self.rt.block_on(async {
+            let mut p = rpc_params![];
+            for v in params {
+                p.insert(v).unwrap();
+            }
+            self.client
+                .request::<Value, _>(method, p)
+                .await
+                .map_err(|e| match e {
+                    jsonrpsee::core::ClientError::Call(err) => {
+                        (err.code(), err.message().to_owned())
+                    }
+                    other => (0, other.to_string()),
+                })
+        })
+    }
+}
