@@ -103,6 +103,18 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
     })
     .sign(&g, &stranger);
 
+    // The stranger signs a submission in the operator's name.
+    let other_tenant = hex::encode(
+        TxBody::SubmitRoot(SubmitRoot {
+            operator: op.id(),
+            seq: 1,
+            prev: first_id,
+            root: AuditRoot::new(Hash256::digest(b"r1")),
+            metadata: Metadata::default(),
+        })
+        .sign(&g, &stranger)
+        .as_bytes(),
+    );
     let cases: Vec<(&str, &str, Value, i32)> = vec![
         ("malformed hex", "pantheon_submitRoot", json!("zz"), 1001),
         (
@@ -162,17 +174,7 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
         (
             "another tenant's key",
             "pantheon_submitRoot",
-            json!({
-                let tx = TxBody::SubmitRoot(SubmitRoot {
-                    operator: op.id(),
-                    seq: 1,
-                    prev: first_id,
-                    root: AuditRoot::new(Hash256::digest(b"r1")),
-                    metadata: Metadata::default(),
-                })
-                .sign(&g, &stranger);
-                hex::encode(tx.as_bytes())
-            }),
+            json!(other_tenant),
             1010,
         ),
         (
