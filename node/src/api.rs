@@ -145,10 +145,9 @@ impl Backend for NodeApi {
                 .map(|id| self.finalized_info(id))
                 .transpose()?
                 .flatten()
+                && info.root == s.root
             {
-                if info.root == s.root {
-                    return Ok(receipt(info.id, Status::Finalized, info.height));
-                }
+                return Ok(receipt(info.id, Status::Finalized, info.height));
             }
         }
         match self.chain.admit(tx).map_err(mempool_error)? {

@@ -66,12 +66,14 @@ pub fn raw_verify_rate(secs: f64) -> f64 {
     done as f64 / start.elapsed().as_secs_f64()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
+/// The nearest-rank percentile (`per_mille` of 1000) of sorted samples.
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    let n = sorted.len();
+    if n == 0 {
         return Duration::ZERO;
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+    let rank = (n * per_mille.min(1000)).div_ceil(1000).max(1);
+    sorted[rank - 1]
 }
 
 /// Runs the load and prints a JSON report.
@@ -252,8 +254,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         "target_rate": args.rate,
         "send_seconds": send_secs,
         "finalized_per_second": throughput,
-        "latency_p50_ms": percentile(&latencies, 0.50).as_millis(),
-        "latency_p99_ms": percentile(&latencies, 0.99).as_millis(),
+        "latency_p50_ms": percentile(&latencies, 500).as_millis(),
+        "latency_p99_ms": percentile(&latencies, 990).as_millis(),
         "raw_verify_per_second_all_cores": verify_rate,
         "throughput_over_raw_verify": throughput / verify_rate,
     });

@@ -196,7 +196,7 @@ impl Chain {
     ///
     /// # Errors
     /// [`ChainError`]; then nothing changed.
-    pub fn commit(&self, block: Block, cert: CommitCertificate) -> Result<(), ChainError> {
+    pub fn commit(&self, block: &Block, cert: &CommitCertificate) -> Result<(), ChainError> {
         let genesis = self.genesis.header();
         cert.verify(
             self.genesis.hash(),
@@ -209,7 +209,7 @@ impl Chain {
         let exec = match cached {
             Some((_, exec)) => exec,
             None => {
-                self.validate(&block)?;
+                self.validate(block)?;
                 lock(&self.pending)
                     .remove(&hash)
                     .map(|(_, e)| e)
@@ -222,7 +222,7 @@ impl Chain {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let first_log_index = ledger.log().size();
         self.store
-            .commit_block(&block, &cert, &exec, first_log_index)?;
+            .commit_block(block, cert, &exec, first_log_index)?;
         let rejected: Vec<_> = exec.rejected.iter().map(|(id, _)| *id).collect();
         ledger.commit(&block.header, exec)?;
         lock(&self.mempool).on_commit(&block.txs, &rejected, &ledger);
@@ -236,7 +236,7 @@ impl Chain {
             signers = cert.signatures.len(),
             "finalized"
         );
-        let _ = self.finalized.send(HeaderInfo::new(&block.header, &cert));
+        let _ = self.finalized.send(HeaderInfo::new(&block.header, cert));
         Ok(())
     }
 
@@ -245,7 +245,7 @@ impl Chain {
     ///
     /// # Errors
     /// An invalid certificate or a storage error.
-    pub fn improve_certificate(&self, cert: CommitCertificate) -> Result<bool, ChainError> {
+    pub fn improve_certificate(&self, cert: &CommitCertificate) -> Result<bool, ChainError> {
         let Some(current) = self.store.certificate(cert.height)? else {
             return Ok(false);
         };
@@ -261,7 +261,7 @@ impl Chain {
             &header,
             &self.keys,
         )?;
-        self.store.put_certificate(&cert)?;
+        self.store.put_certificate(cert)?;
         Ok(true)
     }
 

@@ -123,15 +123,10 @@ impl Mempool {
     }
 
     /// True when nothing is queued.
+    #[cfg(test)]
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// True if `id` is queued.
-    #[must_use]
-    pub fn contains(&self, id: &TxId) -> bool {
-        self.ids.contains_key(id)
     }
 
     /// The (seq, prev) of `operator`'s last queued submission.
@@ -195,10 +190,10 @@ impl Mempool {
                 };
                 if s.seq < expected_seq {
                     // Idempotent when the same root is queued under this seq.
-                    if let Some(existing) = self.queued_submission(&s.operator, s.seq) {
-                        if existing.as_submission().is_some_and(|e| e.root == s.root) {
-                            return Ok(Admitted::Duplicate(existing.id()));
-                        }
+                    if let Some(existing) = self.queued_submission(&s.operator, s.seq)
+                        && existing.as_submission().is_some_and(|e| e.root == s.root)
+                    {
+                        return Ok(Admitted::Duplicate(existing.id()));
                     }
                     return Err(TxError::SeqReused {
                         operator: s.operator,

@@ -42,7 +42,9 @@ fn kill_nine_under_load_loses_nothing_finalized() {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
-                .as_nanos() as u64
+                .as_nanos()
+                .try_into()
+                .unwrap_or(u64::MAX)
         });
     eprintln!("crash test seed {seed} (rerun with CRASH_SEED={seed})");
     let mut rng = Lcg(seed);

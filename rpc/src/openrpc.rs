@@ -15,7 +15,7 @@ fn int_param(name: &str, description: &str) -> Value {
             "schema": { "type": "integer", "minimum": 0 } })
 }
 
-fn method(name: &str, summary: &str, params: Vec<Value>, result: &str) -> Value {
+fn method(name: &str, summary: &str, params: &[Value], result: &str) -> Value {
     json!({ "name": name, "summary": summary, "params": params,
             "result": { "name": result, "schema": { "$ref": format!("#/components/schemas/{result}") } } })
 }
@@ -27,7 +27,7 @@ pub fn document() -> Value {
         method(
             "pantheon_submitRoot",
             "Accept a signed root submission (idempotent on operator, seq and root)",
-            vec![hex_param(
+            &[hex_param(
                 "submission_hex",
                 HEX,
                 "the signed SubmitRoot transaction (docs/FORMATS.md 5.4)",
@@ -37,31 +37,31 @@ pub fn document() -> Value {
         method(
             "pantheon_getSubmission",
             "A submission's status and where it sits",
-            vec![hex_param("id", HASH, "submission id")],
+            &[hex_param("id", HASH, "submission id")],
             "SubmissionInfo",
         ),
         method(
             "pantheon_getProof",
             "The self-contained proof bundle of a finalized submission",
-            vec![hex_param("id", HASH, "submission id")],
+            &[hex_param("id", HASH, "submission id")],
             "ProofBundle",
         ),
         method(
             "pantheon_findRoot",
             "The submissions that carry an audit root",
-            vec![hex_param("root", HASH, "audit root")],
+            &[hex_param("root", HASH, "audit root")],
             "SubmissionInfoList",
         ),
         method(
             "pantheon_getOperator",
             "A registered operator: key, next seq, last submission, balance",
-            vec![hex_param("operator_id", HASH, "operator id")],
+            &[hex_param("operator_id", HASH, "operator id")],
             "OperatorInfo",
         ),
         method(
             "pantheon_submitTransaction",
             "Accept a transfer or an operator registration",
-            vec![hex_param(
+            &[hex_param(
                 "tx_hex",
                 HEX,
                 "the signed transaction (docs/FORMATS.md 5)",
@@ -71,13 +71,13 @@ pub fn document() -> Value {
         method(
             "chain_getHead",
             "The latest finalized header and its commit certificate",
-            vec![],
+            &[],
             "HeaderInfo",
         ),
         method(
             "chain_getBlock",
             "A finalized block with its transactions and certificate",
-            vec![int_param("height", "block height, from 1")],
+            &[int_param("height", "block height, from 1")],
             "BlockInfo",
         ),
         json!({ "name": "chain_subscribeFinalized", "summary": "WebSocket subscription to finalized headers (notifications: chain_finalized; unsubscribe: chain_unsubscribeFinalized)",
@@ -85,19 +85,19 @@ pub fn document() -> Value {
         method(
             "pan_getBalance",
             "An account's PAN balance and nonce",
-            vec![hex_param("account", HASH, "account id")],
+            &[hex_param("account", HASH, "account id")],
             "BalanceInfo",
         ),
         method(
             "pan_getSupply",
             "Audit of the fixed supply: the sum of all balances equals 5,000,000,000 PAN",
-            vec![],
+            &[],
             "SupplyInfo",
         ),
         method(
             "anchor_list",
             "Bitcoin anchors with ids in from..=to",
-            vec![
+            &[
                 int_param("from", "first anchor id"),
                 int_param("to", "last anchor id"),
             ],
@@ -106,23 +106,23 @@ pub fn document() -> Value {
         method(
             "anchor_get",
             "One Bitcoin anchor",
-            vec![int_param("id", "anchor id")],
+            &[int_param("id", "anchor id")],
             "AnchorInfo",
         ),
         method(
             "system_health",
             "Height, sync state, peers, mempool, equivocation evidence and warnings",
-            vec![],
+            &[],
             "Health",
         ),
-        method("system_peers", "Connected peers", vec![], "PeerInfoList"),
+        method("system_peers", "Connected peers", &[], "PeerInfoList"),
         method(
             "system_version",
             "Node version, genesis hash and chain id",
-            vec![],
+            &[],
             "VersionInfo",
         ),
-        method("rpc.discover", "This document", vec![], "OpenRPC"),
+        method("rpc.discover", "This document", &[], "OpenRPC"),
     ];
     let object = json!({ "type": "object" });
     let array = json!({ "type": "array" });

@@ -37,7 +37,7 @@ use pantheon_runtime::amount::Height;
 use pantheon_runtime::block::Block;
 use pantheon_runtime::codec::{Encode, decode_exact};
 use pantheon_runtime::crypto::{KeyCache, Keypair};
-use pantheon_runtime::hash::{BlockHash, GenesisHash, Hash256, LogRoot};
+use pantheon_runtime::hash::{BlockHash, Hash256, LogRoot};
 use pantheon_runtime::log::root_of;
 use pantheon_runtime::tx::SignedTx;
 use tracing::{debug, error, info, warn};
@@ -94,12 +94,10 @@ struct PartialStream {
 
 /// The application state.
 pub struct App {
-    genesis: GenesisHash,
     validators: ValidatorSet,
     me: ValidatorIndex,
     signer: PantheonSigner,
     verifier: PantheonVerifier,
-    keys: Arc<KeyCache>,
     chain: Arc<Chain>,
     store: Undecided,
     cfg: AppConfig,
@@ -136,12 +134,10 @@ impl App {
         let validators = ValidatorSet::new(&genesis.header().validators);
         let keys = Arc::new(KeyCache::default());
         let mut app = Self {
-            genesis: gh,
             signer: PantheonSigner::new(keypair, gh),
-            verifier: PantheonVerifier::new(gh, keys.clone()),
+            verifier: PantheonVerifier::new(gh, keys),
             validators,
             me,
-            keys,
             chain,
             store,
             cfg,
@@ -370,10 +366,10 @@ impl App {
     ) -> Option<(ProposalInit, Block)> {
         let key = (peer, msg.stream_id.clone());
         if !self.streams.contains_key(&key) {
-            if self.stream_order.len() >= MAX_STREAMS {
-                if let Some(old) = self.stream_order.pop_front() {
-                    self.streams.remove(&old);
-                }
+            if self.stream_order.len() >= MAX_STREAMS
+                && let Some(old) = self.stream_order.pop_front()
+            {
+                self.streams.remove(&old);
             }
             self.stream_order.push_back(key.clone());
             self.streams.insert(key.clone(), PartialStream::default());
@@ -458,7 +454,7 @@ impl App {
         // The chain checks the certificate, writes block, certificate and
         // state in one atomic batch, then applies them.
         self.chain
-            .commit(cand.block, rc)
+            .commit(&cand.block, &rc)
             .map_err(|e| eyre!("commit: {e}"))?;
         // Forget everything about the committed height.
         let h = height.get();
@@ -614,10 +610,10 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
                 let h = certificate.height.0;
                 if h <= app.chain.height() {
                     // Late precommits make a larger certificate: keep it.
-                    if let Ok(rc) = to_runtime_certificate(&certificate) {
-                        if let Err(e) = app.chain.improve_certificate(rc) {
-                            warn!(height = %h, "keeping the first certificate: {e}");
-                        }
+                    if let Ok(rc) = to_runtime_certificate(&certificate)
+                        && let Err(e) = app.chain.improve_certificate(&rc)
+                    {
+                        warn!(height = %h, "keeping the first certificate: {e}");
                     }
                     let _ = reply.send(Next::Start(app.next_height(), app.params()));
                 } else {
@@ -630,7 +626,7 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
                 let min = if app.chain.height() == Height::GENESIS {
                     app.next_height()
                 } else {
-                    ConsensusHeight(Height::new(1))
+                    ConsensusHeight::new(1)
                 };
                 let _ = reply.send(min);
             }

@@ -495,6 +495,7 @@ impl mc::ProposalPart<PantheonContext> for ProposalPart {
 #[derive(Clone, Debug)]
 pub struct PantheonContext {
     /// The genesis hash, part of every signed vote and proposal.
+    #[allow(dead_code, reason = "names the network in the context's Debug output")]
     pub genesis: GenesisHash,
 }
 

@@ -160,10 +160,10 @@ impl Undecided {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let digits = name.strip_prefix("built-").unwrap_or(&name);
-            if let Some(h) = digits.get(..20).and_then(|d| d.parse::<u64>().ok()) {
-                if h <= height {
-                    fs::remove_file(entry.path())?;
-                }
+            if let Some(h) = digits.get(..20).and_then(|d| d.parse::<u64>().ok())
+                && h <= height
+            {
+                fs::remove_file(entry.path())?;
             }
         }
         Ok(())

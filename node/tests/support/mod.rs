@@ -92,10 +92,10 @@ impl DevNode {
     pub fn wait_ready(&self) {
         let start = Instant::now();
         loop {
-            if let Ok(h) = self.call("chain_getHead", vec![]) {
-                if h["header"]["height"].as_u64().unwrap_or(0) >= 1 {
-                    return;
-                }
+            if let Ok(h) = self.call("chain_getHead", vec![])
+                && h["header"]["height"].as_u64().unwrap_or(0) >= 1
+            {
+                return;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(90),
