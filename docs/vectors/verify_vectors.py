@@ -1171,6 +1171,15 @@ def check_block(d: str, pks: dict[bytes, bytes], genesis: dict) -> None:
     R.rejects("block: certificate decoder rejects 129 signatures", decode_certificate,
               cb[:45] + be(129, 2) + cb[47:])
 
+    # Proposal message (FORMATS.md 10.4): round 1 re-proposing the lock of round 0.
+    prop = bytes([1]) + gh + be(h["height"], 8) + be(1, 4) + b"\x01" + be(0, 4) + bh
+    R.eq("block: proposal bytes (version, genesis, height, round 1, pol_round 0, block)", prop, v["proposal_bytes"])
+    R.eq("block: proposal with a pol_round is 82 bytes", len(prop), 82)
+    R.check("block: proposal signature verifies (context pantheon/v1/proposal)",
+            mldsa_verify(validators[0]["public_key"], prop, h2b(v["proposal_signature"]), b"pantheon/v1/proposal"))
+    R.check("block: proposal signature fails under the vote context",
+            not mldsa_verify(validators[0]["public_key"], prop, h2b(v["proposal_signature"]), CTX_VOTE))
+
 
 def main(argv: list[str]) -> int:
     d = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))

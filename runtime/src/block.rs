@@ -220,6 +220,62 @@ impl Decode for VoteMessage {
     }
 }
 
+/// A consensus proposal, as signed by its proposer (context
+/// `pantheon/v1/proposal`):
+///
+/// ```text
+/// ProposalMessage = version:u8 (=1) || genesis_hash:[32] || height:u64 || round:u32
+///                   || pol_round:u8 (0 none, 1 some) || [pol_round:u32] || block_hash:[32]
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProposalMessage {
+    /// The network.
+    pub genesis: GenesisHash,
+    /// Height proposed for.
+    pub height: Height,
+    /// Consensus round.
+    pub round: u32,
+    /// The round of the proof of lock this proposal re-proposes, if any.
+    pub pol_round: Option<u32>,
+    /// The proposed block.
+    pub block: BlockHash,
+}
+
+impl Encode for ProposalMessage {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(BLOCK_VERSION);
+        self.genesis.encode(out);
+        self.height.encode(out);
+        out.extend_from_slice(&self.round.to_be_bytes());
+        match self.pol_round {
+            None => out.push(0),
+            Some(r) => {
+                out.push(1);
+                out.extend_from_slice(&r.to_be_bytes());
+            }
+        }
+        self.block.encode(out);
+    }
+}
+
+impl Decode for ProposalMessage {
+    const MAX_SIZE: usize = 1 + 32 + 8 + 4 + 1 + 4 + 32;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        r.version("proposal", BLOCK_VERSION)?;
+        Ok(Self {
+            genesis: GenesisHash::decode(r)?,
+            height: Height::decode(r)?,
+            round: r.u32()?,
+            pol_round: if r.option_tag("pol_round")? {
+                Some(r.u32()?)
+            } else {
+                None
+            },
+            block: BlockHash::decode(r)?,
+        })
+    }
+}
+
 /// One validator's precommit signature in a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitSignature {

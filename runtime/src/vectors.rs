@@ -9,7 +9,9 @@
 use serde_json::{Value, json};
 
 use crate::amount::{Amount, Height, SUPPLY};
-use crate::block::{BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType};
+use crate::block::{
+    BlockHeader, CommitCertificate, CommitSignature, ProposalMessage, VoteMessage, VoteType,
+};
 use crate::codec::Encode;
 use crate::crypto::{Keypair, SignContext};
 use crate::genesis::{Allocation, Genesis, Params, Validator, ValidatorSet};
@@ -322,8 +324,17 @@ fn block_vectors(genesis: &Genesis, validator: &Keypair) -> Value {
             signature: validator.sign(SignContext::Vote, &vote.to_bytes()),
         }],
     };
+    let proposal = ProposalMessage {
+        genesis: genesis.hash(),
+        height: header.height,
+        round: 1,
+        pol_round: Some(0),
+        block: header.hash(),
+    };
     json!({
-        "description": "A block header, its hash, the precommit it is signed with, a nil prevote, and a commit certificate by the validator of genesis.json (seed 0x01...)",
+        "proposal_bytes": hx(&proposal.to_bytes()),
+        "proposal_signature": hx(validator.sign(SignContext::Proposal, &proposal.to_bytes()).as_bytes()),
+        "description": "A block header, its hash, the precommit it is signed with, a nil prevote, a commit certificate by the validator of genesis.json (seed 0x01...), and a proposal of the block at round 1 re-proposing round 0 with its signature",
         "header": serde_json::to_value(header).expect("headers serialize"),
         "header_bytes": hx(&header.to_bytes()),
         "block_hash": header.hash().to_string(),

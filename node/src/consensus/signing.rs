@@ -28,7 +28,9 @@ use malachitebft_app_channel::app::types::core::{
 };
 use malachitebft_app_channel::{Signer, Verifier};
 use malachitebft_signing::{Error as SigningError, VerificationResult};
-use pantheon_runtime::block::{CommitCertificate, CommitSignature, VoteMessage, VoteType};
+use pantheon_runtime::block::{
+    CommitCertificate, CommitSignature, ProposalMessage, VoteMessage, VoteType,
+};
 use pantheon_runtime::codec::Encode;
 use pantheon_runtime::crypto::{KeyCache, Keypair, PublicKey, SignContext};
 use pantheon_runtime::hash::{BlockHash, GenesisHash};
@@ -36,9 +38,6 @@ use pantheon_runtime::hash::{BlockHash, GenesisHash};
 use crate::consensus::context::{
     ConsensusHeight, PantheonContext, Proposal, Sig, ValidatorIndex, Vote,
 };
-
-/// Version byte of [`proposal_message`].
-pub const PROPOSAL_MESSAGE_VERSION: u8 = 1;
 
 /// A consensus message that cannot be signed (an undefined round).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,20 +82,14 @@ pub fn proposal_message(
     block: BlockHash,
 ) -> Result<Vec<u8>, MessageError> {
     let round = round.as_u32().ok_or(MessageError::NilRound)?;
-    let mut out = Vec::with_capacity(1 + 32 + 8 + 4 + 5 + 32);
-    out.push(PROPOSAL_MESSAGE_VERSION);
-    genesis.encode(&mut out);
-    height.0.encode(&mut out);
-    out.extend_from_slice(&round.to_be_bytes());
-    match pol_round.as_u32() {
-        None => out.push(0),
-        Some(r) => {
-            out.push(1);
-            out.extend_from_slice(&r.to_be_bytes());
-        }
+    Ok(ProposalMessage {
+        genesis,
+        height: height.0,
+        round,
+        pol_round: pol_round.as_u32(),
+        block,
     }
-    block.encode(&mut out);
-    Ok(out)
+    .to_bytes())
 }
 
 /// Signs with this validator's key.
