@@ -19,8 +19,8 @@
 //! block_time_ms = 1000
 //!
 //! [mempool]
-//! capacity = 200000
-//! per_queue = 50000
+//! capacity = 100000
+//! per_queue = 20000
 //! ```
 //!
 //! Every section and field has a default except `home`; unknown fields are

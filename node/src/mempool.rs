@@ -74,9 +74,10 @@ pub struct MempoolLimits {
 
 impl Default for MempoolLimits {
     fn default() -> Self {
+        // About 7 KB per queued submission: at most ~700 MB.
         Self {
-            capacity: 200_000,
-            per_queue: 50_000,
+            capacity: 100_000,
+            per_queue: 20_000,
         }
     }
 }
