@@ -191,3 +191,33 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_and_unknown_fields_are_refused() {
+        let text = r#"
+home = "/var/lib/pantheon"
+validator_key = "validator.key"
+[rpc]
+addr = "127.0.0.1:9944"
+[p2p]
+listen = "/ip4/127.0.0.1/tcp/27000"
+peers = ["/ip4/127.0.0.1/tcp/27001"]
+[consensus]
+block_time_ms = 500
+"#;
+        let c: Config = toml::from_str(text).unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            c.resolve(&c.genesis),
+            PathBuf::from("/var/lib/pantheon/genesis.json")
+        );
+        assert_eq!(c.mempool.capacity, MempoolConfig::default().capacity);
+        assert!(toml::from_str::<Config>(&format!("{text}\nbogus = 1")).is_err());
+        let bad = text.replace("block_time_ms = 500", "block_time_ms = 1");
+        assert!(toml::from_str::<Config>(&bad).unwrap().validate().is_err());
+    }
+}
