@@ -585,7 +585,7 @@ impl BlockFixture {
                     let ok = keys.get_by_id(id, key).verify(
                         tx.body().context(),
                         &signing_message(&genesis, tx),
-                        tx.signature(),
+                        &tx.signature(),
                     );
                     if ok {
                         keys.mark_verified(tx.id());
@@ -702,7 +702,7 @@ fn interleaved_ratio(f: &BlockFixture, n: usize, rounds: usize) {
         .iter()
         .map(|(id, key)| (*id, key.prepare()))
         .collect();
-    let raw: Vec<(&PreparedKey, Vec<u8>, &Signature)> = txs
+    let raw: Vec<(&PreparedKey, Vec<u8>, Signature)> = txs
         .iter()
         .map(|tx| {
             let s = tx.as_submission().expect("a submission");

@@ -561,7 +561,7 @@ impl Ledger {
         let message = signing_message(&self.genesis, tx);
         if !keys
             .get_by_id(id, key)
-            .verify(tx.body().context(), &message, tx.signature())
+            .verify(tx.body().context(), &message, &tx.signature())
         {
             return Err(TxError::BadSignature(id));
         }
@@ -600,7 +600,7 @@ impl Ledger {
                     let ok = keys.get_by_id(id, key).verify(
                         tx.body().context(),
                         &signing_message(&self.genesis, tx),
-                        tx.signature(),
+                        &tx.signature(),
                     );
                     if ok {
                         keys.mark_verified(tx.id());

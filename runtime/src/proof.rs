@@ -202,7 +202,7 @@ impl ProofBundle {
         let message = tx.body().signing_message(&genesis_hash);
         if !keys
             .get(&self.operator_key)
-            .verify(tx.body().context(), &message, tx.signature())
+            .verify(tx.body().context(), &message, &tx.signature())
         {
             return Err(fail(Link::Submission, "operator signature does not verify"));
         }

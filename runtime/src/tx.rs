@@ -205,7 +205,7 @@ impl TxBody {
     #[must_use]
     pub fn sign(self, genesis: &GenesisHash, key: &Keypair) -> SignedTx {
         let signature = key.sign(self.context(), &self.signing_message(genesis));
-        SignedTx::new(self, signature)
+        SignedTx::new(self, &signature)
     }
 
     fn decode_body(r: &mut Reader<'_>) -> codec::Result<Self> {
@@ -248,11 +248,11 @@ impl TxBody {
     }
 }
 
-/// A transaction with its signature. Holds its encoding and id, computed once.
+/// A transaction with its signature. Holds its encoding (whose last 3,309
+/// bytes are the signature) and its id, computed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedTx {
     body: TxBody,
-    signature: Signature,
     bytes: Vec<u8>,
     id: TxId,
 }
@@ -260,16 +260,11 @@ pub struct SignedTx {
 impl SignedTx {
     /// Assembles a transaction from a body and a signature (not checked here).
     #[must_use]
-    pub fn new(body: TxBody, signature: Signature) -> Self {
+    pub fn new(body: TxBody, signature: &Signature) -> Self {
         let mut bytes = body.unsigned_bytes();
         signature.encode(&mut bytes);
         let id = TxId::new(leaf_hash(&bytes));
-        Self {
-            body,
-            signature,
-            bytes,
-            id,
-        }
+        Self { body, bytes, id }
     }
 
     /// The body.
@@ -278,10 +273,14 @@ impl SignedTx {
         &self.body
     }
 
-    /// The signature.
+    /// The signature (a copy of the encoding's last 3,309 bytes).
     #[must_use]
-    pub fn signature(&self) -> &Signature {
-        &self.signature
+    pub fn signature(&self) -> Signature {
+        let tail = &self.bytes[self.bytes.len() - SIGNATURE_LEN..];
+        Signature::from_bytes(
+            tail.try_into()
+                .expect("every encoding ends with a signature"),
+        )
     }
 
     /// The canonical encoding.
@@ -325,7 +324,7 @@ impl Decode for SignedTx {
         r.version("transaction", TX_VERSION)?;
         let body = TxBody::decode_body(r)?;
         let signature = Signature::decode(r)?;
-        let tx = Self::new(body, signature);
+        let tx = Self::new(body, &signature);
         debug_assert_eq!(tx.bytes.len(), r.position() - start);
         Ok(tx)
     }

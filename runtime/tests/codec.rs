@@ -62,7 +62,7 @@ fn body() -> impl Strategy<Value = TxBody> {
 }
 
 fn tx() -> impl Strategy<Value = SignedTx> {
-    (body(), signature()).prop_map(|(b, s)| SignedTx::new(b, s))
+    (body(), signature()).prop_map(|(b, s)| SignedTx::new(b, &s))
 }
 
 fn header() -> impl Strategy<Value = BlockHeader> {
