@@ -40,7 +40,9 @@ pub struct Undecided {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
     {
         let mut f =
             fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
@@ -129,6 +131,11 @@ impl Undecided {
         let built_prefix = format!("built-{height:020}-");
         for entry in fs::read_dir(&self.undecided)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".tmp") {
+                // A write interrupted by a crash: it never happened.
+                fs::remove_file(self.undecided.join(&name))?;
+                continue;
+            }
             if name.starts_with(&prefix) && name.ends_with(".block") {
                 let bytes = fs::read(self.undecided.join(&name))?;
                 blocks.push(decode_exact(&bytes).map_err(|e| eyre::eyre!("{name}: {e}"))?);
@@ -167,5 +174,28 @@ impl Undecided {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_interrupted_by_a_crash_are_ignored_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Undecided::open(dir.path()).unwrap();
+        let h = BlockHash::default();
+        store.put_built(5, 0, h).unwrap();
+        // A crash between creating the temporary file and renaming it.
+        let stray = dir
+            .path()
+            .join("undecided")
+            .join(format!("built-{:020}-1.tmp", 5));
+        fs::write(&stray, "partial").unwrap();
+        let (blocks, built, inits) = store.undecided(5).unwrap();
+        assert!(blocks.is_empty() && inits.is_empty());
+        assert_eq!(built, vec![(0, h)]);
+        assert!(!stray.exists());
     }
 }
