@@ -188,9 +188,12 @@ impl App {
 
     /// Checks `block` as the next block (parent, time, strict execution,
     /// header); the chain keeps the execution for the commit.
+    ///
+    /// Strict execution verifies signatures the mempool has not seen and can
+    /// take a while for a large block: it runs with `block_in_place`, so the
+    /// runtime's other tasks (networking, RPC) move to other threads.
     fn validate(&self, block: &Block) -> bool {
-        self.chain
-            .validate(block)
+        tokio::task::block_in_place(|| self.chain.validate(block))
             .inspect_err(|e| warn!(height = %block.header.height, "invalid block: {e}"))
             .is_ok()
     }
