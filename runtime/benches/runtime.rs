@@ -57,7 +57,7 @@ use rayon::prelude::*;
 
 use pantheon_runtime::amount::{Amount, SUPPLY};
 use pantheon_runtime::crypto::{
-    AccountId, KeyCache, Keypair, PreparedKey, PublicKey, SIGNATURE_LEN, SignContext, Signature,
+    AccountId, KeyCache, Keypair, PreparedKey, PublicKey, SignContext, Signature,
 };
 use pantheon_runtime::genesis::{Allocation, Genesis, Params, Validator, ValidatorSet};
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
@@ -584,7 +584,7 @@ impl BlockFixture {
                     }
                     let ok = keys.get_by_id(id, key).verify(
                         tx.body().context(),
-                        &signing_message(&genesis, tx),
+                        &tx.signing_message(&genesis),
                         &tx.signature(),
                     );
                     if ok {
@@ -614,16 +614,6 @@ fn submission_chain(genesis: &GenesisHash, key: &Keypair, op: usize) -> Vec<Sign
             tx
         })
         .collect()
-}
-
-/// `genesis_hash || tx bytes without the signature`, as the ledger builds it.
-fn signing_message(genesis: &GenesisHash, tx: &SignedTx) -> Vec<u8> {
-    let bytes = tx.as_bytes();
-    let unsigned = &bytes[..bytes.len() - SIGNATURE_LEN];
-    let mut msg = Vec::with_capacity(32 + unsigned.len());
-    msg.extend_from_slice(genesis.as_bytes());
-    msg.extend_from_slice(unsigned);
-    msg
 }
 
 fn bench_block(c: &mut Criterion, fixture: &OnceCell<BlockFixture>) {
@@ -708,7 +698,7 @@ fn interleaved_ratio(f: &BlockFixture, n: usize, rounds: usize) {
             let s = tx.as_submission().expect("a submission");
             (
                 &prepared[&s.operator],
-                signing_message(&genesis, tx),
+                tx.signing_message(&genesis),
                 tx.signature(),
             )
         })

@@ -558,7 +558,7 @@ impl Ledger {
         if keys.is_verified(&tx.id()) {
             return Ok(());
         }
-        let message = signing_message(&self.genesis, tx);
+        let message = tx.signing_message(&self.genesis);
         if !keys
             .get_by_id(id, key)
             .verify(tx.body().context(), &message, &tx.signature())
@@ -599,7 +599,7 @@ impl Ledger {
                     }
                     let ok = keys.get_by_id(id, key).verify(
                         tx.body().context(),
-                        &signing_message(&self.genesis, tx),
+                        &tx.signing_message(&self.genesis),
                         &tx.signature(),
                     );
                     if ok {
@@ -610,16 +610,6 @@ impl Ledger {
             })
             .collect()
     }
-}
-
-/// `genesis_hash || tx bytes without the signature`.
-fn signing_message(genesis: &GenesisHash, tx: &SignedTx) -> Vec<u8> {
-    let bytes = tx.as_bytes();
-    let unsigned = &bytes[..bytes.len() - crate::crypto::SIGNATURE_LEN];
-    let mut msg = Vec::with_capacity(32 + unsigned.len());
-    msg.extend_from_slice(genesis.as_bytes());
-    msg.extend_from_slice(unsigned);
-    msg
 }
 
 fn account_update(id: AccountId, account: &Account) -> Update {

@@ -199,7 +199,7 @@ impl ProofBundle {
                 ),
             ));
         }
-        let message = tx.body().signing_message(&genesis_hash);
+        let message = tx.signing_message(&genesis_hash);
         if !keys
             .get(&self.operator_key)
             .verify(tx.body().context(), &message, &tx.signature())

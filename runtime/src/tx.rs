@@ -273,6 +273,17 @@ impl SignedTx {
         &self.body
     }
 
+    /// The bytes its signature covers, `genesis_hash || unsigned bytes`,
+    /// taken from the stored encoding (no re-encoding).
+    #[must_use]
+    pub fn signing_message(&self, genesis: &GenesisHash) -> Vec<u8> {
+        let unsigned = &self.bytes[..self.bytes.len() - SIGNATURE_LEN];
+        let mut msg = Vec::with_capacity(32 + unsigned.len());
+        msg.extend_from_slice(genesis.as_bytes());
+        msg.extend_from_slice(unsigned);
+        msg
+    }
+
     /// The signature (a copy of the encoding's last 3,309 bytes).
     #[must_use]
     pub fn signature(&self) -> Signature {
