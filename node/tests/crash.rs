@@ -17,7 +17,7 @@ use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
 use pantheon_runtime::proof::ProofBundle;
 use pantheon_runtime::tx::{Metadata, SubmitRoot, TxBody};
 use serde_json::{Value, json};
-use support::{DevNode, ok};
+use support::DevNode;
 
 const CYCLES: u32 = 20;
 
@@ -57,34 +57,7 @@ fn kill_nine_under_load_loses_nothing_finalized() {
         .parse()
         .unwrap();
     let keys: Vec<Keypair> = (0..3u8)
-        .map(|i| {
-            let path = dir.path().join(format!("op{i}.key"));
-            ok(&["keys", "generate", "--out", path.to_str().unwrap()]);
-            let funder = node.funder_key();
-            let k = Keypair::from_pkcs8_pem(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            ok(&[
-                "transfer",
-                "--key",
-                funder.to_str().unwrap(),
-                "--to",
-                &k.id().to_string(),
-                "--amount",
-                "100",
-                "--wait",
-                "--rpc",
-                &node.rpc,
-            ]);
-            ok(&[
-                "operator",
-                "register",
-                "--key",
-                path.to_str().unwrap(),
-                "--wait",
-                "--rpc",
-                &node.rpc,
-            ]);
-            k
-        })
+        .map(|i| node.operator(dir.path(), &format!("op{i}"), "100").1)
         .collect();
 
     // Load: every operator submits continuously; ids it saw finalized are recorded.

@@ -7,49 +7,10 @@
 
 mod support;
 
-use std::path::Path;
-
-use pantheon_runtime::crypto::Keypair;
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
 use pantheon_runtime::tx::{Metadata, SubmitRoot, TxBody};
 use serde_json::{Value, json};
 use support::{DevNode, ok, pantheon};
-
-fn key_id(path: &Path) -> String {
-    let shown: Value =
-        serde_json::from_str(&ok(&["keys", "show", path.to_str().unwrap(), "--json"])).unwrap();
-    shown["id"].as_str().unwrap().to_owned()
-}
-
-/// Generates, funds and registers an operator key.
-fn operator(node: &DevNode, dir: &Path, name: &str) -> std::path::PathBuf {
-    let key = dir.join(format!("{name}.key"));
-    ok(&["keys", "generate", "--out", key.to_str().unwrap()]);
-    let id = key_id(&key);
-    let funder = node.funder_key();
-    ok(&[
-        "transfer",
-        "--key",
-        funder.to_str().unwrap(),
-        "--to",
-        &id,
-        "--amount",
-        "10",
-        "--wait",
-        "--rpc",
-        &node.rpc,
-    ]);
-    ok(&[
-        "operator",
-        "register",
-        "--key",
-        key.to_str().unwrap(),
-        "--wait",
-        "--rpc",
-        &node.rpc,
-    ]);
-    key
-}
 
 fn root(label: &str, i: u32) -> String {
     Hash256::digest(format!("{label}/{i}").as_bytes()).to_string()
@@ -68,7 +29,7 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
     let node = DevNode::start(&dir.path().join("dev"));
     let ops: Vec<_> = ["hospital", "bank", "factory"]
         .iter()
-        .map(|n| (n.to_string(), operator(&node, dir.path(), n)))
+        .map(|n| (n.to_string(), node.operator(dir.path(), n, "10").0))
         .collect();
 
     // Three operators at once through the CLI, each waiting for finality.
@@ -125,8 +86,7 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
     assert_eq!(hospital[1]["prev"], hospital[0]["id"]);
 
     // A fourth tenant signs locally and talks JSON-RPC directly.
-    let raw_key = operator(&node, dir.path(), "raw");
-    let kp = Keypair::from_pkcs8_pem(&std::fs::read_to_string(&raw_key).unwrap()).unwrap();
+    let (_, kp) = node.operator(dir.path(), "raw", "10");
     let version = node.call("system_version", vec![]).unwrap();
     let genesis: GenesisHash = version["genesis_hash"].as_str().unwrap().parse().unwrap();
     let tx = TxBody::SubmitRoot(SubmitRoot {

@@ -14,7 +14,7 @@ use pantheon_runtime::crypto::Keypair;
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
 use pantheon_runtime::tx::{Metadata, SubmitRoot, Transfer, TxBody};
 use serde_json::{Value, json};
-use support::{DevNode, ok};
+use support::DevNode;
 
 fn submission(g: &GenesisHash, k: &Keypair, seq: u64, prev: SubmissionId, root: &[u8]) -> String {
     let tx = TxBody::SubmitRoot(SubmitRoot {
@@ -57,31 +57,7 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
         .unwrap();
 
     // An operator with funds, and one key never funded.
-    let op_path = dir.path().join("op.key");
-    ok(&["keys", "generate", "--out", op_path.to_str().unwrap()]);
-    let op = Keypair::from_pkcs8_pem(&std::fs::read_to_string(&op_path).unwrap()).unwrap();
-    let funder = node.funder_key();
-    ok(&[
-        "transfer",
-        "--key",
-        funder.to_str().unwrap(),
-        "--to",
-        &op.id().to_string(),
-        "--amount",
-        "1",
-        "--wait",
-        "--rpc",
-        &node.rpc,
-    ]);
-    ok(&[
-        "operator",
-        "register",
-        "--key",
-        op_path.to_str().unwrap(),
-        "--wait",
-        "--rpc",
-        &node.rpc,
-    ]);
+    let (_, op) = node.operator(dir.path(), "op", "1");
     let stranger = Keypair::from_seed(&[0x77; 32]);
 
     let first = submission(&g, &op, 0, SubmissionId::default(), b"r0");
