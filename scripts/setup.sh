@@ -51,3 +51,65 @@ ensure_python_cryptography() {
         python3 -m pip install -q 'cryptography>=48'
     fi
 }
+
+# Bitcoin Core's bitcoind and bitcoin-cli. Uses BITCOIND_EXE or a bitcoind on
+# PATH when there is one; otherwise builds Bitcoin Core once from the source
+# tree shipped inside the published crate libbitcoinkernel-sys 0.4.1 and
+# caches it under $PANTHEON_CACHE/bitcoin-core (about 20 minutes on 2
+# cores). Exports BITCOIND_EXE.
+BITCOIN_CRATE_VERSION="0.4.1"
+BITCOIN_CRATE_SHA256="345d18a1ce19a1becfcaaa066e3a60e9c7813ef5c23ea8c20704ca4ba1a46339"
+ensure_bitcoind() {
+    if [ -n "${BITCOIND_EXE:-}" ] && [ -x "$BITCOIND_EXE" ]; then
+        return 0
+    fi
+    if command -v bitcoind >/dev/null 2>&1; then
+        BITCOIND_EXE="$(command -v bitcoind)"
+        export BITCOIND_EXE
+        return 0
+    fi
+    local prefix="$PANTHEON_CACHE/bitcoin-core/$BITCOIN_CRATE_VERSION"
+    if [ ! -x "$prefix/bin/bitcoind" ]; then
+        ensure_debs cmake make g++ pkg-config libboost-dev libevent-dev curl ca-certificates
+        mkdir -p "$PANTHEON_CACHE/bitcoin-core"
+        # One build at a time, even when scripts/dev and scripts/test start
+        # together.
+        exec 9>"$PANTHEON_CACHE/bitcoin-core/lock"
+        flock 9
+        if [ ! -x "$prefix/bin/bitcoind" ]; then
+            build_bitcoind "$prefix"
+        fi
+        exec 9>&-
+    fi
+    BITCOIND_EXE="$prefix/bin/bitcoind"
+    export BITCOIND_EXE
+}
+
+build_bitcoind() {
+    local prefix="$1"
+    local work="$PANTHEON_CACHE/bitcoin-core/build-$BITCOIN_CRATE_VERSION"
+    local crate="$work/libbitcoinkernel-sys-$BITCOIN_CRATE_VERSION.crate"
+    log "building Bitcoin Core (bitcoind, bitcoin-cli) from libbitcoinkernel-sys $BITCOIN_CRATE_VERSION; about 20 minutes on 2 cores, once"
+    rm -rf "$work"
+    mkdir -p "$work"
+    curl -sSfL -o "$crate" \
+        "https://static.crates.io/crates/libbitcoinkernel-sys/libbitcoinkernel-sys-$BITCOIN_CRATE_VERSION.crate"
+    echo "$BITCOIN_CRATE_SHA256  $crate" | sha256sum -c --quiet -
+    tar -xzf "$crate" -C "$work"
+    local src="$work/libbitcoinkernel-sys-$BITCOIN_CRATE_VERSION/bitcoin"
+    cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$prefix.tmp" \
+        -DBUILD_DAEMON=ON -DBUILD_CLI=ON -DENABLE_WALLET=OFF -DENABLE_IPC=OFF \
+        -DWITH_EMBEDDED_ASMAP=OFF -DBUILD_TESTS=OFF -DBUILD_BENCH=OFF \
+        -DBUILD_GUI=OFF -DBUILD_KERNEL_LIB=OFF -DBUILD_TX=OFF -DBUILD_UTIL=OFF \
+        -DBUILD_WALLET_TOOL=OFF -DBUILD_FUZZ_BINARY=OFF -DWITH_ZMQ=OFF \
+        -DBUILD_UTIL_CHAINSTATE=OFF >"$work/cmake.log"
+    cmake --build "$work/build" -j "$(nproc)" --target bitcoind bitcoin-cli >"$work/build.log"
+    rm -rf "$prefix.tmp"
+    mkdir -p "$prefix.tmp/bin"
+    cp "$work/build/bin/bitcoind" "$work/build/bin/bitcoin-cli" "$prefix.tmp/bin/"
+    rm -rf "$prefix"
+    mv "$prefix.tmp" "$prefix"
+    rm -rf "$work"
+    log "Bitcoin Core installed in $prefix"
+}

@@ -1,10 +1,69 @@
-//! Bitcoin anchoring for Pantheon.
+//! Bitcoin anchoring for Pantheon: commits the chain's state to Bitcoin in
+//! an OP_RETURN output, follows the transaction through confirmations,
+//! reorgs and fee bumps, and builds and checks the Bitcoin part of proof
+//! bundles.
 //!
-//! This crate will commit the chain's state to Bitcoin in an OP_RETURN
-//! transaction, track confirmations and reorgs, and build the Bitcoin part of
-//! proof bundles. It depends only on `pantheon-runtime` and the `bitcoin`
-//! crate, and talks to Bitcoin Core over JSON-RPC; it knows nothing of
-//! libp2p or consensus.
+//! It depends on `pantheon-runtime` and the `bitcoin` crate and talks to
+//! Bitcoin Core over JSON-RPC, without a Bitcoin Core wallet: coins are
+//! found with `scantxoutset`, transactions are built and signed here. It
+//! knows nothing of libp2p or consensus; the node decides what to anchor
+//! and records the outcome.
 //!
-//! Status: empty until the anchoring issue; the crate exists so the
-//! workspace layout and dependency direction are fixed from the start.
+//! | module | one idea |
+//! |---|---|
+//! | [`bitcoind`] | find the `bitcoind` binary; run a private regtest node |
+//! | [`rpc`] | a typed Bitcoin Core JSON-RPC client |
+//! | [`payload`] | the 37-byte OP_RETURN payload `PNTH 01 <commitment>` |
+//! | [`key`] | the node's P2WPKH key file (mode 0600) |
+//! | [`txbuild`] | build and sign the anchor transaction and its replacements |
+//! | [`merkle`] | Bitcoin's transaction Merkle tree |
+//! | [`spv`] | the Bitcoin part of a proof bundle; offline and live checks |
+//! | [`policy`] | network, confirmations, fee policy |
+//! | [`engine`] | the persisted state machine that anchors and tracks |
+//!
+//! Invariants: every byte a verifier reads is specified in
+//! `anchor/FORMAT-DRAFT.md`; an anchor transaction is persisted before it is
+//! broadcast, and replacements spend the same inputs, so one commitment is
+//! never anchored by two transactions that can both confirm.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use pantheon_anchor::{AnchorEngine, AnchorKey, Policy, Regtest, Target};
+//! use pantheon_runtime::{amount::Height, hash::Hash256};
+//!
+//! let bitcoind = Regtest::start("/tmp/pantheon-regtest").await?;
+//! let key = AnchorKey::load_or_create("/tmp/pantheon-anchor/bitcoin.key".as_ref())?;
+//! let policy = Policy::for_network(bitcoin::Network::Regtest);
+//! bitcoind.mine(101, &key.address(policy.network)).await?; // fund the key
+//! let mut engine = AnchorEngine::open(
+//!     "/tmp/pantheon-anchor/anchor-state.json",
+//!     key,
+//!     bitcoind.rpc().clone(),
+//!     policy,
+//! )?;
+//! engine.request(Target { height: Height::new(10), commitment: Hash256::digest(b"state") });
+//! for event in engine.tick().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod bitcoind;
+pub mod engine;
+mod fsio;
+pub mod key;
+pub mod merkle;
+pub mod payload;
+pub mod policy;
+pub mod rpc;
+pub mod spv;
+pub mod txbuild;
+
+pub use bitcoin;
+pub use bitcoind::{Regtest, find_bitcoind};
+pub use engine::{AnchorEngine, AnchorEvent, AnchorInfo, AnchorStatus, EngineError, Target};
+pub use key::AnchorKey;
+pub use payload::AnchorPayload;
+pub use policy::{FeePolicy, Policy};
+pub use rpc::{Auth, BitcoinRpc, RpcError};
+pub use spv::{BitcoinPart, Checkpoint, VerifiedAnchor};

@@ -1,5 +1,8 @@
 //! Benchmarks of the runtime's hot paths, each read against the ML-DSA-65
 //! verify rate measured in the same run (results: `docs/BENCHMARKS.md`).
+//! Verification runs on AWS-LC ([`VerifyBackend::AwsLc`], what
+//! [`PublicKey::prepare`] and [`KeyCache`] use); the `ml-dsa` crate
+//! ([`VerifyBackend::RustCrypto`]) is measured beside it in the same run.
 //!
 //! ```text
 //! cargo bench -p pantheon-runtime --bench runtime            # everything, about 3 min
@@ -8,11 +11,13 @@
 //!
 //! | id | what |
 //! |---|---|
-//! | `mldsa/verify_cached` | one verification with a decoded key ([`PreparedKey::verify`]) |
-//! | `mldsa/verify_uncached` | decode the key, then verify |
-//! | `mldsa/prepare` | decode the key only |
-//! | `mldsa/verify_cached_aws_lc` | for comparison: AWS-LC verifying with a parsed key (empty context string) |
-//! | `mldsa/verify_parallel_batch` | 1,000 distinct signatures, 100 keys, rayon on all cores: the machine's raw verify limit |
+//! | `mldsa/verify_cached` | one verification with a prepared key ([`PreparedKey::verify`], AWS-LC, with a context string) |
+//! | `mldsa/verify_cached_rust_crypto` | the same with the `ml-dsa` backend |
+//! | `mldsa/verify_cached_aws_lc_rs` | for comparison: `aws-lc-rs`'s safe API (empty context string), the same AWS-LC without our FFI layer |
+//! | `mldsa/verify_uncached`, `mldsa/verify_uncached_rust_crypto` | prepare the key, then verify |
+//! | `mldsa/prepare`, `mldsa/prepare_rust_crypto` | prepare the key only (`ml-dsa` expands the matrix `A`; AWS-LC copies the bytes) |
+//! | `mldsa/verify_parallel_batch` | 1,000 distinct signatures, 100 keys, rayon on all cores: the machine's raw verify limit (AWS-LC) |
+//! | `mldsa/verify_parallel_batch_rust_crypto` | the same with the `ml-dsa` backend |
 //! | `log/append` | [`MerkleLog::append_leaf_hash`] on a log of 1,000,000 to 1,500,000 leaves |
 //! | `state/update_{1k,10k}_of_1m` | one [`StateTree::update`] batch (90% existing keys, 10% new) on a tree of 1,000,000 keys |
 //! | `block/execute_{1000,10000}` | [`Ledger::execute`] in [`Mode::Strict`] of a block of `SubmitRoot`s from 100 operators, with a fresh [`KeyCache`] holding their decoded keys |
@@ -24,10 +29,12 @@
 //!
 //! - `LOAD` lines: how busy the machine was during each group, split into
 //!   this process and everything else (the benchmark machine may be shared);
-//! - `VERIFY` lines: the ML-DSA-65 verify rate (one core, and all cores with
-//!   rayon) measured just before and just after each group, so that every
-//!   group is read against the verify rate of the same moment even when the
-//!   background load changes during the run;
+//! - `VERIFY` lines: the ML-DSA-65 verify rate of both backends (one core,
+//!   and all cores with rayon) measured just before and just after each
+//!   group, so that every group is read against the verify rate of the same
+//!   moment even when the background load changes during the run;
+//! - `BACKENDS` lines: AWS-LC against `ml-dsa` from criterion medians and
+//!   from the `VERIFY` measurements (which interleave the two);
 //! - a Markdown table of every median from this run (read back from
 //!   criterion's `estimates.json`), with throughput and its cost in
 //!   single-core verifications at the rate measured around its group;
@@ -41,7 +48,8 @@
 //!   so that background load hits all of them alike, and prints
 //!   `TARGET block/...` (verification >= 85% of execution), `RATIO` lines
 //!   (execution without verification; execution against the raw verify rate
-//!   measured alongside), a `CLONE` line (the copy `Ledger::apply_block`
+//!   measured alongside; the raw verify rate of AWS-LC against `ml-dsa` on
+//!   the same block), a `CLONE` line (the copy `Ledger::apply_block`
 //!   makes of a block before executing it) and a `REPEAT` line (whether
 //!   executing a block twice with one cache verifies its signatures twice).
 
@@ -57,7 +65,7 @@ use rayon::prelude::*;
 
 use pantheon_runtime::amount::{Amount, SUPPLY};
 use pantheon_runtime::crypto::{
-    AccountId, KeyCache, Keypair, PreparedKey, PublicKey, SignContext, Signature,
+    AccountId, KeyCache, Keypair, PreparedKey, PublicKey, SignContext, Signature, VerifyBackend,
 };
 use pantheon_runtime::genesis::{Allocation, Genesis, Params, Validator, ValidatorSet};
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
@@ -160,13 +168,18 @@ fn run_group(
     }
 }
 
-/// ML-DSA-65 verifications per second.
+/// ML-DSA-65 verifications per second of the backend in use (AWS-LC),
+/// with those of `ml-dsa` measured alongside.
 #[derive(Debug, Clone, Copy)]
 struct VerifyRate {
-    /// On one core.
+    /// AWS-LC on one core.
     single: f64,
-    /// On all cores with rayon (the raw verify limit).
+    /// AWS-LC on all cores with rayon (the raw verify limit).
     parallel: f64,
+    /// `ml-dsa` on one core.
+    single_rust_crypto: f64,
+    /// `ml-dsa` on all cores with rayon.
+    parallel_rust_crypto: f64,
 }
 
 impl VerifyRate {
@@ -174,42 +187,64 @@ impl VerifyRate {
         Self {
             single: f64::midpoint(a.single, b.single),
             parallel: f64::midpoint(a.parallel, b.parallel),
+            single_rust_crypto: f64::midpoint(a.single_rust_crypto, b.single_rust_crypto),
+            parallel_rust_crypto: f64::midpoint(a.parallel_rust_crypto, b.parallel_rust_crypto),
         }
     }
 }
 
-/// A quick measurement (about half a second): the median of 5 rounds of 50
-/// verifications on this thread and of 1,000 with rayon on all cores.
+/// A quick measurement (about 0.7 s): for each backend in turn, within each
+/// of 5 rounds, 50 verifications on this thread and 1,000 with rayon on all
+/// cores; the medians of the rounds.
 fn measure_verify_rate(f: &SigFixture) -> VerifyRate {
     const ROUNDS: usize = 5;
     const SINGLE: usize = 50;
-    let verify = |j: usize| {
-        f.prepared[j % OPERATORS].verify(SignContext::SubmitRoot, &f.messages[j], &f.signatures[j])
+    let verify = |keys: &[PreparedKey], j: usize| {
+        keys[j % OPERATORS].verify(SignContext::SubmitRoot, &f.messages[j], &f.signatures[j])
     };
-    let mut single = Vec::with_capacity(ROUNDS);
-    let mut parallel = Vec::with_capacity(ROUNDS);
+    // [AWS-LC single, AWS-LC parallel, ml-dsa single, ml-dsa parallel]
+    let mut times: [Vec<Duration>; 4] = Default::default();
     for round in 0..ROUNDS {
-        let start = Instant::now();
-        for i in 0..SINGLE {
-            assert!(verify((round * SINGLE + i) % BATCH));
+        for (b, keys) in [&f.prepared, &f.prepared_rust_crypto]
+            .into_iter()
+            .enumerate()
+        {
+            let start = Instant::now();
+            for i in 0..SINGLE {
+                assert!(verify(keys, (round * SINGLE + i) % BATCH));
+            }
+            times[2 * b].push(start.elapsed() / u32::try_from(SINGLE).expect("small"));
+            let start = Instant::now();
+            let ok = (0..BATCH)
+                .into_par_iter()
+                .filter(|&j| verify(keys, j))
+                .count();
+            times[2 * b + 1].push(start.elapsed() / u32::try_from(BATCH).expect("small"));
+            assert_eq!(ok, BATCH);
         }
-        single.push(start.elapsed() / u32::try_from(SINGLE).expect("small"));
-        let start = Instant::now();
-        let ok = (0..BATCH).into_par_iter().filter(|&j| verify(j)).count();
-        parallel.push(start.elapsed() / u32::try_from(BATCH).expect("small"));
-        assert_eq!(ok, BATCH);
     }
+    let [single, parallel, single_rust_crypto, parallel_rust_crypto] =
+        times.map(|mut t| 1.0 / median(&mut t).as_secs_f64());
     VerifyRate {
-        single: 1.0 / median(&mut single).as_secs_f64(),
-        parallel: 1.0 / median(&mut parallel).as_secs_f64(),
+        single,
+        parallel,
+        single_rust_crypto,
+        parallel_rust_crypto,
     }
 }
 
 fn rate_line(what: &str, before: VerifyRate, after: VerifyRate) -> String {
     format!(
-        "VERIFY around {what}: one core {:.0} -> {:.0} verifies/s, all cores {:.0} -> {:.0} verifies/s \
-         (before -> after)",
-        before.single, after.single, before.parallel, after.parallel
+        "VERIFY around {what}: AWS-LC one core {:.0} -> {:.0} verifies/s, all cores {:.0} -> {:.0} \
+         verifies/s; ml-dsa one core {:.0} -> {:.0}, all cores {:.0} -> {:.0} (before -> after)",
+        before.single,
+        after.single,
+        before.parallel,
+        after.parallel,
+        before.single_rust_crypto,
+        after.single_rust_crypto,
+        before.parallel_rust_crypto,
+        after.parallel_rust_crypto,
     )
 }
 
@@ -219,7 +254,10 @@ fn rate_line(what: &str, before: VerifyRate, after: VerifyRate) -> String {
 /// 100 keys and 1,000 distinct messages, each signed by key `i % 100`.
 struct SigFixture {
     keys: Vec<Keypair>,
+    /// Prepared for AWS-LC.
     prepared: Vec<PreparedKey>,
+    /// Prepared for `ml-dsa`.
+    prepared_rust_crypto: Vec<PreparedKey>,
     messages: Vec<Vec<u8>>,
     signatures: Vec<Signature>,
 }
@@ -230,6 +268,10 @@ impl SigFixture {
             .map(|i| Keypair::from_seed(&seed(i)))
             .collect();
         let prepared = keys.iter().map(|k| k.public().prepare()).collect();
+        let prepared_rust_crypto = keys
+            .iter()
+            .map(|k| k.public().prepare_with(VerifyBackend::RustCrypto))
+            .collect();
         // About the size of a SubmitRoot signing message (152 bytes).
         let messages: Vec<Vec<u8>> = (0..BATCH)
             .map(|i| {
@@ -250,6 +292,7 @@ impl SigFixture {
         Self {
             keys,
             prepared,
+            prepared_rust_crypto,
             messages,
             signatures,
         }
@@ -263,28 +306,39 @@ fn bench_mldsa(c: &mut Criterion, fixture: &OnceCell<SigFixture>) {
         .measurement_time(Duration::from_secs(3))
         .throughput(Throughput::Elements(1));
 
-    g.bench_function("verify_cached", |b| {
-        let f = get();
-        let (key, msg, sig) = (&f.prepared[0], &f.messages[0], &f.signatures[0]);
-        assert!(key.verify(SignContext::SubmitRoot, msg, sig));
-        b.iter(|| black_box(key).verify(SignContext::SubmitRoot, black_box(msg), black_box(sig)));
-    });
-    g.bench_function("verify_uncached", |b| {
-        let f = get();
-        let (key, msg, sig) = (f.keys[0].public(), &f.messages[0], &f.signatures[0]);
-        b.iter(|| {
-            black_box(key)
-                .prepare()
-                .verify(SignContext::SubmitRoot, black_box(msg), black_box(sig))
+    for (suffix, backend) in [
+        ("", VerifyBackend::AwsLc),
+        ("_rust_crypto", VerifyBackend::RustCrypto),
+    ] {
+        g.bench_function(format!("verify_cached{suffix}"), |b| {
+            let f = get();
+            let key = f.keys[0].public().prepare_with(backend);
+            let (msg, sig) = (&f.messages[0], &f.signatures[0]);
+            assert!(key.verify(SignContext::SubmitRoot, msg, sig));
+            b.iter(|| {
+                black_box(&key).verify(SignContext::SubmitRoot, black_box(msg), black_box(sig))
+            });
         });
-    });
-    g.bench_function("prepare", |b| {
-        let key = get().keys[0].public();
-        b.iter(|| black_box(key).prepare());
-    });
-    // For comparison only: AWS-LC verifying the same kind of signature (its
-    // safe API only takes the empty context string, so this one has none).
-    g.bench_function("verify_cached_aws_lc", |b| {
+        g.bench_function(format!("verify_uncached{suffix}"), |b| {
+            let f = get();
+            let (key, msg, sig) = (f.keys[0].public(), &f.messages[0], &f.signatures[0]);
+            b.iter(|| {
+                black_box(key).prepare_with(backend).verify(
+                    SignContext::SubmitRoot,
+                    black_box(msg),
+                    black_box(sig),
+                )
+            });
+        });
+        g.bench_function(format!("prepare{suffix}"), |b| {
+            let key = get().keys[0].public();
+            b.iter(|| black_box(key).prepare_with(backend));
+        });
+    }
+    // For comparison only: AWS-LC through aws-lc-rs's safe API, which only
+    // takes the empty context string (so this signature has none). The gap
+    // to `verify_cached` is the cost of our FFI layer and of the context.
+    g.bench_function("verify_cached_aws_lc_rs", |b| {
         let f = get();
         let msg = &f.messages[0];
         let sig = f.keys[0]
@@ -299,23 +353,30 @@ fn bench_mldsa(c: &mut Criterion, fixture: &OnceCell<SigFixture>) {
     g.sample_size(20)
         .measurement_time(Duration::from_secs(4))
         .throughput(Throughput::Elements(BATCH as u64));
-    let mut batch: Option<Vec<(&PreparedKey, &Vec<u8>, &Signature)>> = None;
-    // Criterion calls this closure once per sample: set up only once.
-    g.bench_function("verify_parallel_batch", |b| {
-        let batch = batch.get_or_insert_with(|| {
-            let f = get();
-            (0..BATCH)
-                .map(|i| (&f.prepared[i % OPERATORS], &f.messages[i], &f.signatures[i]))
-                .collect()
+    for (suffix, rust_crypto) in [("", false), ("_rust_crypto", true)] {
+        let mut batch: Option<Vec<(&PreparedKey, &Vec<u8>, &Signature)>> = None;
+        // Criterion calls this closure once per sample: set up only once.
+        g.bench_function(format!("verify_parallel_batch{suffix}"), |b| {
+            let batch = batch.get_or_insert_with(|| {
+                let f = get();
+                let keys = if rust_crypto {
+                    &f.prepared_rust_crypto
+                } else {
+                    &f.prepared
+                };
+                (0..BATCH)
+                    .map(|i| (&keys[i % OPERATORS], &f.messages[i], &f.signatures[i]))
+                    .collect()
+            });
+            b.iter(|| {
+                let ok = batch
+                    .par_iter()
+                    .filter(|(key, msg, sig)| key.verify(SignContext::SubmitRoot, msg, sig))
+                    .count();
+                assert_eq!(ok, BATCH, "every signature verifies");
+            });
         });
-        b.iter(|| {
-            let ok = batch
-                .par_iter()
-                .filter(|(key, msg, sig)| key.verify(SignContext::SubmitRoot, msg, sig))
-                .count();
-            assert_eq!(ok, BATCH, "every signature verifies");
-        });
-    });
+    }
     g.finish();
 }
 
@@ -672,7 +733,7 @@ fn bench_block(c: &mut Criterion, fixture: &OnceCell<BlockFixture>) {
     g.finish();
 }
 
-/// Interleaves, `rounds` times, four ways of processing one block of `n`
+/// Interleaves, `rounds` times, five ways of processing one block of `n`
 /// submissions, and prints the execution target's verdict from their
 /// medians. Interleaving matters on a shared machine: criterion measures
 /// one benchmark after another, and a change in background load between
@@ -681,42 +742,52 @@ fn bench_block(c: &mut Criterion, fixture: &OnceCell<BlockFixture>) {
 /// 1. execute, with a fresh cache holding the decoded keys (a validator
 ///    seeing the block's transactions for the first time);
 /// 2. verify only, as the ledger does, also with a fresh cache;
-/// 3. verify raw: decoded keys and signing messages prepared beforehand;
+/// 3. verify raw: prepared keys and signing messages prepared beforehand
+///    (AWS-LC, the backend execution uses);
 /// 4. execute with every signature already marked verified (admitted
-///    through the mempool): everything but verification.
+///    through the mempool): everything but verification;
+/// 5. verify raw with the `ml-dsa` backend, for the ratio of the backends.
 fn interleaved_ratio(f: &BlockFixture, n: usize, rounds: usize) {
     let txs = f.block(n);
     let genesis = f.ledger.genesis_hash();
-    let prepared: BTreeMap<AccountId, PreparedKey> = f
-        .operators
-        .iter()
-        .map(|(id, key)| (*id, key.prepare()))
-        .collect();
-    let raw: Vec<(&PreparedKey, Vec<u8>, Signature)> = txs
+    let prepare = |backend| -> BTreeMap<AccountId, PreparedKey> {
+        f.operators
+            .iter()
+            .map(|(id, key)| (*id, key.prepare_with(backend)))
+            .collect()
+    };
+    let (prepared, prepared_rust_crypto) = (
+        prepare(VerifyBackend::AwsLc),
+        prepare(VerifyBackend::RustCrypto),
+    );
+    // (AWS-LC key, ml-dsa key, signing message, signature)
+    let raw: Vec<(&PreparedKey, &PreparedKey, Vec<u8>, Signature)> = txs
         .iter()
         .map(|tx| {
             let s = tx.as_submission().expect("a submission");
             (
                 &prepared[&s.operator],
+                &prepared_rust_crypto[&s.operator],
                 tx.signing_message(&genesis),
                 tx.signature(),
             )
         })
         .collect();
     let preverified = f.preverified_keys(&txs);
-    // execute, verify_only, raw verify, execute preverified, clone
-    let mut times: [Vec<Duration>; 5] = Default::default();
+    // execute, verify_only, raw verify, execute preverified, raw verify
+    // ml-dsa, clone
+    let mut times: [Vec<Duration>; 6] = Default::default();
     for round in 0..rounds {
         // Not part of execution, but `Ledger::apply_block` pays it: it
         // clones the block's transactions before executing them.
         let start = Instant::now();
         let mut inputs = [Some(txs.clone()), Some(txs.clone())];
-        times[4].push(start.elapsed());
+        times[5].push(start.elapsed());
         let (keys, verify_keys) = (f.warm_keys(), f.warm_keys());
         let mut outputs = Vec::with_capacity(2);
         // Rotate which goes first.
-        for k in 0..4 {
-            let which = (round + k) % 4;
+        for k in 0..5 {
+            let which = (round + k) % 5;
             let start = Instant::now();
             match which {
                 0 | 3 => {
@@ -728,7 +799,10 @@ fn interleaved_ratio(f: &BlockFixture, n: usize, rounds: usize) {
                 _ => {
                     let ok = raw
                         .par_iter()
-                        .filter(|(key, msg, sig)| key.verify(SignContext::SubmitRoot, msg, sig))
+                        .filter(|(aws_lc, rust_crypto, msg, sig)| {
+                            let key = if which == 2 { aws_lc } else { rust_crypto };
+                            key.verify(SignContext::SubmitRoot, msg, sig)
+                        })
                         .count();
                     assert_eq!(ok, n);
                 }
@@ -737,7 +811,14 @@ fn interleaved_ratio(f: &BlockFixture, n: usize, rounds: usize) {
         }
         assert!(outputs.iter().all(|exec| exec.txs.len() == n));
     }
-    let [execute, verify, raw_verify, execute_pre, clone] = times.map(|mut t| median(&mut t));
+    let [
+        execute,
+        verify,
+        raw_verify,
+        execute_pre,
+        raw_verify_rust_crypto,
+        clone,
+    ] = times.map(|mut t| median(&mut t));
     let secs = |d: Duration| d.as_secs_f64();
     let share = secs(verify) / secs(execute);
     let share_pre = 1.0 - secs(execute_pre) / secs(execute);
@@ -754,10 +835,18 @@ fn interleaved_ratio(f: &BlockFixture, n: usize, rounds: usize) {
     );
     eprintln!(
         "RATIO block/execute_{n}: {:.0} tx/s = {:.3} of the raw parallel verify rate measured \
-         alongside ({:.0} verifies/s; raw verify {raw_verify:.2?})",
+         alongside ({:.0} verifies/s with AWS-LC; raw verify {raw_verify:.2?})",
         n as f64 / secs(execute),
         secs(raw_verify) / secs(execute),
         n as f64 / secs(raw_verify),
+    );
+    eprintln!(
+        "RATIO backends on block {n}: raw verify with AWS-LC {raw_verify:.2?}, with ml-dsa \
+         {raw_verify_rust_crypto:.2?}: AWS-LC {:.2} times as fast; execution with AWS-LC runs at \
+         {:.2} times the ml-dsa raw verify limit ({:.0} verifies/s) measured alongside",
+        secs(raw_verify_rust_crypto) / secs(raw_verify),
+        secs(raw_verify_rust_crypto) / secs(execute),
+        n as f64 / secs(raw_verify_rust_crypto),
     );
     eprintln!(
         "CLONE block of {n} txs (Ledger::apply_block clones before executing): median \
@@ -793,10 +882,14 @@ fn interleaved_ratio(f: &BlockFixture, n: usize, rounds: usize) {
 /// `(group, function, elements per iteration)` of every benchmark.
 const ROWS: &[(&str, &str, u64)] = &[
     ("mldsa", "verify_cached", 1),
+    ("mldsa", "verify_cached_rust_crypto", 1),
+    ("mldsa", "verify_cached_aws_lc_rs", 1),
     ("mldsa", "verify_uncached", 1),
+    ("mldsa", "verify_uncached_rust_crypto", 1),
     ("mldsa", "prepare", 1),
-    ("mldsa", "verify_cached_aws_lc", 1),
+    ("mldsa", "prepare_rust_crypto", 1),
     ("mldsa", "verify_parallel_batch", BATCH as u64),
+    ("mldsa", "verify_parallel_batch_rust_crypto", BATCH as u64),
     ("log", "append", 1),
     ("state", "update_1k_of_1m", 1_000),
     ("state", "update_10k_of_1m", 10_000),
@@ -850,19 +943,71 @@ fn summary(since: SystemTime, runs: &[GroupRun]) {
     };
     eprintln!();
     eprintln!("SUMMARY (criterion medians of this run)");
-    if let Some(ns) = get("mldsa", "verify_cached") {
+    for (suffix, name) in [("", "AWS-LC"), ("_rust_crypto", "ml-dsa")] {
+        if let Some(ns) = get("mldsa", &format!("verify_cached{suffix}")) {
+            eprintln!(
+                "VERIFY mldsa/verify_cached{suffix}: ML-DSA-65 ({name}) on one core {:.1} us = \
+                 {:.0} verifies/s",
+                ns / 1e3,
+                1e9 / ns
+            );
+        }
+        if let Some(ns) = get("mldsa", &format!("verify_parallel_batch{suffix}")) {
+            eprintln!(
+                "VERIFY mldsa/verify_parallel_batch{suffix}: ML-DSA-65 ({name}) on all {} cores \
+                 (raw verify limit) {:.0} verifies/s",
+                rayon::current_num_threads(),
+                BATCH as f64 * 1e9 / ns
+            );
+        }
+    }
+    for (what, aws_lc, rust_crypto) in [
+        ("one core", "verify_cached", "verify_cached_rust_crypto"),
+        (
+            "all cores",
+            "verify_parallel_batch",
+            "verify_parallel_batch_rust_crypto",
+        ),
+    ] {
+        if let (Some(a), Some(r)) = (get("mldsa", aws_lc), get("mldsa", rust_crypto)) {
+            eprintln!(
+                "BACKENDS {what}: AWS-LC {:.2} times as fast as ml-dsa (criterion medians \
+                 mldsa/{aws_lc} / mldsa/{rust_crypto}, measured one after the other)",
+                r / a
+            );
+        }
+    }
+    if let (Some(ours), Some(safe)) = (
+        get("mldsa", "verify_cached"),
+        get("mldsa", "verify_cached_aws_lc_rs"),
+    ) {
         eprintln!(
-            "VERIFY mldsa/verify_cached: ML-DSA-65 on one core {:.1} us = {:.0} verifies/s",
-            ns / 1e3,
-            1e9 / ns
+            "BACKENDS FFI: AWS-LC through PreparedKey (context string) {} against aws-lc-rs's \
+             safe API (empty context) {}: {:+.1}%",
+            human_ns(ours),
+            human_ns(safe),
+            100.0 * (ours / safe - 1.0)
         );
     }
-    if let Some(ns) = get("mldsa", "verify_parallel_batch") {
+    if !runs.is_empty() {
+        let n = runs.len() as f64;
+        let mean = |f: fn(&VerifyRate) -> f64| {
+            runs.iter()
+                .map(|r| f(&VerifyRate::mean(r.before, r.after)))
+                .sum::<f64>()
+                / n
+        };
         eprintln!(
-            "VERIFY mldsa/verify_parallel_batch: ML-DSA-65 on all {} cores (raw verify limit) \
-             {:.0} verifies/s",
-            rayon::current_num_threads(),
-            BATCH as f64 * 1e9 / ns
+            "BACKENDS interleaved (the VERIFY measurements around {} groups): AWS-LC {:.2} times \
+             as fast as ml-dsa on one core ({:.0} against {:.0} /s), {:.2} times on all cores \
+             ({:.0} against {:.0} /s)",
+            runs.len(),
+            mean(|r| r.single) / mean(|r| r.single_rust_crypto),
+            mean(|r| r.single),
+            mean(|r| r.single_rust_crypto),
+            mean(|r| r.parallel) / mean(|r| r.parallel_rust_crypto),
+            mean(|r| r.parallel),
+            mean(|r| r.parallel_rust_crypto),
         );
     }
     for run in runs {
@@ -871,8 +1016,8 @@ fn summary(since: SystemTime, runs: &[GroupRun]) {
     }
     eprintln!();
     eprintln!(
-        "| benchmark | median [95% CI] | throughput | verify rate around the group, \
-         1 core / all cores | median in 1-core verifies |"
+        "| benchmark | median [95% CI] | throughput | AWS-LC verify rate around the group, \
+         1 core / all cores | median in 1-core AWS-LC verifies |"
     );
     eprintln!("|---|---|---|---|---|");
     for &(group, function, elements) in ROWS {
@@ -918,7 +1063,7 @@ fn summary(since: SystemTime, runs: &[GroupRun]) {
         let tx_rate = n as f64 * 1e9 / e;
         let share = rate_of("block").map_or_else(String::new, |r| {
             format!(
-                "; {tx_rate:.0} tx/s = {:.2} of the raw verify rate around the group",
+                "; {tx_rate:.0} tx/s = {:.2} of the raw (AWS-LC) verify rate around the group",
                 tx_rate / r.parallel
             )
         });

@@ -184,12 +184,51 @@ fn invalid_transactions_are_rejected_with_their_reason_and_change_nothing() {
             BlockError::InvalidTx {
                 index: 0,
                 id: tx.id(),
-                error: Box::new(expected)
+                error: Box::new(expected.clone())
             },
             "{name}"
         );
+        // A certified block skips only the signature check.
+        let certified = ledger.execute(0, vec![tx.clone()], Mode::Certified, &n.keys);
+        if matches!(expected, TxError::BadSignature(_)) {
+            assert!(certified.is_ok(), "{name}");
+        } else {
+            assert_eq!(
+                certified.unwrap_err(),
+                BlockError::InvalidTx {
+                    index: 0,
+                    id: tx.id(),
+                    error: Box::new(expected)
+                },
+                "{name}"
+            );
+        }
     }
     assert_eq!(ledger.state_root(), before_root);
+    assert_eq!(ledger.total_balance(), supply());
+}
+
+#[test]
+fn certified_execution_reaches_the_same_roots_as_strict_execution() {
+    let n = net(2, 0);
+    let mut ledger = Ledger::from_genesis(&n.genesis);
+    let (a, b) = (&n.users[0], &n.users[1]);
+    let txs = vec![
+        n.register(a, 0),
+        n.register(b, 0),
+        n.transfer(a, 1, b.id(), pan(3)),
+    ];
+    let strict = ledger
+        .execute(0, txs.clone(), Mode::Strict, &n.keys)
+        .unwrap();
+    // A fresh key cache: nothing is known to verify.
+    let fresh = pantheon_runtime::crypto::KeyCache::default();
+    let certified = ledger.execute(0, txs, Mode::Certified, &fresh).unwrap();
+    assert_eq!(certified.state_root, strict.state_root);
+    assert_eq!(certified.log_root, strict.log_root);
+    assert_eq!(certified.tx_root, strict.tx_root);
+    let header = strict.header(ledger.last_block(), 1);
+    ledger.commit(&header, certified).unwrap();
     assert_eq!(ledger.total_balance(), supply());
 }
 

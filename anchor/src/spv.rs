@@ -1,0 +1,729 @@
+//! The Bitcoin part of a proof bundle, and its offline check.
+//!
+//! ```text
+//! commitment --(verbatim in)--> raw_tx --sha256d--> txid
+//!   --(Merkle branch, tx_index)--> headers[0].merkle_root
+//!   headers[0] <--prev-- headers[1] <--prev-- ... headers[k-1]   (k confirmations)
+//!   each header: sha256d(header) <= target(nBits) <= network limit
+//! ```
+//!
+//! [`BitcoinPart`] is plain bytes so that the runtime's proof bundle can
+//! carry it without depending on the `bitcoin` crate; `FORMAT-DRAFT.md` in
+//! this crate specifies it byte by byte. [`verify`] needs no network.
+//!
+//! # What headers alone prove
+//!
+//! The headers prove the work they carry and nothing more: they are not
+//! checked against the network's difficulty schedule, which needs the chain
+//! before them. On regtest, signet and the testnets a header at the minimum
+//! difficulty costs nothing, and even on mainnet a few headers at the
+//! network's pow limit are cheap. Outside regtest a caller must therefore
+//! also require one of:
+//!
+//! - a trusted [`Checkpoint`] that the headers reach
+//!   ([`VerifiedAnchor::check_checkpoint`]); or
+//! - a live Bitcoin node that has the block in its best chain
+//!   ([`check_best_chain`], `pantheon verify --bitcoin-rpc URL`).
+
+use bitcoin::block::Header;
+use bitcoin::consensus::encode;
+use bitcoin::hashes::{Hash, sha256d};
+use bitcoin::{Amount, BlockHash, Network, Transaction, TxMerkleNode, Txid};
+use pantheon_runtime::codec::{self, CodecError, Decode, Encode, Reader, put_count16, put_count32};
+use pantheon_runtime::hash::Hash256;
+use serde::{Deserialize, Serialize};
+
+use crate::merkle::{self, MerkleError};
+use crate::payload::{AnchorPayload, PayloadError};
+use crate::rpc::{BitcoinRpc, RpcError};
+
+/// The encoding version of [`BitcoinPart`].
+pub const PART_VERSION: u8 = 1;
+/// The largest raw transaction accepted (a standard transaction's weight
+/// limit, 400,000 WU, is at most 100,000 bytes without witness).
+pub const MAX_TX_SIZE: usize = 100_000;
+/// The most headers accepted: two weeks of blocks.
+pub const MAX_HEADERS: usize = 2016;
+
+/// The Bitcoin part of a proof bundle: the anchor transaction, its Merkle
+/// branch in its block, and the block's header followed by the headers of
+/// the blocks built on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BitcoinPart {
+    /// The transaction serialized without witness (the bytes its txid
+    /// hashes).
+    pub raw_tx: Vec<u8>,
+    /// Its position in the block.
+    pub tx_index: u32,
+    /// Merkle siblings from the leaf up, in internal byte order.
+    pub branch: Vec<[u8; 32]>,
+    /// `headers[0]` holds the transaction; `headers[i + 1]` builds on
+    /// `headers[i]`. Their count is the number of confirmations proven.
+    pub headers: Vec<[u8; 80]>,
+}
+
+impl Encode for BitcoinPart {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(PART_VERSION);
+        put_count32(out, self.raw_tx.len());
+        out.extend_from_slice(&self.raw_tx);
+        out.extend_from_slice(&self.tx_index.to_be_bytes());
+        put_count16(out, self.branch.len());
+        for hash in &self.branch {
+            out.extend_from_slice(hash);
+        }
+        put_count16(out, self.headers.len());
+        for header in &self.headers {
+            out.extend_from_slice(header);
+        }
+    }
+}
+
+impl Decode for BitcoinPart {
+    const MAX_SIZE: usize =
+        1 + 4 + MAX_TX_SIZE + 4 + 2 + 32 * merkle::MAX_DEPTH + 2 + 80 * MAX_HEADERS;
+
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        r.version("bitcoin part", PART_VERSION)?;
+        let len = r.count("raw_tx", true, MAX_TX_SIZE)?;
+        let raw_tx = r.take(len)?.to_vec();
+        let tx_index = r.u32()?;
+        let n = r.count("branch", false, merkle::MAX_DEPTH)?;
+        let mut branch = Vec::with_capacity(n);
+        for _ in 0..n {
+            branch.push(r.array()?);
+        }
+        let n = r.count("headers", false, MAX_HEADERS)?;
+        let mut headers = Vec::with_capacity(n);
+        for _ in 0..n {
+            headers.push(r.array()?);
+        }
+        Ok(Self {
+            raw_tx,
+            tx_index,
+            branch,
+            headers,
+        })
+    }
+}
+
+impl BitcoinPart {
+    /// Decodes the binary encoding (whole input, size-limited).
+    ///
+    /// # Errors
+    /// [`CodecError`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+        codec::decode_exact(bytes)
+    }
+
+    /// The hash of `headers[0]`, the block holding the transaction.
+    #[must_use]
+    pub fn block_hash(&self) -> Option<BlockHash> {
+        self.headers.first().map(header_hash)
+    }
+
+    /// The txid: double SHA-256 of `raw_tx`.
+    #[must_use]
+    pub fn txid(&self) -> Txid {
+        Txid::from_byte_array(sha256d::Hash::hash(&self.raw_tx).to_byte_array())
+    }
+}
+
+/// The JSON form: every byte string as lower-case hex.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartJson {
+    raw_tx: String,
+    tx_index: u32,
+    branch: Vec<String>,
+    headers: Vec<String>,
+}
+
+impl Serialize for BitcoinPart {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PartJson {
+            raw_tx: hex::encode(&self.raw_tx),
+            tx_index: self.tx_index,
+            branch: self.branch.iter().map(hex::encode).collect(),
+            headers: self.headers.iter().map(hex::encode).collect(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for BitcoinPart {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let json = PartJson::deserialize(d)?;
+        if json.raw_tx.len() > 2 * MAX_TX_SIZE {
+            return Err(D::Error::custom("raw_tx too long"));
+        }
+        if json.branch.len() > merkle::MAX_DEPTH || json.headers.len() > MAX_HEADERS {
+            return Err(D::Error::custom("too many branch hashes or headers"));
+        }
+        let raw_tx = hex::decode(&json.raw_tx).map_err(D::Error::custom)?;
+        let branch = json
+            .branch
+            .iter()
+            .map(|h| pantheon_runtime::hash::decode_hex_array::<32>(h))
+            .collect::<Result<_, _>>()
+            .map_err(D::Error::custom)?;
+        let headers = json
+            .headers
+            .iter()
+            .map(|h| pantheon_runtime::hash::decode_hex_array::<80>(h))
+            .collect::<Result<_, _>>()
+            .map_err(D::Error::custom)?;
+        Ok(Self {
+            raw_tx,
+            tx_index: json.tx_index,
+            branch,
+            headers,
+        })
+    }
+}
+
+/// Why a Bitcoin part does not prove the expected commitment. Each
+/// variant names the failing link.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpvError {
+    /// `raw_tx` is larger than [`MAX_TX_SIZE`].
+    #[error("transaction: {0} bytes, more than {MAX_TX_SIZE}")]
+    TxTooLarge(usize),
+    /// `raw_tx` is 64 bytes: it could be an inner Merkle node.
+    #[error("transaction: 64-byte transactions are refused (Merkle ambiguity)")]
+    SixtyFourByteTx,
+    /// `raw_tx` does not decode.
+    #[error("transaction: does not decode: {0}")]
+    TxDecode(String),
+    /// `raw_tx` decodes but is not the canonical serialization without
+    /// witness.
+    #[error("transaction: not the canonical serialization without witness")]
+    TxNotCanonical,
+    /// No output starts with `OP_RETURN`.
+    #[error("commitment: the transaction has no OP_RETURN output")]
+    NoAnchorOutput,
+    /// More than one output starts with `OP_RETURN`.
+    #[error("commitment: the transaction has {0} OP_RETURN outputs, expected one")]
+    SeveralOpReturns(usize),
+    /// The OP_RETURN output is not a Pantheon payload.
+    #[error("commitment: {0}")]
+    Payload(PayloadError),
+    /// The OP_RETURN output carries a value.
+    #[error("commitment: the OP_RETURN output carries {0}, expected 0")]
+    AnchorValue(Amount),
+    /// The payload commits to something else.
+    #[error("commitment: the transaction commits to {found}, expected {expected}")]
+    WrongCommitment {
+        /// The commitment expected by the caller.
+        expected: Hash256,
+        /// The one in the transaction.
+        found: Hash256,
+    },
+    /// The branch is malformed.
+    #[error("merkle: {0}")]
+    Merkle(MerkleError),
+    /// The branch leads to another root.
+    #[error("merkle: branch gives root {computed}, header 0 has {header}")]
+    MerkleRootMismatch {
+        /// The root computed from the txid and branch.
+        computed: TxMerkleNode,
+        /// The root in `headers[0]`.
+        header: TxMerkleNode,
+    },
+    /// Fewer headers than confirmations asked for.
+    #[error("confirmations: {have} headers, {need} confirmations required")]
+    NotEnoughConfirmations {
+        /// Headers present.
+        have: usize,
+        /// Confirmations required.
+        need: u32,
+    },
+    /// More headers than [`MAX_HEADERS`].
+    #[error("headers: {0} headers, more than {MAX_HEADERS}")]
+    TooManyHeaders(usize),
+    /// A header's nBits is not a valid target.
+    #[error("header {index}: nBits {bits:#010x} is not a valid target ({reason})")]
+    BadBits {
+        /// The header's position.
+        index: usize,
+        /// Its nBits.
+        bits: u32,
+        /// Negative, overflowing or zero.
+        reason: &'static str,
+    },
+    /// A header's target is easier than the network allows.
+    #[error("header {index}: target of nBits {bits:#010x} is above the {network} pow limit")]
+    TargetAboveLimit {
+        /// The header's position.
+        index: usize,
+        /// Its nBits.
+        bits: u32,
+        /// The network.
+        network: Network,
+    },
+    /// A header's hash is above its target.
+    #[error("header {index}: hash {hash} does not meet its target (no proof of work)")]
+    InsufficientWork {
+        /// The header's position.
+        index: usize,
+        /// Its hash.
+        hash: BlockHash,
+    },
+    /// A header does not build on the one before it.
+    #[error(
+        "header {index}: previous block is {found}, expected header {prev_index}'s hash {expected}"
+    )]
+    BrokenLink {
+        /// The header's position.
+        index: usize,
+        /// `index - 1`.
+        prev_index: usize,
+        /// The hash of the header before.
+        expected: BlockHash,
+        /// The previous-block field found.
+        found: BlockHash,
+    },
+    /// The headers do not include the trusted checkpoint.
+    #[error("checkpoint: the headers do not reach block {hash} at height {height}")]
+    CheckpointNotReached {
+        /// The checkpoint's block.
+        hash: BlockHash,
+        /// Its height.
+        height: u64,
+    },
+}
+
+/// What a valid Bitcoin part proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAnchor {
+    /// The anchor transaction.
+    pub txid: Txid,
+    /// The commitment it carries.
+    pub commitment: Hash256,
+    /// The block holding it.
+    pub block_hash: BlockHash,
+    /// The number of headers, the block's own included.
+    pub confirmations: u32,
+    /// The hash of every header, in order.
+    pub header_hashes: Vec<BlockHash>,
+}
+
+/// A block trusted to be in the network's best chain, e.g. from a block
+/// explorer or the operator's own node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: BlockHash,
+}
+
+impl VerifiedAnchor {
+    /// Checks that the headers reach `checkpoint` (one of them is the
+    /// checkpoint block), which makes every earlier header, and so the
+    /// anchor's block, an ancestor of a trusted block. Returns the anchor
+    /// block's height.
+    ///
+    /// # Errors
+    /// [`SpvError::CheckpointNotReached`].
+    pub fn check_checkpoint(&self, checkpoint: &Checkpoint) -> Result<u64, SpvError> {
+        let not_reached = SpvError::CheckpointNotReached {
+            hash: checkpoint.hash,
+            height: checkpoint.height,
+        };
+        let position = self
+            .header_hashes
+            .iter()
+            .position(|h| *h == checkpoint.hash)
+            .ok_or_else(|| not_reached.clone())?;
+        checkpoint
+            .height
+            .checked_sub(position as u64)
+            .ok_or(not_reached)
+    }
+}
+
+/// Checks, offline, that `part` proves `expected` was committed in a
+/// Bitcoin block with at least `min_confirmations` headers of proof of
+/// work on `network`. See the module docs for what this does not prove.
+///
+/// # Errors
+/// The first failing link, as [`SpvError`].
+pub fn verify(
+    part: &BitcoinPart,
+    expected: &Hash256,
+    network: Network,
+    min_confirmations: u32,
+) -> Result<VerifiedAnchor, SpvError> {
+    // Transaction.
+    let tx = decode_tx(&part.raw_tx)?;
+    let txid = part.txid();
+    // Commitment.
+    let commitment = anchor_commitment(&tx)?;
+    if commitment != *expected {
+        return Err(SpvError::WrongCommitment {
+            expected: *expected,
+            found: commitment,
+        });
+    }
+    // Merkle branch to header 0.
+    let Some(first) = part.headers.first() else {
+        return Err(SpvError::NotEnoughConfirmations {
+            have: 0,
+            need: min_confirmations.max(1),
+        });
+    };
+    if part.headers.len() > MAX_HEADERS {
+        return Err(SpvError::TooManyHeaders(part.headers.len()));
+    }
+    let root = merkle::root_from_branch(&txid.to_byte_array(), part.tx_index, &part.branch)
+        .map_err(SpvError::Merkle)?;
+    let header0 = decode_header(first);
+    if root != header0.merkle_root.to_byte_array() {
+        return Err(SpvError::MerkleRootMismatch {
+            computed: TxMerkleNode::from_byte_array(root),
+            header: header0.merkle_root,
+        });
+    }
+    // Headers: proof of work and linkage.
+    let limit = pow_limit(network);
+    let mut header_hashes = Vec::with_capacity(part.headers.len());
+    for (index, bytes) in part.headers.iter().enumerate() {
+        let header = decode_header(bytes);
+        let bits = header.bits.to_consensus();
+        let target = target_from_bits(bits).map_err(|reason| SpvError::BadBits {
+            index,
+            bits,
+            reason,
+        })?;
+        if target > limit {
+            return Err(SpvError::TargetAboveLimit {
+                index,
+                bits,
+                network,
+            });
+        }
+        let hash = header_hash(bytes);
+        if !meets_target(&hash, &target) {
+            return Err(SpvError::InsufficientWork { index, hash });
+        }
+        if let Some(prev) = header_hashes.last()
+            && header.prev_blockhash != *prev
+        {
+            return Err(SpvError::BrokenLink {
+                index,
+                prev_index: index - 1,
+                expected: *prev,
+                found: header.prev_blockhash,
+            });
+        }
+        header_hashes.push(hash);
+    }
+    // Confirmations.
+    let confirmations = u32::try_from(part.headers.len()).unwrap_or(u32::MAX);
+    if confirmations < min_confirmations {
+        return Err(SpvError::NotEnoughConfirmations {
+            have: part.headers.len(),
+            need: min_confirmations,
+        });
+    }
+    Ok(VerifiedAnchor {
+        txid,
+        commitment,
+        block_hash: header_hashes[0],
+        confirmations,
+        header_hashes,
+    })
+}
+
+fn decode_tx(raw: &[u8]) -> Result<Transaction, SpvError> {
+    if raw.len() > MAX_TX_SIZE {
+        return Err(SpvError::TxTooLarge(raw.len()));
+    }
+    if raw.len() == 64 {
+        return Err(SpvError::SixtyFourByteTx);
+    }
+    let tx: Transaction =
+        encode::deserialize(raw).map_err(|e| SpvError::TxDecode(e.to_string()))?;
+    // No witness, at least one input (a zero-input serialization is
+    // ambiguous with the segwit marker), and byte-identical re-encoding.
+    if tx.input.is_empty()
+        || tx.input.iter().any(|i| !i.witness.is_empty())
+        || encode::serialize(&tx) != raw
+    {
+        return Err(SpvError::TxNotCanonical);
+    }
+    Ok(tx)
+}
+
+/// The commitment in `tx`'s one OP_RETURN output.
+fn anchor_commitment(tx: &Transaction) -> Result<Hash256, SpvError> {
+    let mut op_returns = tx
+        .output
+        .iter()
+        .filter(|o| o.script_pubkey.as_bytes().first() == Some(&0x6a));
+    let Some(output) = op_returns.next() else {
+        return Err(SpvError::NoAnchorOutput);
+    };
+    let extra = op_returns.count();
+    if extra > 0 {
+        return Err(SpvError::SeveralOpReturns(extra + 1));
+    }
+    let payload =
+        AnchorPayload::from_script(output.script_pubkey.as_bytes()).map_err(SpvError::Payload)?;
+    if output.value != Amount::ZERO {
+        return Err(SpvError::AnchorValue(output.value));
+    }
+    Ok(payload.commitment())
+}
+
+fn decode_header(bytes: &[u8; 80]) -> Header {
+    encode::deserialize(bytes).expect("every 80-byte string decodes as a block header")
+}
+
+/// The block hash of an 80-byte header.
+#[must_use]
+pub fn header_hash(bytes: &[u8; 80]) -> BlockHash {
+    BlockHash::from_byte_array(sha256d::Hash::hash(bytes).to_byte_array())
+}
+
+/// A 256-bit target, big-endian.
+type Target256 = [u8; 32];
+
+/// Bitcoin Core's compact target decoding (`arith_uint256::SetCompact`),
+/// refusing negative, overflowing and zero targets. Big-endian result.
+fn target_from_bits(bits: u32) -> Result<Target256, &'static str> {
+    let size = bits >> 24;
+    let word = bits & 0x007f_ffff;
+    if word != 0 && bits & 0x0080_0000 != 0 {
+        return Err("negative");
+    }
+    if word != 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32)) {
+        return Err("overflow");
+    }
+    let mut target = [0u8; 32];
+    if size <= 3 {
+        let value = word >> (8 * (3 - size));
+        target[29..].copy_from_slice(&value.to_be_bytes()[1..]);
+    } else {
+        // The three mantissa bytes end at byte `size` counted from the
+        // least significant end.
+        for (k, byte) in (0u32..).zip(&word.to_be_bytes()[1..]) {
+            if *byte != 0 {
+                let pos = (32 + k).checked_sub(size).ok_or("overflow")?;
+                target[pos as usize] = *byte;
+            }
+        }
+    }
+    if target == [0u8; 32] {
+        return Err("zero");
+    }
+    Ok(target)
+}
+
+/// Whether a block hash, read as a little-endian 256-bit number, is at most
+/// `target`.
+fn meets_target(hash: &BlockHash, target: &Target256) -> bool {
+    let mut be = hash.to_byte_array();
+    be.reverse();
+    be <= *target
+}
+
+/// The easiest target a network allows, big-endian.
+fn pow_limit(network: Network) -> Target256 {
+    let mut limit = [0u8; 32];
+    match network {
+        // 0x00000000ffff0000...
+        Network::Bitcoin | Network::Testnet | Network::Testnet4 => {
+            limit[4] = 0xff;
+            limit[5] = 0xff;
+        }
+        // 0x00000377ae000000...
+        Network::Signet => {
+            limit[2] = 0x03;
+            limit[3] = 0x77;
+            limit[4] = 0xae;
+        }
+        // 0x7fffff0000...
+        Network::Regtest => {
+            limit[0] = 0x7f;
+            limit[1] = 0xff;
+            limit[2] = 0xff;
+        }
+    }
+    limit
+}
+
+/// Errors fetching a Bitcoin part or checking it against a live node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    /// The node could not answer.
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// The node runs another chain.
+    #[error("the Bitcoin node runs chain {node:?}, the proof is for {expected}")]
+    WrongNetwork {
+        /// The network the proof is for.
+        expected: Network,
+        /// The node's `chain`.
+        node: String,
+    },
+    /// The block is not in the node's best chain.
+    #[error("block {0} is not in the Bitcoin node's best chain")]
+    NotInBestChain(BlockHash),
+    /// The block has fewer confirmations than required.
+    #[error("block {block} has {have} confirmations, {need} required")]
+    NotEnoughConfirmations {
+        /// The block.
+        block: BlockHash,
+        /// Its confirmations.
+        have: i64,
+        /// Confirmations required.
+        need: u32,
+    },
+    /// The transaction is not in the block.
+    #[error("transaction {txid} is not in block {block}")]
+    TxNotInBlock {
+        /// The transaction.
+        txid: Txid,
+        /// The block.
+        block: BlockHash,
+    },
+    /// The part has no headers.
+    #[error("the Bitcoin part has no headers")]
+    NoHeaders,
+    /// The chain changed while the headers were fetched.
+    #[error("the best chain changed while fetching headers after block {0}")]
+    ChainMoved(BlockHash),
+}
+
+/// Fetches the Bitcoin part for `txid` in `block` with `confirmations`
+/// headers (the block's own and `confirmations - 1` after it), from a node
+/// without `-txindex`.
+///
+/// # Errors
+/// [`ChainError`].
+pub async fn build(
+    rpc: &BitcoinRpc,
+    txid: &Txid,
+    block: &BlockHash,
+    confirmations: u32,
+) -> Result<BitcoinPart, ChainError> {
+    let confirmations = confirmations.max(1);
+    let info = rpc.get_block_info(block).await?;
+    if info.confirmations < 0 {
+        return Err(ChainError::NotInBestChain(*block));
+    }
+    if info.confirmations < i64::from(confirmations) {
+        return Err(ChainError::NotEnoughConfirmations {
+            block: *block,
+            have: info.confirmations,
+            need: confirmations,
+        });
+    }
+    let leaves: Vec<[u8; 32]> = info.tx.iter().map(|t| t.to_byte_array()).collect();
+    let index = info
+        .tx
+        .iter()
+        .position(|t| t == txid)
+        .ok_or(ChainError::TxNotInBlock {
+            txid: *txid,
+            block: *block,
+        })?;
+    let branch = merkle::branch(&leaves, index).map_err(|_| ChainError::TxNotInBlock {
+        txid: *txid,
+        block: *block,
+    })?;
+    let mut tx = rpc.get_raw_transaction(txid, Some(block)).await?;
+    for input in &mut tx.input {
+        input.witness.clear();
+    }
+    let raw_tx = encode::serialize(&tx);
+    let mut headers = Vec::with_capacity(confirmations as usize);
+    let mut prev = *block;
+    headers.push(header_bytes(&rpc.get_block_header(block).await?));
+    for i in 1..u64::from(confirmations) {
+        let hash = rpc.get_block_hash(info.height + i).await?;
+        let header = rpc.get_block_header(&hash).await?;
+        if header.prev_blockhash != prev {
+            return Err(ChainError::ChainMoved(prev));
+        }
+        headers.push(header_bytes(&header));
+        prev = hash;
+    }
+    Ok(BitcoinPart {
+        raw_tx,
+        tx_index: u32::try_from(index).map_err(|_| ChainError::TxNotInBlock {
+            txid: *txid,
+            block: *block,
+        })?,
+        branch,
+        headers,
+    })
+}
+
+fn header_bytes(header: &Header) -> [u8; 80] {
+    let bytes = encode::serialize(header);
+    let mut out = [0u8; 80];
+    out.copy_from_slice(&bytes);
+    out
+}
+
+/// What a live node says about an anchor's block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainStatus {
+    /// The block holding the anchor.
+    pub block_hash: BlockHash,
+    /// Its height.
+    pub height: u64,
+    /// Its confirmations in the node's best chain.
+    pub confirmations: u64,
+}
+
+/// Checks `part` against a live node: the node runs `network`, and the
+/// anchor's block is in its best chain with at least `min_confirmations`.
+/// Run [`verify`] first; this checks only what headers cannot prove.
+///
+/// # Errors
+/// [`ChainError`].
+pub async fn check_best_chain(
+    rpc: &BitcoinRpc,
+    part: &BitcoinPart,
+    network: Network,
+    min_confirmations: u32,
+) -> Result<ChainStatus, ChainError> {
+    let block_hash = part.block_hash().ok_or(ChainError::NoHeaders)?;
+    let info = rpc.get_blockchain_info().await?;
+    if info.chain != network.to_core_arg() {
+        return Err(ChainError::WrongNetwork {
+            expected: network,
+            node: info.chain,
+        });
+    }
+    let header = match rpc.get_block_header_info(&block_hash).await {
+        Ok(h) => h,
+        Err(e) if e.code() == Some(crate::rpc::codes::INVALID_ADDRESS_OR_KEY) => {
+            return Err(ChainError::NotInBestChain(block_hash));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Ok(confirmations) = u64::try_from(header.confirmations) else {
+        return Err(ChainError::NotInBestChain(block_hash));
+    };
+    if confirmations < u64::from(min_confirmations) {
+        return Err(ChainError::NotEnoughConfirmations {
+            block: block_hash,
+            have: header.confirmations,
+            need: min_confirmations,
+        });
+    }
+    Ok(ChainStatus {
+        block_hash,
+        height: header.height,
+        confirmations,
+    })
+}
+
+#[cfg(test)]
+mod tests;
