@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use pantheon_rpc::error::codes;
 use pantheon_rpc::types::{
     AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
-    Status, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
+    RelayReport, Status, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
 };
 use pantheon_rpc::{ApiError, Backend};
 use pantheon_runtime::amount::{Height, SUPPLY};
@@ -24,8 +24,9 @@ use crate::mempool::{Admitted, MempoolError};
 pub struct NetworkStatus {
     /// Connected peers.
     pub peers: Vec<PeerInfo>,
-    /// True while catching up.
-    pub syncing: bool,
+    /// When value sync last handed us a block (we are catching up while
+    /// this is recent).
+    pub last_synced: Option<std::time::Instant>,
     /// Equivocation evidence seen, newest last.
     pub equivocations: Vec<String>,
     /// Operator-facing warnings.
@@ -170,6 +171,10 @@ impl Backend for NodeApi {
             status: Status::Received,
             height: None,
         })
+    }
+
+    fn relay(&self, txs: Vec<SignedTx>, malformed: u32) -> RelayReport {
+        self.chain.admit_relayed(txs, malformed)
     }
 
     fn submission(&self, id: SubmissionId) -> Result<SubmissionInfo, ApiError> {
@@ -354,7 +359,9 @@ impl Backend for NodeApi {
             height,
             finalized_hash: hash,
             last_block_time_ms,
-            syncing: net.syncing,
+            syncing: net
+                .last_synced
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(5)),
             peers: net.peers.len(),
             mempool: self.chain.with_mempool(|m| m.len()),
             equivocations: net.equivocations,

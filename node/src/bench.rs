@@ -21,7 +21,7 @@ use jsonrpsee::rpc_params;
 use pantheon_rpc::types::{BlockInfo, HeaderInfo, Receipt, VersionInfo};
 use pantheon_runtime::amount::Amount;
 use pantheon_runtime::codec::decode_exact;
-use pantheon_runtime::crypto::{Keypair, SignContext};
+use pantheon_runtime::crypto::{Keypair, SignContext, VerifyBackend};
 use pantheon_runtime::hash::{AuditRoot, Hash256, SubmissionId};
 use pantheon_runtime::tx::{Metadata, SignedTx, SubmitRoot, TxBody};
 use rayon::prelude::*;
@@ -32,8 +32,11 @@ use crate::client::{self, Client};
 
 /// Load parameters.
 pub struct BenchArgs {
-    /// Node RPC URL.
+    /// Node RPC URLs (comma-separated); operator i sends to URL i mod n.
     pub rpc: String,
+    /// Validators of the network (the limit per validator is the raw
+    /// verify rate divided by this: every validator checks every signature).
+    pub validators: u32,
     /// A funded key (the dev funder).
     pub funder: std::path::PathBuf,
     /// Operators.
@@ -44,14 +47,19 @@ pub struct BenchArgs {
     pub rate: u32,
 }
 
-/// Verifications per second on all cores, measured for about `secs`.
-pub fn raw_verify_rate(secs: f64) -> f64 {
+/// Verifications per second on all cores with `backend`, measured for
+/// about `secs`.
+pub fn raw_verify_rate(secs: f64, backend: VerifyBackend) -> f64 {
     let keys: Vec<Keypair> = (0..64u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
     let msgs: Vec<_> = keys
         .iter()
         .map(|k| {
             let m = k.id().as_bytes().to_vec();
-            (k.public().prepare(), k.sign(SignContext::SubmitRoot, &m), m)
+            (
+                k.public().prepare_with(backend),
+                k.sign(SignContext::SubmitRoot, &m),
+                m,
+            )
         })
         .collect();
     let start = Instant::now();
@@ -82,10 +90,20 @@ fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
 /// RPC failures or refused submissions.
 pub async fn run(args: BenchArgs) -> Result<()> {
     eprintln!("measuring the raw ML-DSA-65 verify rate on all cores ...");
-    let verify_rate = tokio::task::spawn_blocking(|| raw_verify_rate(3.0)).await?;
-    eprintln!("raw verify rate: {verify_rate:.0}/s");
+    let verify_rate =
+        tokio::task::spawn_blocking(|| raw_verify_rate(3.0, VerifyBackend::AwsLc)).await?;
+    let verify_rate_rustcrypto =
+        tokio::task::spawn_blocking(|| raw_verify_rate(2.0, VerifyBackend::RustCrypto)).await?;
+    eprintln!(
+        "raw verify rate: {verify_rate:.0}/s (AWS-LC, the node's backend), {verify_rate_rustcrypto:.0}/s (ml-dsa)"
+    );
 
-    let client = Arc::new(Client::new(&args.rpc)?);
+    let clients: Vec<Arc<Client>> = args
+        .rpc
+        .split(',')
+        .map(|url| Client::new(url.trim()).map(Arc::new))
+        .collect::<Result<_>>()?;
+    let client = clients[0].clone();
     let funder = client::key(&args.funder)?;
     let version: VersionInfo = client.call("system_version", rpc_params![]).await?;
     let genesis = version.genesis_hash;
@@ -201,8 +219,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .then(|| Duration::from_secs_f64(f64::from(args.operators) / f64::from(args.rate)));
     let senders: Vec<_> = chains
         .into_iter()
-        .map(|chain| {
-            let client = client.clone();
+        .enumerate()
+        .map(|(i, chain)| {
+            let client = clients[i % clients.len()].clone();
             let sent = sent.clone();
             tokio::spawn(async move {
                 let t0 = Instant::now();
@@ -256,8 +275,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         "finalized_per_second": throughput,
         "latency_p50_ms": percentile(&latencies, 500).as_millis(),
         "latency_p99_ms": percentile(&latencies, 990).as_millis(),
+        "nodes_driven": clients.len(),
+        "validators": args.validators,
         "raw_verify_per_second_all_cores": verify_rate,
+        "raw_verify_per_second_all_cores_ml_dsa": verify_rate_rustcrypto,
         "throughput_over_raw_verify": throughput / verify_rate,
+        "throughput_over_raw_verify_per_validator":
+            throughput / (verify_rate / f64::from(args.validators.max(1))),
     });
     println!("{report:#}");
     Ok(())

@@ -9,7 +9,10 @@
 //! notifies subscribers. Reads (RPC) see only committed state.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Mutex, OnceLock, RwLock};
+
+use pantheon_rpc::types::RelayReport;
+use rayon::prelude::*;
 
 use pantheon_rpc::types::HeaderInfo;
 use pantheon_runtime::amount::Height;
@@ -50,6 +53,7 @@ pub struct Chain {
     keys: KeyCache,
     pending: Mutex<Pending>,
     finalized: broadcast::Sender<HeaderInfo>,
+    relay: OnceLock<tokio::sync::mpsc::Sender<SignedTx>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -72,6 +76,7 @@ impl Chain {
             keys: KeyCache::default(),
             pending: Mutex::new(HashMap::new()),
             finalized,
+            relay: OnceLock::new(),
         })
     }
 
@@ -152,6 +157,12 @@ impl Chain {
     /// # Errors
     /// [`ChainError`] naming why the block is invalid.
     pub fn validate(&self, block: &Block) -> Result<(), ChainError> {
+        self.execute_checked(block, Mode::Strict)
+    }
+
+    /// Executes `block` as the next block in `mode` and checks its header;
+    /// remembers the execution for [`Chain::commit`].
+    fn execute_checked(&self, block: &Block, mode: Mode) -> Result<(), ChainError> {
         let hash = block.header.hash();
         if lock(&self.pending).contains_key(&hash) {
             return Ok(());
@@ -177,12 +188,7 @@ impl Chain {
         if block.header.time_ms < self.parent_time(&ledger)? {
             return Err(BlockError::HeaderMismatch("time_ms").into());
         }
-        let exec = ledger.execute(
-            block.header.proposer,
-            block.txs.clone(),
-            Mode::Strict,
-            &self.keys,
-        )?;
+        let exec = ledger.execute(block.header.proposer, block.txs.clone(), mode, &self.keys)?;
         let expected = exec.header(block.header.parent, block.header.time_ms);
         if expected != block.header {
             return Err(BlockError::HeaderMismatch("header").into());
@@ -209,7 +215,9 @@ impl Chain {
         let exec = match cached {
             Some((_, exec)) => exec,
             None => {
-                self.validate(block)?;
+                // Never validated here (e.g. synced): the verified
+                // certificate stands for the signatures (`Mode::Certified`).
+                self.execute_checked(block, Mode::Certified)?;
                 lock(&self.pending)
                     .remove(&hash)
                     .map(|(_, e)| e)
@@ -265,7 +273,14 @@ impl Chain {
         Ok(true)
     }
 
-    /// Admits a transaction into the mempool after checking its signature.
+    /// Sends every transaction newly admitted from a client to `relay`
+    /// (see [`crate::relay`]). Set once, at start-up.
+    pub fn set_relay(&self, relay: tokio::sync::mpsc::Sender<SignedTx>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Admits a transaction from a client into the mempool after checking
+    /// its signature, and hands it to the relay if it is new.
     ///
     /// # Errors
     /// [`crate::mempool::MempoolError`].
@@ -278,6 +293,42 @@ impl Chain {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         ledger.check_signature(&tx, &self.keys)?;
-        lock(&self.mempool).admit(tx, &ledger)
+        let copy = self.relay.get().map(|_| tx.clone());
+        let admitted = lock(&self.mempool).admit(tx, &ledger)?;
+        if let (crate::mempool::Admitted::New(_), Some(relay), Some(tx)) =
+            (&admitted, self.relay.get(), copy)
+            && relay.try_send(tx).is_err()
+        {
+            tracing::debug!(target: "pantheon::relay", "relay queue full: the transaction stays local");
+        }
+        Ok(admitted)
+    }
+
+    /// Admits transactions relayed by another node: signatures checked in
+    /// parallel, then admitted in order; never relayed again (every node
+    /// relays only what its own clients sent, to all its relay peers).
+    pub fn admit_relayed(&self, txs: Vec<SignedTx>, malformed: u32) -> RelayReport {
+        let ledger = self
+            .ledger
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let checked: Vec<bool> = txs
+            .par_iter()
+            .map(|tx| ledger.check_signature(tx, &self.keys).is_ok())
+            .collect();
+        let mut report = RelayReport {
+            accepted: 0,
+            known: 0,
+            rejected: malformed,
+        };
+        let mut mempool = lock(&self.mempool);
+        for (tx, ok) in txs.into_iter().zip(checked) {
+            match (ok, ok.then(|| mempool.admit(tx, &ledger))) {
+                (true, Some(Ok(crate::mempool::Admitted::New(_)))) => report.accepted += 1,
+                (true, Some(Ok(crate::mempool::Admitted::Duplicate(_)))) => report.known += 1,
+                _ => report.rejected += 1,
+            }
+        }
+        report
     }
 }

@@ -15,8 +15,20 @@
 //! listen = "/ip4/127.0.0.1/tcp/27000"
 //! peers = ["/ip4/127.0.0.1/tcp/27001"]
 //!
+//! [relay]
+//! peers = ["http://127.0.0.1:9945"]   # other nodes' JSON-RPC: client transactions are relayed there
+//!
 //! [consensus]
 //! block_time_ms = 1000
+//!
+//! [anchor]                          # omit to run without anchoring
+//! network = "testnet4"               # regtest | signet | testnet4 | bitcoin
+//! bitcoin_rpc = "http://127.0.0.1:48332"
+//! rpc_cookie = "/home/me/.bitcoin/testnet4/.cookie"   # or rpc_user + rpc_password
+//! key = "bitcoin.key"                # P2WPKH key, created on first start (mode 0600)
+//! every_blocks = 60                  # anchor the latest block every N blocks
+//! confirmations = 6                  # default: 1 on regtest, 6 elsewhere
+//! fee_rate_sat_vb = 2                # fixed; omit to use estimatesmartfee (1..=50)
 //!
 //! [mempool]
 //! capacity = 100000
@@ -50,12 +62,133 @@ pub struct Config {
     /// Peer-to-peer networking.
     #[serde(default)]
     pub p2p: P2pConfig,
+    /// Transaction relay to other nodes.
+    #[serde(default)]
+    pub relay: RelayConfig,
     /// Consensus timing.
     #[serde(default)]
     pub consensus: ConsensusConfig,
     /// Mempool limits.
     #[serde(default)]
     pub mempool: MempoolConfig,
+    /// Bitcoin anchoring; `None` to run without.
+    #[serde(default)]
+    pub anchor: Option<AnchorConfig>,
+}
+
+/// Bitcoin anchoring settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorConfig {
+    /// `regtest`, `signet`, `testnet4` or `bitcoin`.
+    pub network: String,
+    /// bitcoind's JSON-RPC URL.
+    pub bitcoin_rpc: String,
+    /// Cookie file (`<datadir>/<network>/.cookie`).
+    #[serde(default)]
+    pub rpc_cookie: Option<PathBuf>,
+    /// RPC user (with `rpc_password`), instead of a cookie.
+    #[serde(default)]
+    pub rpc_user: Option<String>,
+    /// RPC password.
+    #[serde(default)]
+    pub rpc_password: Option<String>,
+    /// The P2WPKH key paying for anchors (relative to `home`).
+    #[serde(default = "default_anchor_key")]
+    pub key: PathBuf,
+    /// Anchor the latest block every this many blocks.
+    #[serde(default = "default_every")]
+    pub every_blocks: u64,
+    /// Confirmations before an anchor counts (default 1 on regtest, 6
+    /// elsewhere).
+    #[serde(default)]
+    pub confirmations: Option<u32>,
+    /// A fixed fee rate; `None` for `estimatesmartfee` clamped to 1..=50.
+    #[serde(default)]
+    pub fee_rate_sat_vb: Option<u64>,
+}
+
+fn default_anchor_key() -> PathBuf {
+    "bitcoin.key".into()
+}
+
+const fn default_every() -> u64 {
+    10
+}
+
+impl AnchorConfig {
+    /// The Bitcoin network.
+    ///
+    /// # Errors
+    /// An unknown network name.
+    pub fn network(&self) -> Result<pantheon_anchor::bitcoin::Network> {
+        use pantheon_anchor::bitcoin::Network;
+        Ok(match self.network.as_str() {
+            "regtest" => Network::Regtest,
+            "signet" => Network::Signet,
+            "testnet4" => Network::Testnet4,
+            "bitcoin" | "mainnet" => Network::Bitcoin,
+            other => anyhow::bail!(
+                "anchor.network: {other:?} is not one of regtest, signet, testnet4, bitcoin"
+            ),
+        })
+    }
+
+    /// The RPC credentials.
+    ///
+    /// # Errors
+    /// Neither a cookie nor a user and password, or both.
+    pub fn auth(&self) -> Result<pantheon_anchor::Auth> {
+        match (&self.rpc_cookie, &self.rpc_user, &self.rpc_password) {
+            (Some(c), None, None) => Ok(pantheon_anchor::Auth::Cookie(c.clone())),
+            (None, Some(user), Some(password)) => Ok(pantheon_anchor::Auth::UserPass {
+                user: user.clone(),
+                password: password.clone(),
+            }),
+            _ => anyhow::bail!("anchor: give either rpc_cookie, or rpc_user and rpc_password"),
+        }
+    }
+
+    /// The anchoring policy: the network's defaults with this config's
+    /// confirmations and fee rate.
+    ///
+    /// # Errors
+    /// An invalid network or policy.
+    pub fn policy(&self) -> Result<pantheon_anchor::Policy> {
+        use pantheon_anchor::bitcoin::FeeRate;
+        let mut policy = pantheon_anchor::Policy::for_network(self.network()?);
+        if let Some(c) = self.confirmations {
+            policy.confirmations = c;
+            policy.watch_depth = policy.watch_depth.max(c);
+        }
+        if let Some(rate) = self.fee_rate_sat_vb {
+            let rate =
+                FeeRate::from_sat_per_vb(rate).context("anchor.fee_rate_sat_vb is too large")?;
+            policy.fee = pantheon_anchor::FeePolicy::Fixed(rate);
+        }
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// The first invalid one.
+    pub fn validate(&self) -> Result<()> {
+        self.network()?;
+        self.auth()?;
+        self.policy()?;
+        ensure!(
+            self.bitcoin_rpc.starts_with("http://") || self.bitcoin_rpc.starts_with("https://"),
+            "anchor.bitcoin_rpc: {} is not an http(s) URL",
+            self.bitcoin_rpc
+        );
+        ensure!(
+            self.every_blocks >= 1,
+            "anchor.every_blocks must be at least 1"
+        );
+        Ok(())
+    }
 }
 
 fn default_genesis() -> PathBuf {
@@ -105,6 +238,15 @@ impl Default for P2pConfig {
             peers: Vec::new(),
         }
     }
+}
+
+/// Transaction relay (see [`crate::relay`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// JSON-RPC URLs of the nodes that receive this node's client
+    /// transactions.
+    pub peers: Vec<String>,
 }
 
 /// Consensus timing.
@@ -178,6 +320,15 @@ impl Config {
             self.rpc.max_request_bytes >= 16 * 1024,
             "rpc.max_request_bytes must be at least 16384"
         );
+        if let Some(anchor) = &self.anchor {
+            anchor.validate()?;
+        }
+        for peer in &self.relay.peers {
+            ensure!(
+                peer.starts_with("http://") || peer.starts_with("https://"),
+                "relay.peers: {peer} is not an http(s) URL"
+            );
+        }
         Ok(())
     }
 
@@ -206,6 +357,8 @@ addr = "127.0.0.1:9944"
 [p2p]
 listen = "/ip4/127.0.0.1/tcp/27000"
 peers = ["/ip4/127.0.0.1/tcp/27001"]
+[relay]
+peers = ["http://127.0.0.1:9945"]
 [consensus]
 block_time_ms = 500
 "#;
@@ -219,5 +372,61 @@ block_time_ms = 500
         assert!(toml::from_str::<Config>(&format!("{text}\nbogus = 1")).is_err());
         let bad = text.replace("block_time_ms = 500", "block_time_ms = 1");
         assert!(toml::from_str::<Config>(&bad).unwrap().validate().is_err());
+        let bad = text.replace("http://127.0.0.1:9945", "127.0.0.1:9945");
+        assert!(toml::from_str::<Config>(&bad).unwrap().validate().is_err());
+        assert!(c.anchor.is_none());
+    }
+
+    #[test]
+    fn anchor_section_selects_network_credentials_and_policy() {
+        let base = r#"
+home = "/h"
+[anchor]
+network = "testnet4"
+bitcoin_rpc = "http://127.0.0.1:48332"
+rpc_cookie = "/b/testnet4/.cookie"
+"#;
+        let c: Config = toml::from_str(base).unwrap();
+        c.validate().unwrap();
+        let a = c.anchor.as_ref().unwrap();
+        assert_eq!(
+            a.network().unwrap(),
+            pantheon_anchor::bitcoin::Network::Testnet4
+        );
+        let p = a.policy().unwrap();
+        assert_eq!(p.confirmations, 6, "six confirmations outside regtest");
+        assert!(matches!(p.fee, pantheon_anchor::FeePolicy::Estimate { .. }));
+        assert_eq!(a.every_blocks, 10);
+        assert_eq!(a.key, PathBuf::from("bitcoin.key"));
+
+        let regtest: Config = toml::from_str(&base.replace("testnet4", "regtest")).unwrap();
+        assert_eq!(regtest.anchor.unwrap().policy().unwrap().confirmations, 1);
+        let fixed: Config = toml::from_str(&format!(
+            "{base}fee_rate_sat_vb = 3
+confirmations = 2
+"
+        ))
+        .unwrap();
+        let p = fixed.anchor.unwrap().policy().unwrap();
+        assert_eq!(p.confirmations, 2);
+        assert!(matches!(p.fee, pantheon_anchor::FeePolicy::Fixed(_)));
+
+        for bad in [
+            base.replace("\"testnet4\"", "\"testnet9\""),
+            base.replace("rpc_cookie = \"/b/testnet4/.cookie\"", ""),
+            format!("{base}rpc_user = \"u\"\nrpc_password = \"p\"\n"),
+            base.replace("http://127.0.0.1:48332", "127.0.0.1:48332"),
+            format!("{base}every_blocks = 0\n"),
+            format!("{base}confirmations = 0\n"),
+        ] {
+            let parsed: Config = toml::from_str(&bad).unwrap();
+            assert!(parsed.validate().is_err(), "accepted:\n{bad}");
+        }
+        let user: Config = toml::from_str(&base.replace(
+            "rpc_cookie = \"/b/testnet4/.cookie\"",
+            "rpc_user = \"u\"\nrpc_password = \"p\"",
+        ))
+        .unwrap();
+        user.validate().unwrap();
     }
 }

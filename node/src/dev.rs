@@ -69,20 +69,34 @@ fn load_or_create(path: &Path) -> Result<Keypair> {
 }
 
 fn dev_genesis(validator: &Keypair, funder: &Keypair) -> Result<Genesis> {
+    genesis("pantheon-dev", &[validator], funder)
+}
+
+/// A genesis with `validators` (power 1 each) and the whole supply in
+/// `funder`'s account, timed now.
+///
+/// # Errors
+/// A clock before 1970 or an invalid validator set.
+pub fn genesis(chain_id: &str, validators: &[&Keypair], funder: &Keypair) -> Result<Genesis> {
     let time_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("system clock before 1970")?
         .as_millis();
-    let validators = ValidatorSet::new(vec![Validator {
-        public_key: validator.public().clone(),
-        power: 1,
-    }])?;
+    let validators = ValidatorSet::new(
+        validators
+            .iter()
+            .map(|v| Validator {
+                public_key: v.public().clone(),
+                power: 1,
+            })
+            .collect(),
+    )?;
     let allocations = vec![Allocation {
         account: funder.id(),
         amount: SUPPLY,
     }];
     Ok(Genesis::new(
-        "pantheon-dev".into(),
+        chain_id.into(),
         u64::try_from(time_ms)?,
         Params::default(),
         validators,
@@ -105,8 +119,10 @@ pub fn config(
             ..crate::config::RpcConfig::default()
         },
         p2p: crate::config::P2pConfig::default(),
+        relay: crate::config::RelayConfig::default(),
         consensus: crate::config::ConsensusConfig { block_time_ms },
         mempool: crate::config::MempoolConfig::default(),
+        anchor: None,
     };
     config.validate()?;
     Ok(config)

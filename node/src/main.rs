@@ -17,8 +17,10 @@ mod consensus;
 mod dev;
 mod keyfile;
 mod mempool;
+mod relay;
 mod service;
 mod store;
+mod testnet;
 
 use std::path::PathBuf;
 
@@ -151,9 +153,18 @@ enum Command {
         /// Target send rate in submissions/s (0: as fast as possible).
         #[arg(long, default_value_t = 0)]
         rate: u32,
-        /// The node's JSON-RPC URL.
+        /// The nodes' JSON-RPC URLs, comma-separated (operators are spread
+        /// over them).
         #[arg(long, default_value = "http://127.0.0.1:9944")]
         rpc: String,
+        /// Validators in the network (for the per-validator limit).
+        #[arg(long, default_value_t = 1)]
+        validators: u32,
+    },
+    /// A local network of validator processes on loopback.
+    Testnet {
+        #[command(subcommand)]
+        command: TestnetCommand,
     },
     /// Run a node from a TOML configuration file.
     Node {
@@ -161,6 +172,66 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum TestnetCommand {
+    /// Write keys, one genesis and a config per node into DIR.
+    Init {
+        /// Validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Full nodes (no validator key) after the validators.
+        #[arg(long, default_value_t = 0)]
+        full_nodes: usize,
+        /// Node i uses port BASE+2i for JSON-RPC and BASE+2i+1 for libp2p.
+        #[arg(long, default_value_t = 27100)]
+        base_port: u16,
+        /// Target block time in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        block_time_ms: u64,
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Start every node; show progress until all are serving and in step.
+    Up {
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Height, peers and last certificate of every node.
+    Status {
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Stop node I (SIGTERM, then SIGKILL after 15 s).
+    Stop {
+        /// Node index, from 0.
+        index: usize,
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Start node I; show progress until it has caught up.
+    Start {
+        /// Node index, from 0.
+        index: usize,
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Stop every node (their data stays in DIR).
+    Down {
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+}
+
+#[derive(clap::Args)]
+struct TestnetDir {
+    /// The testnet directory.
+    #[arg(long, default_value = ".pantheon/testnet")]
+    dir: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -311,9 +382,11 @@ async fn run(cli: Cli) -> Result<()> {
             per_operator,
             rate,
             rpc,
+            validators,
         } => {
             bench::run(bench::BenchArgs {
                 rpc,
+                validators,
                 funder,
                 operators,
                 per_operator,
@@ -322,6 +395,82 @@ async fn run(cli: Cli) -> Result<()> {
             .await
         }
         Command::Node { config } => service::run(config::Config::load(&config)?).await,
+        Command::Testnet { command } => testnet_command(command).await,
+    }
+}
+
+async fn testnet_command(command: TestnetCommand) -> Result<()> {
+    let print = |report: &[pantheon_testnet::status::NodeStatus], json: bool| -> Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(report)?);
+        } else {
+            for s in report {
+                println!("{}", pantheon_testnet::status::line(s));
+            }
+        }
+        Ok(())
+    };
+    match command {
+        TestnetCommand::Init {
+            validators,
+            full_nodes,
+            base_port,
+            block_time_ms,
+            dir,
+        } => {
+            let net = testnet::init(
+                &dir.dir,
+                &testnet::InitArgs {
+                    validators,
+                    full_nodes,
+                    base_port,
+                    block_time_ms,
+                },
+            )?;
+            if dir.json {
+                println!("{}", serde_json::to_string_pretty(&net)?);
+            } else {
+                println!(
+                    "testnet of {validators} validators and {full_nodes} full nodes in {}",
+                    net.dir.display()
+                );
+                println!("  genesis hash {}", net.genesis_hash);
+                println!("  funder key   {}", net.dir.join("funder.key").display());
+                for n in &net.nodes {
+                    println!("  node {}: rpc {}, p2p {}", n.index, n.rpc_url(), n.p2p);
+                }
+                println!(
+                    "start it with: pantheon testnet up --dir {}",
+                    dir.dir.display()
+                );
+            }
+            Ok(())
+        }
+        TestnetCommand::Up { dir } => print(&testnet::up(&dir.dir, dir.json).await?, dir.json),
+        TestnetCommand::Status { dir } => print(&testnet::status(&dir.dir).await?, dir.json),
+        TestnetCommand::Start { index, dir } => {
+            print(&testnet::start(&dir.dir, index, dir.json).await?, dir.json)
+        }
+        TestnetCommand::Stop { index, dir } => {
+            let was = testnet::stop(&dir.dir, index)?;
+            if dir.json {
+                println!("{}", json!({ "index": index, "was_running": was }));
+            } else if was {
+                println!("node {index} stopped");
+            } else {
+                println!("node {index} was not running");
+            }
+            Ok(())
+        }
+        TestnetCommand::Down { dir } => {
+            let n = testnet::down(&dir.dir)?;
+            if dir.json {
+                println!("{}", json!({ "stopped": n }));
+            } else {
+                println!("{n} nodes stopped");
+            }
+            Ok(())
+        }
     }
 }
 

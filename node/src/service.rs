@@ -39,14 +39,12 @@ pub async fn run(config: Config) -> Result<()> {
             .with_context(|| format!("reading {}", genesis_path.display()))?,
     )
     .with_context(|| format!("parsing {}", genesis_path.display()))?;
-    let key_path = config
-        .validator_key
-        .as_ref()
-        .map(|p| config.resolve(p))
-        .context(
-            "this node needs validator_key (full nodes arrive with the multi-validator work)",
-        )?;
-    let keypair = Arc::new(keyfile::read(&key_path)?);
+    // Without a validator key the node is a full node: it follows
+    // consensus, checks every certificate and serves RPC, without voting.
+    let keypair = match &config.validator_key {
+        Some(path) => Some(Arc::new(keyfile::read(&config.resolve(path))?)),
+        None => None,
+    };
 
     let store = Store::open(&config.home.join("db"), genesis.hash())
         .with_context(|| format!("opening the database in {}", config.home.display()))?;
@@ -62,8 +60,11 @@ pub async fn run(config: Config) -> Result<()> {
         "chain restored"
     );
 
+    if let Some(relay) = crate::relay::spawn(&config.relay.peers) {
+        chain.set_relay(relay);
+    }
     let network = Arc::new(Mutex::new(NetworkStatus::default()));
-    let backend = Arc::new(NodeApi::new(chain.clone(), network));
+    let backend = Arc::new(NodeApi::new(chain.clone(), network.clone()));
     let limits = pantheon_rpc::Limits {
         max_request_bytes: config.rpc.max_request_bytes,
         max_connections: config.rpc.max_connections,
@@ -90,6 +91,7 @@ pub async fn run(config: Config) -> Result<()> {
         home: config.home.join("consensus"),
         chain: chain.clone(),
         keypair,
+        network,
         listen: config
             .p2p
             .listen

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use crate::error::{ApiError, codes};
 use crate::types::{
     AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
-    SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
+    RelayReport, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
 };
 
 /// What the node provides to the RPC layer.
@@ -37,6 +37,10 @@ pub trait Backend: Send + Sync + 'static {
     /// # Errors
     /// [`ApiError`] naming why it was refused.
     fn submit_transaction(&self, tx: SignedTx) -> Result<TxReceipt, ApiError>;
+
+    /// Queues transactions relayed by another node (`malformed` counts
+    /// entries that did not decode).
+    fn relay(&self, txs: Vec<SignedTx>, malformed: u32) -> RelayReport;
     /// A submission's status and place.
     ///
     /// # Errors
@@ -118,6 +122,9 @@ pub trait PantheonRpc {
     /// Accepts a transfer or operator registration.
     #[method(name = "pantheon_submitTransaction")]
     async fn submit_transaction(&self, tx_hex: String) -> RpcResult<TxReceipt>;
+    /// Node to node: transactions another node's clients submitted.
+    #[method(name = "pantheon_relayTransactions")]
+    async fn relay_transactions(&self, txs_hex: Vec<String>) -> RpcResult<RelayReport>;
     /// The latest finalized header and its certificate.
     #[method(name = "chain_getHead")]
     async fn get_head(&self) -> RpcResult<HeaderInfo>;
@@ -252,6 +259,19 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
             .into());
         }
         self.call(move |b| b.submit_transaction(tx)).await
+    }
+
+    async fn relay_transactions(&self, txs_hex: Vec<String>) -> RpcResult<RelayReport> {
+        let mut malformed = 0u32;
+        let txs: Vec<SignedTx> = txs_hex
+            .iter()
+            .filter_map(|t| {
+                parse_tx("tx", t)
+                    .inspect_err(|_| malformed = malformed.saturating_add(1))
+                    .ok()
+            })
+            .collect();
+        self.call(move |b| Ok(b.relay(txs, malformed))).await
     }
 
     async fn get_head(&self) -> RpcResult<HeaderInfo> {

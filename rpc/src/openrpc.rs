@@ -68,6 +68,12 @@ pub fn document() -> Value {
             )],
             "TxReceipt",
         ),
+        json!({ "name": "pantheon_relayTransactions",
+                "summary": "Node to node: queue transactions that another node's clients submitted (not relayed further)",
+                "params": [{ "name": "txs_hex", "required": true,
+                             "description": "signed transactions (docs/FORMATS.md 5), at most the request size limit",
+                             "schema": { "type": "array", "items": { "type": "string", "pattern": HEX } } }],
+                "result": { "name": "RelayReport", "schema": { "$ref": "#/components/schemas/RelayReport" } } }),
         method(
             "chain_getHead",
             "The latest finalized header and its commit certificate",
@@ -136,7 +142,7 @@ pub fn document() -> Value {
         "methods": methods,
         "components": { "schemas": {
             "Receipt": object, "SubmissionInfo": object, "SubmissionInfoList": array, "ProofBundle": object,
-            "OperatorInfo": object, "TxReceipt": object, "HeaderInfo": object, "BlockInfo": object,
+            "OperatorInfo": object, "TxReceipt": object, "RelayReport": object, "HeaderInfo": object, "BlockInfo": object,
             "BalanceInfo": object, "SupplyInfo": object, "AnchorInfo": object, "AnchorInfoList": array,
             "Health": object, "PeerInfoList": array, "VersionInfo": object, "OpenRPC": object
         } }

@@ -90,6 +90,17 @@ pub struct OperatorInfo {
     pub nonce: u64,
 }
 
+/// The answer to `pantheon_relayTransactions` (node to node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RelayReport {
+    /// Newly queued.
+    pub accepted: u32,
+    /// Already queued here.
+    pub known: u32,
+    /// Malformed or invalid here (bad signature, seq gap, mempool full...).
+    pub rejected: u32,
+}
+
 /// The answer to `pantheon_submitTransaction`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxReceipt {

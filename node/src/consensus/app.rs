@@ -20,8 +20,8 @@
 //! | `ExtendVote` / `VerifyVoteExtensions` | no extensions: `None` / all `Ok`                   |
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use eyre::{Result, eyre};
@@ -31,7 +31,9 @@ use malachitebft_app_channel::app::types::core::{
     CommitCertificate as MCommitCertificate, LinearTimeouts, Round, Validity,
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
-use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::app::types::{
+    LocallyProposedValue, MisbehaviorEvidence, PeerId, ProposedValue,
+};
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::block::Block;
@@ -42,6 +44,7 @@ use pantheon_runtime::log::root_of;
 use pantheon_runtime::tx::SignedTx;
 use tracing::{debug, error, info, warn};
 
+use crate::api::NetworkStatus;
 use crate::chain::Chain;
 use crate::consensus::codec::MAX_TXS_PER_PART;
 use crate::consensus::context::{
@@ -63,6 +66,8 @@ const MAX_STREAM_BYTES: usize = 128 << 20;
 const MAX_PENDING: usize = 8;
 /// Most values returned for one sync request.
 const MAX_SYNC_BATCH: u64 = 64;
+/// Most equivocation reports kept for `system_health`.
+const MAX_EVIDENCE: usize = 64;
 
 /// Application settings.
 #[derive(Debug, Clone)]
@@ -81,6 +86,12 @@ pub struct AppConfig {
 struct Candidate {
     block: Block,
     valid: bool,
+    /// False for a block taken from value sync on the strength of its
+    /// commit certificate (checked by Malachite before it hands the block
+    /// over): the chain executes it in `Mode::Certified` at commit. If the
+    /// same block is later proposed to us in a round, it is validated
+    /// strictly before we vote.
+    checked: bool,
 }
 
 #[derive(Default)]
@@ -96,7 +107,9 @@ struct PartialStream {
 pub struct App {
     validators: ValidatorSet,
     me: ValidatorIndex,
-    signer: PantheonSigner,
+    /// `None` on a full node, which follows consensus without voting.
+    signer: Option<PantheonSigner>,
+    network: Arc<Mutex<NetworkStatus>>,
     verifier: PantheonVerifier,
     chain: Arc<Chain>,
     store: Undecided,
@@ -125,16 +138,18 @@ impl App {
     pub fn open(
         chain: Arc<Chain>,
         me: ValidatorIndex,
-        keypair: Arc<Keypair>,
+        keypair: Option<Arc<Keypair>>,
         store: Undecided,
         cfg: AppConfig,
+        network: Arc<Mutex<NetworkStatus>>,
     ) -> Result<Self> {
         let genesis = chain.genesis();
         let gh = genesis.hash();
         let validators = ValidatorSet::new(&genesis.header().validators);
         let keys = Arc::new(KeyCache::default());
         let mut app = Self {
-            signer: PantheonSigner::new(keypair, gh),
+            signer: keypair.map(|k| PantheonSigner::new(k, gh)),
+            network,
             verifier: PantheonVerifier::new(gh, keys),
             validators,
             me,
@@ -153,8 +168,14 @@ impl App {
         let (blocks, built, inits) = app.store.undecided(next)?;
         for block in blocks {
             let valid = app.validate(&block);
-            app.candidates
-                .insert(block.header.hash(), Candidate { block, valid });
+            app.candidates.insert(
+                block.header.hash(),
+                Candidate {
+                    block,
+                    valid,
+                    checked: true,
+                },
+            );
         }
         for (round, hash) in built {
             app.built.insert((next, round), hash);
@@ -201,12 +222,58 @@ impl App {
     fn add_candidate(&mut self, block: Block) -> Result<bool> {
         let hash = block.header.hash();
         if let Some(c) = self.candidates.get(&hash) {
-            return Ok(c.valid);
+            if c.checked {
+                return Ok(c.valid);
+            }
+            let valid = self.validate(&c.block);
+            if let Some(c) = self.candidates.get_mut(&hash) {
+                c.valid = valid;
+                c.checked = true;
+            }
+            return Ok(valid);
         }
         self.store.put_undecided(&block)?;
         let valid = self.validate(&block);
-        self.candidates.insert(hash, Candidate { block, valid });
+        self.candidates.insert(
+            hash,
+            Candidate {
+                block,
+                valid,
+                checked: true,
+            },
+        );
         Ok(valid)
+    }
+
+    /// Takes a block from value sync, whose commit certificate Malachite has
+    /// already verified: cheap structural checks only; the chain re-executes
+    /// it (`Mode::Certified`) when the decision arrives.
+    fn add_synced(&mut self, block: Block) -> bool {
+        let hash = block.header.hash();
+        if let Some(c) = self.candidates.get(&hash) {
+            return c.valid || !c.checked;
+        }
+        let parent_ok = self.chain.with_ledger(|l| {
+            block.header.parent == l.last_block() && block.header.height == l.height().next()
+        });
+        if parent_ok {
+            self.candidates.insert(
+                hash,
+                Candidate {
+                    block,
+                    valid: true,
+                    checked: false,
+                },
+            );
+        }
+        self.network_mut().last_synced = Some(Instant::now());
+        parent_ok
+    }
+
+    fn network_mut(&self) -> std::sync::MutexGuard<'_, NetworkStatus> {
+        self.network
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records a complete, authenticated proposal for the next height.
@@ -258,6 +325,9 @@ impl App {
                 self.chain.height()
             ));
         }
+        if self.signer.is_none() {
+            return Err(eyre!("a full node does not propose"));
+        }
         let block = self
             .chain
             .propose(self.me.0, now_ms())
@@ -271,6 +341,7 @@ impl App {
             Candidate {
                 block: block.clone(),
                 valid: true,
+                checked: true,
             },
         );
         Ok(block)
@@ -283,9 +354,12 @@ impl App {
         pol_round: Round,
         block: &Block,
     ) -> Result<ProposalInit> {
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or_else(|| eyre!("a full node signs no proposal"))?;
         let signature =
-            self.signer
-                .sign_proposal_message(height, round, pol_round, block.header.hash())?;
+            signer.sign_proposal_message(height, round, pol_round, block.header.hash())?;
         Ok(ProposalInit {
             height,
             round,
@@ -489,6 +563,28 @@ impl App {
     }
 }
 
+/// A one-line account of equivocation evidence, `None` when there is none.
+fn evidence_report(height: ConsensusHeight, evidence: &MisbehaviorEvidence<Ctx>) -> Option<String> {
+    if evidence.is_empty() {
+        return None;
+    }
+    let proposers: Vec<String> = evidence
+        .proposals
+        .iter()
+        .map(|(a, e)| format!("{a} ({} conflicting proposals)", e.len()))
+        .collect();
+    let voters: Vec<String> = evidence
+        .votes
+        .iter()
+        .map(|(a, e)| format!("{a} ({} conflicting votes)", e.len()))
+        .collect();
+    Some(format!(
+        "height {height}: equivocating proposers [{}], equivocating voters [{}]",
+        proposers.join(", "),
+        voters.join(", ")
+    ))
+}
+
 /// Runs the application until consensus stops.
 ///
 /// # Errors
@@ -607,9 +703,16 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
             AppMsg::Finalized {
                 certificate,
                 extensions: _,
-                evidence: _,
+                evidence,
                 reply,
             } => {
+                if let Some(report) = evidence_report(certificate.height, &evidence) {
+                    warn!(height = %certificate.height, "equivocation evidence: {report}");
+                    let mut net = app.network_mut();
+                    net.equivocations.push(report);
+                    let excess = net.equivocations.len().saturating_sub(MAX_EVIDENCE);
+                    net.equivocations.drain(..excess);
+                }
                 let h = certificate.height.0;
                 if h <= app.chain.height() {
                     // Late precommits make a larger certificate: keep it.
@@ -676,7 +779,7 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
                     Ok(_) if height != app.next_height() => SyncedValueOutcome::LocalTransientError,
                     Ok(block) => {
                         let header = block.header;
-                        let valid = app.add_candidate(block)?;
+                        let valid = app.add_synced(block);
                         info!(%height, hash = %header.hash(), valid, "synced block");
                         SyncedValueOutcome::Verdict(ProposedValue {
                             height,
@@ -736,4 +839,39 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
         }
     }
     Err(eyre!("consensus channel closed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use malachitebft_app_channel::Signer;
+    use malachitebft_app_channel::app::types::core::{Context, NilOrVal};
+    use pantheon_runtime::hash::GenesisHash;
+
+    #[tokio::test]
+    async fn double_votes_are_reported_for_system_health() {
+        let genesis = GenesisHash::new(Hash256::digest(b"net"));
+        let ctx = PantheonContext::new(genesis);
+        let signer = PantheonSigner::new(Arc::new(Keypair::from_seed(&[2; 32])), genesis);
+        let height = ConsensusHeight::new(7);
+        let vote = |value: &[u8]| {
+            ctx.new_prevote(
+                height,
+                Round::new(0),
+                NilOrVal::Val(BlockHash::new(Hash256::digest(value))),
+                ValidatorIndex(2),
+            )
+        };
+        let a = signer.sign_vote(vote(b"a")).await.unwrap();
+        let b = signer.sign_vote(vote(b"b")).await.unwrap();
+        let mut evidence = MisbehaviorEvidence::<Ctx> {
+            proposals: Default::default(),
+            votes: Default::default(),
+        };
+        assert_eq!(evidence_report(height, &evidence), None);
+        evidence.votes.add(a, b);
+        let report = evidence_report(height, &evidence).unwrap();
+        assert!(report.contains("height 7"), "{report}");
+        assert!(report.contains("v2 (1 conflicting votes)"), "{report}");
+    }
 }

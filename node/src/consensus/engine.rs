@@ -1,7 +1,7 @@
 //! Wiring: Malachite configuration, network identity, engine start-up.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytesize::ByteSize;
@@ -13,17 +13,19 @@ use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::Keypair as NetKeypair;
 use malachitebft_app_channel::app::types::codec::Codec;
 use malachitebft_app_channel::{
-    ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, RequestContext, Signer,
-    SyncContext, WalContext,
+    ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, NetworkRequest,
+    RequestContext, Signer, SyncContext, WalContext,
 };
 use pantheon_runtime::crypto::{KeyCache, Keypair};
 
+use crate::api::NetworkStatus;
 use crate::chain::Chain;
 use crate::consensus::app::{self, App, AppConfig};
 use crate::consensus::codec::PantheonCodec;
-use crate::consensus::context::PantheonContext;
+use crate::consensus::context::{PantheonContext, ValidatorIndex};
 use crate::consensus::signing::{PantheonSigner, PantheonVerifier};
 use crate::consensus::undecided::Undecided;
+use pantheon_rpc::types::PeerInfo;
 
 /// The engine's configuration (what Malachite's `NodeConfig` asks for).
 #[derive(Debug, Clone)]
@@ -60,8 +62,11 @@ pub struct NodeArgs {
     pub home: PathBuf,
     /// The chain consensus drives.
     pub chain: Arc<Chain>,
-    /// This validator's key.
-    pub keypair: Arc<Keypair>,
+    /// This validator's key; `None` for a full node, which follows and
+    /// serves the chain without voting.
+    pub keypair: Option<Arc<Keypair>>,
+    /// Peers, sync and evidence for `system_health` / `system_peers`.
+    pub network: Arc<Mutex<NetworkStatus>>,
     /// p2p listen address, e.g. `/ip4/127.0.0.1/tcp/27000`.
     pub listen: Multiaddr,
     /// Peers to keep connections to.
@@ -142,10 +147,19 @@ pub async fn run(args: NodeArgs) -> Result<()> {
     std::fs::create_dir_all(&args.home)?;
     let genesis = args.chain.genesis().clone();
     let genesis_hash = genesis.hash();
-    let me = crate::consensus::context::ValidatorSet::new(&genesis.header().validators)
-        .index_of(args.keypair.public())
-        .ok_or_else(|| eyre!("this key is not in the genesis validator set"))?;
-    let moniker = format!("pantheon-{me}");
+    let me = match &args.keypair {
+        Some(key) => crate::consensus::context::ValidatorSet::new(&genesis.header().validators)
+            .index_of(key.public())
+            .ok_or_else(|| eyre!("this key is not in the genesis validator set"))?,
+        // Not an index of the set (at most 1,024 validators): never asked
+        // to propose or vote.
+        None => FULL_NODE,
+    };
+    let moniker = if args.keypair.is_some() {
+        format!("pantheon-{me}")
+    } else {
+        "pantheon-full".to_owned()
+    };
     let config = make_config(moniker.clone(), &args);
     let keys = Arc::new(KeyCache::default());
     let ctx = PantheonContext::new(genesis_hash);
@@ -167,11 +181,11 @@ pub async fn run(args: NodeArgs) -> Result<()> {
         listen = %args.listen,
         "starting consensus"
     );
-    let identity = if args.validator_proof {
-        let signer = PantheonSigner::new(args.keypair.clone(), genesis_hash);
+    let identity = if let Some(key) = args.keypair.as_ref().filter(|_| args.validator_proof) {
+        let signer = PantheonSigner::new(key.clone(), genesis_hash);
         let proof = signer
             .sign_validator_proof(
-                args.keypair.public().as_bytes().to_vec(),
+                key.public().as_bytes().to_vec(),
                 net_key.public().to_peer_id().to_bytes(),
             )
             .await
@@ -179,7 +193,8 @@ pub async fn run(args: NodeArgs) -> Result<()> {
         let proof_bytes = PantheonCodec.encode(&proof)?;
         NetworkIdentity::new_validator(moniker, net_key, me.to_string(), proof_bytes)
     } else {
-        NetworkIdentity::new(moniker, net_key, Some(me.to_string()))
+        let address = args.keypair.as_ref().map(|_| me.to_string());
+        NetworkIdentity::new(moniker, net_key, address)
     };
 
     let store = Undecided::open(&args.home)?;
@@ -189,7 +204,17 @@ pub async fn run(args: NodeArgs) -> Result<()> {
         args.keypair.clone(),
         store,
         args.app.clone(),
+        args.network.clone(),
     )?;
+    let verifier = Box::new(PantheonVerifier::new(genesis_hash, keys));
+    let consensus = match &args.keypair {
+        Some(key) => ConsensusContext::new_validator(
+            me,
+            verifier,
+            Box::new(PantheonSigner::new(key.clone(), genesis_hash)),
+        ),
+        None => ConsensusContext::new_full_node(me, verifier),
+    };
 
     let (mut channels, engine) = EngineBuilder::new(ctx, config)
         .with_default_wal(WalContext::new(
@@ -198,16 +223,47 @@ pub async fn run(args: NodeArgs) -> Result<()> {
         ))
         .with_default_network(NetworkContext::new(identity, PantheonCodec))
         .with_default_sync(SyncContext::new(PantheonCodec))
-        .with_default_consensus(ConsensusContext::new_validator(
-            me,
-            Box::new(PantheonVerifier::new(genesis_hash, keys)),
-            Box::new(PantheonSigner::new(args.keypair.clone(), genesis_hash)),
-        ))
+        .with_default_consensus(consensus)
         .with_default_request(RequestContext::new(100))
         .build()
         .await?;
+    let peers = tokio::spawn(watch_peers(
+        channels.net_requests.clone(),
+        args.network.clone(),
+    ));
 
     let result = app::run(&mut state, &mut channels).await;
+    peers.abort();
     engine.actor.stop(None);
     result
+}
+
+/// The consensus address a full node uses: outside every validator set.
+const FULL_NODE: ValidatorIndex = ValidatorIndex(u16::MAX);
+
+/// Copies the network layer's peer table into `status` every second.
+async fn watch_peers(
+    requests: tokio::sync::mpsc::Sender<NetworkRequest>,
+    status: Arc<Mutex<NetworkStatus>>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Ok(Some(dump)) = NetworkRequest::dump_state(&requests).await else {
+            continue;
+        };
+        let mut peers: Vec<PeerInfo> = dump
+            .peers
+            .iter()
+            .map(|(id, p)| PeerInfo {
+                peer_id: id.to_string(),
+                address: p.address.to_string(),
+            })
+            .collect();
+        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+        status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .peers = peers;
+    }
 }

@@ -136,32 +136,40 @@ impl DevNode {
         name: &str,
         pan: &str,
     ) -> (PathBuf, pantheon_runtime::crypto::Keypair) {
-        let path = dir.join(format!("{name}.key"));
-        let p = path.to_str().unwrap();
-        ok(&["keys", "generate", "--out", p]);
-        let key = pantheon_runtime::crypto::Keypair::from_pkcs8_pem(
-            &std::fs::read_to_string(&path).unwrap(),
-        )
-        .unwrap();
-        let funder = self.funder_key();
-        let id = key.id().to_string();
-        ok(&[
-            "transfer",
-            "--key",
-            funder.to_str().unwrap(),
-            "--to",
-            &id,
-            "--amount",
-            pan,
-            "--wait",
-            "--rpc",
-            &self.rpc,
-        ]);
-        ok(&[
-            "operator", "register", "--key", p, "--wait", "--rpc", &self.rpc,
-        ]);
-        (path, key)
+        operator(&self.rpc, &self.funder_key(), dir, name, pan)
     }
+}
+
+/// Through the CLI against `rpc`: generates `<dir>/<name>.key`, funds it
+/// with `pan` PAN from `funder` and registers it as an operator.
+pub fn operator(
+    rpc: &str,
+    funder: &Path,
+    dir: &Path,
+    name: &str,
+    pan: &str,
+) -> (PathBuf, pantheon_runtime::crypto::Keypair) {
+    let path = dir.join(format!("{name}.key"));
+    let p = path.to_str().unwrap();
+    ok(&["keys", "generate", "--out", p]);
+    let key =
+        pantheon_runtime::crypto::Keypair::from_pkcs8_pem(&std::fs::read_to_string(&path).unwrap())
+            .unwrap();
+    let id = key.id().to_string();
+    ok(&[
+        "transfer",
+        "--key",
+        funder.to_str().unwrap(),
+        "--to",
+        &id,
+        "--amount",
+        pan,
+        "--wait",
+        "--rpc",
+        rpc,
+    ]);
+    ok(&["operator", "register", "--key", p, "--wait", "--rpc", rpc]);
+    (path, key)
 }
 
 impl Drop for DevNode {

@@ -1,0 +1,226 @@
+//! `pantheon testnet`: a local network of N validator processes (and
+//! optional full nodes) on loopback.
+//!
+//! `init` writes the keys, the one genesis and each node's config (formats
+//! this crate owns), then the manifest of `pantheon-testnet`, which runs the
+//! processes and reports their status. Every node dials every other over
+//! libp2p (`p2p.peers`) and relays its clients' transactions to the
+//! validators' JSON-RPC (`relay.peers`).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use pantheon_testnet::status::{self, NodeStatus};
+use pantheon_testnet::{Manifest, Role, process};
+
+use crate::config::{Config, ConsensusConfig, P2pConfig, RelayConfig, RpcConfig};
+use crate::keyfile;
+
+/// How long `up` and `start` wait for nodes to be serving and in step.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// What `init` builds.
+pub struct InitArgs {
+    /// Validators.
+    pub validators: usize,
+    /// Full nodes after them.
+    pub full_nodes: usize,
+    /// Node i listens on `base_port + 2i` (RPC) and `+ 1` (libp2p).
+    pub base_port: u16,
+    /// Target block time.
+    pub block_time_ms: u64,
+}
+
+/// `testnet init`: keys, genesis, configs and manifest in `dir`.
+///
+/// # Errors
+/// An existing testnet in `dir`, or I/O errors.
+pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
+    ensure!(
+        (1..=100).contains(&args.validators),
+        "--validators must be between 1 and 100"
+    );
+    ensure!(
+        !dir.join(pantheon_testnet::manifest::FILE).exists(),
+        "{} already holds a testnet; remove it (after `pantheon testnet down`) to start over",
+        dir.display()
+    );
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", dir.display()))?;
+    let funder = keyfile::generate()?;
+    keyfile::write(&dir.join("funder.key"), &funder, false)?;
+    let keys = (0..args.validators)
+        .map(|_| keyfile::generate())
+        .collect::<Result<Vec<_>>>()?;
+    let genesis = crate::dev::genesis(
+        "pantheon-testnet",
+        &keys.iter().collect::<Vec<_>>(),
+        &funder,
+    )?;
+    std::fs::write(
+        dir.join("genesis.json"),
+        serde_json::to_string_pretty(&genesis)? + "\n",
+    )?;
+    let manifest = Manifest::layout(
+        &dir,
+        genesis.header().chain_id.clone(),
+        genesis.hash().to_string(),
+        args.block_time_ms,
+        args.validators,
+        args.full_nodes,
+        args.base_port,
+    );
+    for node in &manifest.nodes {
+        let home = manifest.home(node.index)?;
+        std::fs::create_dir_all(&home)?;
+        let validator_key = match node.role {
+            Role::Validator => {
+                keyfile::write(&home.join("validator.key"), &keys[node.index], false)?;
+                Some(PathBuf::from("validator.key"))
+            }
+            Role::Full => None,
+        };
+        let others = manifest.nodes.iter().filter(|n| n.index != node.index);
+        let config = Config {
+            home: home.clone(),
+            genesis: dir.join("genesis.json"),
+            validator_key,
+            rpc: RpcConfig {
+                addr: node.rpc,
+                ..RpcConfig::default()
+            },
+            p2p: P2pConfig {
+                listen: node.p2p.clone(),
+                peers: others.clone().map(|n| n.p2p.clone()).collect(),
+            },
+            relay: RelayConfig {
+                peers: others
+                    .filter(|n| n.role == Role::Validator)
+                    .map(pantheon_testnet::NodeEntry::rpc_url)
+                    .collect(),
+            },
+            consensus: ConsensusConfig {
+                block_time_ms: args.block_time_ms,
+            },
+            mempool: crate::config::MempoolConfig::default(),
+            anchor: None,
+        };
+        config.validate()?;
+        std::fs::write(manifest.config(node.index)?, toml::to_string(&config)?)?;
+    }
+    manifest.save()?;
+    Ok(manifest)
+}
+
+fn exe() -> Result<PathBuf> {
+    std::env::current_exe().context("locating the pantheon executable")
+}
+
+/// `testnet up`: starts every node that is not running, then shows progress
+/// until all serve RPC and stand at the same height.
+///
+/// # Errors
+/// A node that cannot start, or no agreement within the wait.
+pub async fn up(dir: &Path, quiet: bool) -> Result<Vec<NodeStatus>> {
+    let net = Manifest::load(dir)?;
+    let exe = exe()?;
+    for node in &net.nodes {
+        process::start(&net, node.index, &exe)?;
+    }
+    let all: Vec<usize> = (0..net.nodes.len()).collect();
+    wait_in_step(&net, &all, true, quiet).await
+}
+
+/// `testnet start <i>`: starts node `index` and shows progress until it has
+/// caught up with the others.
+///
+/// # Errors
+/// As [`up`].
+pub async fn start(dir: &Path, index: usize, quiet: bool) -> Result<Vec<NodeStatus>> {
+    let net = Manifest::load(dir)?;
+    process::start(&net, index, &exe()?)?;
+    // Alone, or among too few validators, there may be no block to reach.
+    wait_in_step(&net, &[index], false, quiet).await
+}
+
+/// `testnet stop <i>`.
+///
+/// # Errors
+/// Unknown node or a signal failure.
+pub fn stop(dir: &Path, index: usize) -> Result<bool> {
+    let net = Manifest::load(dir)?;
+    Ok(process::stop(&net, index)?)
+}
+
+/// `testnet down`: stops every node (data is kept).
+///
+/// # Errors
+/// A signal failure.
+pub fn down(dir: &Path) -> Result<usize> {
+    let net = Manifest::load(dir)?;
+    let mut stopped = 0;
+    for node in &net.nodes {
+        if process::stop(&net, node.index)? {
+            stopped += 1;
+        }
+    }
+    Ok(stopped)
+}
+
+/// `testnet status`.
+///
+/// # Errors
+/// A missing manifest.
+pub async fn status(dir: &Path) -> Result<Vec<NodeStatus>> {
+    let net = Manifest::load(dir)?;
+    Ok(status::collect(&net).await)
+}
+
+/// Waits until each node of `watch` serves RPC and is within one block of
+/// the highest node (and past genesis if `blocks`), printing each node's
+/// line when it changes.
+async fn wait_in_step(
+    net: &Manifest,
+    watch: &[usize],
+    blocks: bool,
+    quiet: bool,
+) -> Result<Vec<NodeStatus>> {
+    let started = Instant::now();
+    let mut shown: Vec<String> = vec![String::new(); net.nodes.len()];
+    loop {
+        let report = status::collect(net).await;
+        for s in &report {
+            let line = status::line(s);
+            if !quiet && watch.contains(&s.index) && shown[s.index] != line {
+                eprintln!("  {line}");
+                shown[s.index].clone_from(&line);
+            }
+        }
+        let top = report.iter().map(|s| s.height).max().unwrap_or(0);
+        let ready = watch.iter().all(|&i| {
+            report
+                .get(i)
+                .is_some_and(|s| s.reachable && (s.height >= 1 || !blocks) && s.height + 1 >= top)
+        });
+        if ready {
+            return Ok(report);
+        }
+        if let Some(dead) = watch
+            .iter()
+            .find(|&&i| report.get(i).is_some_and(|s| !s.running))
+        {
+            let log = process::log_file(net, *dead)?;
+            bail!("node {dead} exited; see {}", log.display());
+        }
+        if started.elapsed() > WAIT {
+            bail!(
+                "nodes {watch:?} not serving and in step after {}s (see their node.log)",
+                WAIT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

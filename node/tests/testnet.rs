@@ -1,0 +1,255 @@
+//! Multi-validator networks of real processes, driven through
+//! `pantheon testnet`: four validators finalize over libp2p on loopback
+//! with certificates of at least three signatures; one stopped, the chain
+//! goes on and the validator catches up when restarted; two stopped,
+//! finality halts without a fork and resumes when one returns; a full node
+//! started late syncs from genesis and serves the same proofs.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use pantheon_runtime::hash::Hash256;
+use serde_json::{Value, json};
+use support::{Rpc, free_port, ok, operator, pantheon};
+
+/// A testnet directory, brought down on drop.
+struct Net {
+    dir: tempfile::TempDir,
+}
+
+impl Net {
+    fn path(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    fn cmd(&self, args: &[&str]) -> String {
+        let mut all = vec!["testnet"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--dir", self.path()]);
+        ok(&all)
+    }
+
+    fn status(&self) -> Vec<Value> {
+        serde_json::from_str(&self.cmd(&["status", "--json"])).unwrap()
+    }
+
+    fn rpc(&self, i: usize) -> String {
+        self.status()[i]["rpc"].as_str().unwrap().to_owned()
+    }
+
+    fn height(&self, i: usize) -> u64 {
+        Rpc::new(&self.rpc(i))
+            .call("system_health", vec![])
+            .unwrap()["height"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// Waits until every node in `nodes` reaches `height`.
+    fn wait_height(&self, nodes: &[usize], height: u64) {
+        let start = Instant::now();
+        loop {
+            let s = self.status();
+            if nodes
+                .iter()
+                .all(|&i| s[i]["height"].as_u64().unwrap() >= height)
+            {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "nodes {nodes:?} did not reach height {height}: {s:#?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for i in 0..5 {
+            let log = self.dir.path().join(format!("node-{i}/node.log"));
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(30).collect();
+            out += &format!("--- node {i} ---\n");
+            for l in tail.into_iter().rev() {
+                out += l;
+                out += "\n";
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = pantheon(&["testnet", "down", "--dir", self.path()]);
+    }
+}
+
+/// Block `h` as node `rpc` serves it: (hash, state root, signers).
+fn block(rpc: &Rpc, h: u64) -> (String, String, u64) {
+    let b = rpc.call("chain_getBlock", vec![json!(h)]).unwrap();
+    (
+        b["hash"].as_str().unwrap().to_owned(),
+        b["header"]["state_root"].as_str().unwrap().to_owned(),
+        b["signers"].as_u64().unwrap(),
+    )
+}
+
+/// Every node in `nodes` serves the same blocks 1..=h, each with a
+/// certificate of at least `min_signers` signatures.
+fn same_chain(net: &Net, nodes: &[usize], h: u64, min_signers: u64) {
+    let rpcs: Vec<Rpc> = nodes.iter().map(|&i| Rpc::new(&net.rpc(i))).collect();
+    for height in 1..=h {
+        let first = block(&rpcs[0], height);
+        assert!(
+            first.2 >= min_signers,
+            "height {height}: {} signers",
+            first.2
+        );
+        for (rpc, i) in rpcs.iter().zip(nodes).skip(1) {
+            let b = block(rpc, height);
+            assert_eq!(
+                (&b.0, &b.1),
+                (&first.0, &first.1),
+                "node {i} differs at height {height}"
+            );
+        }
+    }
+}
+
+fn submit(key: &Path, root: &str, rpc: &str) -> Value {
+    serde_json::from_str(&ok(&[
+        "submit",
+        "--key",
+        key.to_str().unwrap(),
+        "--root",
+        root,
+        "--wait",
+        "finalized",
+        "--json",
+        "--rpc",
+        rpc,
+    ]))
+    .unwrap()
+}
+
+fn proof(id: &str, rpc: &str, out: &Path) -> Vec<u8> {
+    ok(&["proof", id, "--out", out.to_str().unwrap(), "--rpc", rpc]);
+    ok(&["verify", out.to_str().unwrap()]);
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn four_validators_finalize_survive_one_halt_at_two_and_a_late_full_node_syncs() {
+    let net = Net {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    // Ports: node i uses base + 2i and base + 2i + 1; probe a free block.
+    let base = loop {
+        let p = free_port();
+        if p < 60_000 && (0..10).all(|k| std::net::TcpListener::bind(("127.0.0.1", p + k)).is_ok())
+        {
+            break p;
+        }
+    };
+    net.cmd(&[
+        "init",
+        "--validators",
+        "4",
+        "--full-nodes",
+        "1",
+        "--base-port",
+        &base.to_string(),
+        "--block-time-ms",
+        "400",
+    ]);
+    for i in 0..4 {
+        net.cmd(&["start", &i.to_string()]);
+    }
+    net.wait_height(&[0, 1, 2, 3], 3);
+    let status = net.status();
+    assert_eq!(status.len(), 5);
+    assert_eq!(status[4]["running"], false);
+    same_chain(&net, &[0, 1, 2, 3], 3, 3);
+
+    // Operators talk to different nodes; the relay brings every submission
+    // to the proposers, and each is finalized exactly once.
+    let funder = net.dir.path().join("funder.key");
+    let (alice, _) = operator(&net.rpc(0), &funder, net.dir.path(), "alice", "10");
+    let (bob, _) = operator(&net.rpc(2), &funder, net.dir.path(), "bob", "10");
+    let a0 = submit(&alice, &Hash256::digest(b"a0").to_string(), &net.rpc(1));
+    let b0 = submit(&bob, &Hash256::digest(b"b0").to_string(), &net.rpc(3));
+    let a1 = submit(&alice, &Hash256::digest(b"a1").to_string(), &net.rpc(2));
+    for r in [&a0, &b0, &a1] {
+        assert_eq!(r["status"], "finalized", "{r}");
+    }
+    let op = Rpc::new(&net.rpc(3))
+        .call("pantheon_getOperator", vec![a0["operator"].clone()])
+        .unwrap();
+    assert_eq!(op["next_seq"], 2, "{op}");
+    let id = a1["id"].as_str().unwrap();
+    let p0 = proof(id, &net.rpc(0), &net.dir.path().join("p0.json"));
+    let p3 = proof(id, &net.rpc(3), &net.dir.path().join("p3.json"));
+    let (v0, v3): (Value, Value) = (
+        serde_json::from_slice(&p0).unwrap(),
+        serde_json::from_slice(&p3).unwrap(),
+    );
+    assert_eq!(v0["genesis_hash"], v3["genesis_hash"]);
+    assert_eq!(v0["header"], v3["header"]);
+    assert_eq!(v0["inclusion"], v3["inclusion"]);
+
+    // One validator down: the other three keep finalizing.
+    net.cmd(&["stop", "3"]);
+    let h = net.height(0);
+    net.wait_height(&[0, 1, 2], h + 3);
+    let c0 = submit(&alice, &Hash256::digest(b"a2").to_string(), &net.rpc(1));
+    assert_eq!(c0["status"], "finalized");
+
+    // Restarted, it catches up to the same state.
+    net.cmd(&["start", "3"]);
+    let h = net.height(0);
+    net.wait_height(&[3], h);
+    same_chain(&net, &[0, 3], h, 3);
+
+    // Two of four down: no quorum, finality halts, nobody forks.
+    net.cmd(&["stop", "2"]);
+    net.cmd(&["stop", "3"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let halted = net.height(0);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        net.height(0) <= halted + 1,
+        "finality went on without a quorum"
+    );
+    let top = net.height(0).min(net.height(1));
+    same_chain(&net, &[0, 1], top, 3);
+
+    // One returns: a quorum again, finality resumes.
+    net.cmd(&["start", "2"]);
+    net.wait_height(&[0, 1, 2], top + 3);
+    net.cmd(&["start", "3"]);
+
+    // A full node started late syncs from genesis, checks every
+    // certificate, and serves the same proof.
+    net.cmd(&["start", "4"]);
+    let h = net.height(0);
+    net.wait_height(&[4], h);
+    same_chain(&net, &[0, 4], h, 3);
+    let p4 = proof(id, &net.rpc(4), &net.dir.path().join("p4.json"));
+    let v4: Value = serde_json::from_slice(&p4).unwrap();
+    assert_eq!(v4["header"], v0["header"]);
+    assert_eq!(v4["inclusion"], v0["inclusion"]);
+    let s = net.status();
+    assert!(
+        s.iter()
+            .all(|n| n["equivocations"].as_array().unwrap().is_empty())
+    );
+    net.cmd(&["down"]);
+    assert!(net.status().iter().all(|n| n["running"] == false));
+}
