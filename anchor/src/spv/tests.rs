@@ -5,6 +5,7 @@ use bitcoin::secp256k1::SecretKey;
 use bitcoin::{CompactTarget, FeeRate, OutPoint, pow::Target};
 
 use super::*;
+use pantheon_runtime::codec::Encode;
 use crate::key::AnchorKey;
 use crate::txbuild::{Coin, build_anchor};
 
@@ -300,7 +301,7 @@ fn encodings_round_trip_and_are_frozen() {
     bad_version[0] = 2;
     assert!(BitcoinPart::from_bytes(&bad_version).is_err());
 
-    // The worked example of FORMAT-DRAFT.md.
+    // The worked example of docs/FORMATS.md, section 18.
     let expected = include_str!("example.json");
     if std::env::var_os("PANTHEON_WRITE_EXAMPLE").is_some() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/spv/example.json");
