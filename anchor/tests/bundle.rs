@@ -40,7 +40,11 @@ fn published_anchored_bundle_verifies_down_to_bitcoin() {
 #[test]
 fn bitcoin_part_of_the_bundle_catches_flipped_bits() {
     let b = bundle();
-    let claim = b.verify(None, &KeyCache::default()).unwrap().anchor.unwrap();
+    let claim = b
+        .verify(None, &KeyCache::default())
+        .unwrap()
+        .anchor
+        .unwrap();
     let part = b.anchor.unwrap().bitcoin;
     for i in 0..part.branch.len() * 256 {
         let mut p = part.clone();

@@ -305,11 +305,8 @@ impl Ledger {
         log: MerkleLog,
         block_hashes: impl IntoIterator<Item = BlockHash>,
     ) -> Self {
-        let history = MerkleLog::from_leaf_hashes(
-            block_hashes
-                .into_iter()
-                .map(|h| leaf_hash(h.as_bytes())),
-        );
+        let history =
+            MerkleLog::from_leaf_hashes(block_hashes.into_iter().map(|h| leaf_hash(h.as_bytes())));
         let header = genesis.header();
         let mut updates: Vec<Update> = accounts
             .iter()

@@ -22,13 +22,13 @@
 use serde::Serialize;
 
 use crate::amount::Amount;
+use crate::amount::Height;
+use crate::anchor::{AnchorCommitment, BitcoinBlockHash, BitcoinTxid};
 use crate::codec::{self, CodecError, Decode, Encode, Reader, put_short_bytes};
 use crate::crypto::{
     AccountId, Keypair, OperatorId, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SignContext,
     Signature,
 };
-use crate::amount::Height;
-use crate::anchor::{AnchorCommitment, BitcoinBlockHash, BitcoinTxid};
 use crate::hash::{AuditRoot, GenesisHash, SubmissionId, TxId};
 use crate::log::leaf_hash;
 

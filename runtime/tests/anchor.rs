@@ -75,7 +75,11 @@ fn history_proofs_hold_for_every_height_and_size() {
             .history_proof(Height::GENESIS, Height::new(3))
             .is_err()
     );
-    assert!(ledger.history_proof(Height::new(4), Height::new(3)).is_err());
+    assert!(
+        ledger
+            .history_proof(Height::new(4), Height::new(3))
+            .is_err()
+    );
     assert!(ledger.history_root(Height::new(18)).is_err());
     // The commitment is the tagged hash of genesis || A || history root.
     let c = ledger.anchor_commitment(Height::new(5)).unwrap();
@@ -284,12 +288,20 @@ fn an_anchored_bundle_verifies_and_returns_the_commitment() {
     let claim = v.anchor.unwrap();
     assert_eq!(claim.commitment, commitment);
     assert_eq!(claim.height, Height::new(5));
-    assert_eq!(claim.bitcoin_txid, b.anchor.as_ref().unwrap().bitcoin.txid());
+    assert_eq!(
+        claim.bitcoin_txid,
+        b.anchor.as_ref().unwrap().bitcoin.txid()
+    );
     assert_eq!(claim.bitcoin_height, 101);
 
     // The anchored block itself (S = A) has an empty-or-not path too.
     let (b, _) = anchored_bundle(&n, std::slice::from_ref(&n.validator), 1, 2, 2);
-    assert!(b.verify(None, &KeyCache::default()).unwrap().anchor.is_some());
+    assert!(
+        b.verify(None, &KeyCache::default())
+            .unwrap()
+            .anchor
+            .is_some()
+    );
 
     // Without the anchor part the bundle is a finality bundle, serialized
     // without the field.
@@ -332,8 +344,14 @@ fn every_tampered_anchor_part_names_its_link() {
             assert_eq!(link(&t), Link::History, "path {i} bit {bit}");
         }
     }
-    assert_eq!(link(&edit(&|a| a.history_proof.pop().map(drop).unwrap_or(()))), Link::History);
-    assert_eq!(link(&edit(&|a| a.history_proof.push(Hash256::ZERO))), Link::History);
+    assert_eq!(
+        link(&edit(&|a| a.history_proof.pop().map(drop).unwrap_or(()))),
+        Link::History
+    );
+    assert_eq!(
+        link(&edit(&|a| a.history_proof.push(Hash256::ZERO))),
+        Link::History
+    );
     assert_eq!(link(&edit(&|a| a.height = Height::new(6))), Link::History);
     assert_eq!(link(&edit(&|a| a.height = Height::new(1))), Link::History);
     for bit in 0..256 {
@@ -347,17 +365,32 @@ fn every_tampered_anchor_part_names_its_link() {
 
     // anchor_record: a flipped bit anywhere in the record.
     let len = b.anchor.as_ref().unwrap().record.0.len();
-    for at in (0..len).step_by(7).chain([1, 2, 3, 11, 43, 75, 107, len - 1]) {
+    for at in (0..len)
+        .step_by(7)
+        .chain([1, 2, 3, 11, 43, 75, 107, len - 1])
+    {
         let t = edit(&|a| a.record.0[at] ^= 0x01);
         assert_eq!(link(&t), Link::AnchorRecord, "record byte {at}");
     }
-    assert_eq!(link(&edit(&|a| a.record.0.truncate(100))), Link::AnchorRecord);
+    assert_eq!(
+        link(&edit(&|a| a.record.0.truncate(100))),
+        Link::AnchorRecord
+    );
     // ... or a Bitcoin part that is not the recorded transaction or block.
-    assert_eq!(link(&edit(&|a| a.bitcoin.raw_tx[0] ^= 1)), Link::AnchorRecord);
-    assert_eq!(link(&edit(&|a| a.bitcoin.headers[0][79] ^= 1)), Link::AnchorRecord);
+    assert_eq!(
+        link(&edit(&|a| a.bitcoin.raw_tx[0] ^= 1)),
+        Link::AnchorRecord
+    );
+    assert_eq!(
+        link(&edit(&|a| a.bitcoin.headers[0][79] ^= 1)),
+        Link::AnchorRecord
+    );
     // A record of another (submission) kind.
     let submission = b.submission.clone();
-    assert_eq!(link(&edit(&|a| a.record = submission.clone())), Link::AnchorRecord);
+    assert_eq!(
+        link(&edit(&|a| a.record = submission.clone())),
+        Link::AnchorRecord
+    );
 
     // Tampering with branch or later headers is the caller's bitcoin link:
     // the runtime's checks still pass and return the commitment to look for.

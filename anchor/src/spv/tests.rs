@@ -5,9 +5,9 @@ use bitcoin::secp256k1::SecretKey;
 use bitcoin::{CompactTarget, FeeRate, OutPoint, pow::Target};
 
 use super::*;
-use pantheon_runtime::codec::Encode;
 use crate::key::AnchorKey;
 use crate::txbuild::{Coin, build_anchor};
+use pantheon_runtime::codec::Encode;
 
 /// Test headers use a target 2^-16 of the hash space, so a flipped bit
 /// almost never still meets it (regtest's own limit is met half the time).

@@ -6,9 +6,7 @@ use serde_json::{Value, json};
 
 use super::{hx, tx_vector};
 use crate::amount::Height;
-use crate::anchor::{
-    AnchorCommitment, BitcoinBlockHash, BitcoinPart, commitment_body, sha256d,
-};
+use crate::anchor::{AnchorCommitment, BitcoinBlockHash, BitcoinPart, commitment_body, sha256d};
 use crate::block::{BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType};
 use crate::codec::Encode;
 use crate::crypto::{KeyCache, Keypair, SignContext};
@@ -38,11 +36,7 @@ const BITCOIN_HEIGHT: u64 = 101;
 #[must_use]
 pub fn synthetic_bitcoin_part(commitment: &AnchorCommitment) -> BitcoinPart {
     let raw_tx = synthetic_tx(commitment);
-    let leaves = [
-        sha256d(b"coinbase"),
-        sha256d(b"filler"),
-        sha256d(&raw_tx),
-    ];
+    let leaves = [sha256d(b"coinbase"), sha256d(b"filler"), sha256d(&raw_tx)];
     // Three leaves: n01 = H2(t0 || t1), n22 = H2(t2 || t2), root = H2(n01 || n22).
     let n01 = sha256d(&[leaves[0], leaves[1]].concat());
     let n22 = sha256d(&[leaves[2], leaves[2]].concat());
@@ -233,7 +227,10 @@ pub(super) fn anchor_vectors(
         .collect();
 
     let a = ex.anchored;
-    let root = ex.ledger.history_root(a).expect("anchored height committed");
+    let root = ex
+        .ledger
+        .history_root(a)
+        .expect("anchored height committed");
     let commitment = ex.ledger.anchor_commitment(a).expect("anchored");
     let body = commitment_body(&genesis.hash(), a, &root);
     let mut preimage = Domain::Anchor.tag().as_bytes().to_vec();
