@@ -7,9 +7,10 @@
 //!   each header: sha256d(header) <= target(nBits) <= network limit
 //! ```
 //!
-//! [`BitcoinPart`] is plain bytes so that the runtime's proof bundle can
-//! carry it without depending on the `bitcoin` crate; `FORMAT-DRAFT.md` in
-//! this crate specifies it byte by byte. [`verify`] needs no network.
+//! [`BitcoinPart`] is plain bytes, defined in `pantheon_runtime::anchor`
+//! (re-exported here) so that the runtime's proof bundle can carry it
+//! without depending on the `bitcoin` crate; `docs/FORMATS.md` (section 18)
+//! specifies it byte by byte. [`verify`] needs no network.
 //!
 //! # What headers alone prove
 //!
@@ -29,7 +30,6 @@ use bitcoin::block::Header;
 use bitcoin::consensus::encode;
 use bitcoin::hashes::{Hash, sha256d};
 use bitcoin::{Amount, BlockHash, Network, Transaction, TxMerkleNode, Txid};
-use pantheon_runtime::codec::{self, CodecError, Decode, Encode, Reader, put_count16, put_count32};
 use pantheon_runtime::hash::Hash256;
 use serde::{Deserialize, Serialize};
 
@@ -37,150 +37,25 @@ use crate::merkle::{self, MerkleError};
 use crate::payload::{AnchorPayload, PayloadError};
 use crate::rpc::{BitcoinRpc, RpcError};
 
-/// The encoding version of [`BitcoinPart`].
-pub const PART_VERSION: u8 = 1;
+pub use pantheon_runtime::anchor::{BitcoinPart, MAX_HEADERS, PART_VERSION};
+
 /// The largest raw transaction accepted (a standard transaction's weight
 /// limit, 400,000 WU, is at most 100,000 bytes without witness).
-pub const MAX_TX_SIZE: usize = 100_000;
-/// The most headers accepted: two weeks of blocks.
-pub const MAX_HEADERS: usize = 2016;
+pub const MAX_TX_SIZE: usize = pantheon_runtime::anchor::MAX_BITCOIN_TX_SIZE;
 
-/// The Bitcoin part of a proof bundle: the anchor transaction, its Merkle
-/// branch in its block, and the block's header followed by the headers of
-/// the blocks built on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BitcoinPart {
-    /// The transaction serialized without witness (the bytes its txid
-    /// hashes).
-    pub raw_tx: Vec<u8>,
-    /// Its position in the block.
-    pub tx_index: u32,
-    /// Merkle siblings from the leaf up, in internal byte order.
-    pub branch: Vec<[u8; 32]>,
-    /// `headers[0]` holds the transaction; `headers[i + 1]` builds on
-    /// `headers[i]`. Their count is the number of confirmations proven.
-    pub headers: Vec<[u8; 80]>,
+const _: () = assert!(merkle::MAX_DEPTH == pantheon_runtime::anchor::MAX_BRANCH_DEPTH);
+
+/// The txid of the part's transaction, as a `bitcoin` type.
+#[must_use]
+pub fn part_txid(part: &BitcoinPart) -> Txid {
+    Txid::from_byte_array(*part.txid().as_bytes())
 }
 
-impl Encode for BitcoinPart {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.push(PART_VERSION);
-        put_count32(out, self.raw_tx.len());
-        out.extend_from_slice(&self.raw_tx);
-        out.extend_from_slice(&self.tx_index.to_be_bytes());
-        put_count16(out, self.branch.len());
-        for hash in &self.branch {
-            out.extend_from_slice(hash);
-        }
-        put_count16(out, self.headers.len());
-        for header in &self.headers {
-            out.extend_from_slice(header);
-        }
-    }
-}
-
-impl Decode for BitcoinPart {
-    const MAX_SIZE: usize =
-        1 + 4 + MAX_TX_SIZE + 4 + 2 + 32 * merkle::MAX_DEPTH + 2 + 80 * MAX_HEADERS;
-
-    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
-        r.version("bitcoin part", PART_VERSION)?;
-        let len = r.count("raw_tx", true, MAX_TX_SIZE)?;
-        let raw_tx = r.take(len)?.to_vec();
-        let tx_index = r.u32()?;
-        let n = r.count("branch", false, merkle::MAX_DEPTH)?;
-        let mut branch = Vec::with_capacity(n);
-        for _ in 0..n {
-            branch.push(r.array()?);
-        }
-        let n = r.count("headers", false, MAX_HEADERS)?;
-        let mut headers = Vec::with_capacity(n);
-        for _ in 0..n {
-            headers.push(r.array()?);
-        }
-        Ok(Self {
-            raw_tx,
-            tx_index,
-            branch,
-            headers,
-        })
-    }
-}
-
-impl BitcoinPart {
-    /// Decodes the binary encoding (whole input, size-limited).
-    ///
-    /// # Errors
-    /// [`CodecError`].
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
-        codec::decode_exact(bytes)
-    }
-
-    /// The hash of `headers[0]`, the block holding the transaction.
-    #[must_use]
-    pub fn block_hash(&self) -> Option<BlockHash> {
-        self.headers.first().map(header_hash)
-    }
-
-    /// The txid: double SHA-256 of `raw_tx`.
-    #[must_use]
-    pub fn txid(&self) -> Txid {
-        Txid::from_byte_array(sha256d::Hash::hash(&self.raw_tx).to_byte_array())
-    }
-}
-
-/// The JSON form: every byte string as lower-case hex.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PartJson {
-    raw_tx: String,
-    tx_index: u32,
-    branch: Vec<String>,
-    headers: Vec<String>,
-}
-
-impl Serialize for BitcoinPart {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        PartJson {
-            raw_tx: hex::encode(&self.raw_tx),
-            tx_index: self.tx_index,
-            branch: self.branch.iter().map(hex::encode).collect(),
-            headers: self.headers.iter().map(hex::encode).collect(),
-        }
-        .serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for BitcoinPart {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        let json = PartJson::deserialize(d)?;
-        if json.raw_tx.len() > 2 * MAX_TX_SIZE {
-            return Err(D::Error::custom("raw_tx too long"));
-        }
-        if json.branch.len() > merkle::MAX_DEPTH || json.headers.len() > MAX_HEADERS {
-            return Err(D::Error::custom("too many branch hashes or headers"));
-        }
-        let raw_tx = hex::decode(&json.raw_tx).map_err(D::Error::custom)?;
-        let branch = json
-            .branch
-            .iter()
-            .map(|h| pantheon_runtime::hash::decode_hex_array::<32>(h))
-            .collect::<Result<_, _>>()
-            .map_err(D::Error::custom)?;
-        let headers = json
-            .headers
-            .iter()
-            .map(|h| pantheon_runtime::hash::decode_hex_array::<80>(h))
-            .collect::<Result<_, _>>()
-            .map_err(D::Error::custom)?;
-        Ok(Self {
-            raw_tx,
-            tx_index: json.tx_index,
-            branch,
-            headers,
-        })
-    }
+/// The hash of the part's first header, as a `bitcoin` type.
+#[must_use]
+pub fn part_block_hash(part: &BitcoinPart) -> Option<BlockHash> {
+    part.block_hash()
+        .map(|h| BlockHash::from_byte_array(*h.as_bytes()))
 }
 
 /// Why a Bitcoin part does not prove the expected commitment. Each
@@ -358,7 +233,7 @@ pub fn verify(
 ) -> Result<VerifiedAnchor, SpvError> {
     // Transaction.
     let tx = decode_tx(&part.raw_tx)?;
-    let txid = part.txid();
+    let txid = part_txid(part);
     // Commitment.
     let commitment = anchor_commitment(&tx)?;
     if commitment != *expected {
@@ -693,7 +568,7 @@ pub async fn check_best_chain(
     network: Network,
     min_confirmations: u32,
 ) -> Result<ChainStatus, ChainError> {
-    let block_hash = part.block_hash().ok_or(ChainError::NoHeaders)?;
+    let block_hash = part_block_hash(part).ok_or(ChainError::NoHeaders)?;
     let info = rpc.get_blockchain_info().await?;
     if info.chain != network.to_core_arg() {
         return Err(ChainError::WrongNetwork {

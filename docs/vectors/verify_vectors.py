@@ -7,7 +7,11 @@ parsed field by field and re-encoded, signing messages rebuilt and ML-DSA-65
 signatures verified with their context strings, RFC 9162 roots and proofs
 recomputed and verified, state keys/values/root recomputed and state proofs
 verified, the genesis header and hashes rebuilt from the JSON genesis, the
-block hash from the header fields, and the commit certificate verified.
+block hash from the header fields, and the commit certificate verified;
+the block history log, the anchor commitment, the AnchorRecord transaction,
+the Bitcoin part (double SHA-256, strict transaction parse, payload, Merkle
+branch, proof of work, linkage) and the full anchored proof bundle, link by
+link, with tampered copies refused at the right link.
 
 Usage:  python3 verify_vectors.py [DIR]      (DIR defaults to this file's directory)
 
@@ -46,14 +50,18 @@ TAG_GENESIS = b"pantheon/v1/genesis"
 TAG_GENESIS_ALLOCATIONS = b"pantheon/v1/genesis-allocations"
 TAG_STATE_KEY = b"pantheon/v1/state-key"
 TAG_STATE_VALUE = b"pantheon/v1/state-value"
+TAG_ANCHOR = b"pantheon/v1/anchor"
 
 CTX_REGISTER = b"pantheon/v1/register-operator"
 CTX_SUBMIT = b"pantheon/v1/submit-root"
 CTX_TRANSFER = b"pantheon/v1/transfer"
 CTX_VOTE = b"pantheon/v1/vote"
+CTX_ANCHOR_RECORD = b"pantheon/v1/anchor-record"
 
-KIND_REGISTER, KIND_SUBMIT, KIND_TRANSFER = 1, 2, 3
-KIND_CONTEXT = {KIND_REGISTER: CTX_REGISTER, KIND_SUBMIT: CTX_SUBMIT, KIND_TRANSFER: CTX_TRANSFER}
+KIND_REGISTER, KIND_SUBMIT, KIND_TRANSFER, KIND_ANCHOR = 1, 2, 3, 4
+KIND_CONTEXT = {KIND_REGISTER: CTX_REGISTER, KIND_SUBMIT: CTX_SUBMIT, KIND_TRANSFER: CTX_TRANSFER,
+                KIND_ANCHOR: CTX_ANCHOR_RECORD}
+ANCHOR_RECORD_SIZE = 2 + 2 + 8 + 32 + 32 + 32 + 8 + SIGNATURE_LEN  # 3425
 VOTE_PREVOTE, VOTE_PRECOMMIT = 1, 2
 
 MAX_LABEL_LEN = 64
@@ -284,6 +292,9 @@ def encode_unsigned(tx: dict) -> bytes:
     elif kind == KIND_TRANSFER:
         assert len(tx["from_key"]) == PUBLIC_KEY_LEN
         out += tx["from_key"] + be(tx["nonce"], 8) + tx["to"] + be(tx["amount"], 8)
+    elif kind == KIND_ANCHOR:
+        out += be(tx["validator"], 2) + be(tx["height"], 8) + tx["commitment"] + tx["bitcoin_txid"]
+        out += tx["bitcoin_block"] + be(tx["bitcoin_height"], 8)
     else:
         raise ValueError(kind)
     return bytes(out)
@@ -313,6 +324,13 @@ def decode_tx(data: bytes) -> dict:
             tx["nonce"] = r.u64()
             tx["to"] = r.take(32)
             tx["amount"] = r.u64()
+        elif kind == KIND_ANCHOR:
+            tx["validator"] = r.u16()
+            tx["height"] = r.u64()
+            tx["commitment"] = r.take(32)
+            tx["bitcoin_txid"] = r.take(32)
+            tx["bitcoin_block"] = r.take(32)
+            tx["bitcoin_height"] = r.u64()
         else:
             raise DecodeError(f"kind: invalid tag {kind}")
         tx["signature"] = r.take(SIGNATURE_LEN)
@@ -1181,6 +1199,466 @@ def check_block(d: str, pks: dict[bytes, bytes], genesis: dict) -> None:
             not mldsa_verify(validators[0]["public_key"], prop, h2b(v["proposal_signature"]), CTX_VOTE))
 
 
+# --------------------------------------------------------------------------
+# Anchoring (FORMATS.md 17-21): block history, anchor commitment,
+# AnchorRecord, the Bitcoin part, anchored proof bundles
+# --------------------------------------------------------------------------
+
+class Invalid(Exception):
+    """A failed link of a proof: str(e) starts with the link's name."""
+
+
+def h2(b: bytes) -> bytes:
+    """Bitcoin's double SHA-256 (internal byte order)."""
+    return hashlib.sha256(hashlib.sha256(b).digest()).digest()
+
+
+MAX_BTC_TX, MAX_BRANCH, MAX_HEADERS = 100_000, 32, 2016
+PART_MAX = 1 + 4 + MAX_BTC_TX + 4 + 2 + 32 * MAX_BRANCH + 2 + 80 * MAX_HEADERS
+
+POW_LIMIT = {
+    "main": 0x00000000FFFF << 208,
+    "test": 0x00000000FFFF << 208,
+    "testnet4": 0x00000000FFFF << 208,
+    "signet": 0x00000377AE << 216,
+    "regtest": 0x7FFFFF << 232,
+}
+
+
+def history_leaf(block_hash_: bytes) -> bytes:
+    """FORMATS 17.1: leaf h-1 of the block history is SHA-256(0x00 || block hash h)."""
+    assert len(block_hash_) == 32
+    return log_leaf(block_hash_)
+
+
+def anchor_commitment(genesis_hash: bytes, height: int, history_root: bytes) -> bytes:
+    """FORMATS 17.3."""
+    return tagged(TAG_ANCHOR, genesis_hash + be(height, 8) + history_root)
+
+
+def root_from_path(leaf_index: int, tree_size: int, path: list[bytes], leaf: bytes) -> bytes | None:
+    """RFC 9162 2.1.3.2 without the final comparison: the root the path leads to."""
+    if leaf_index >= tree_size:
+        return None
+    fn, sn, r = leaf_index, tree_size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 == 1 or fn == sn:
+            r = log_node(p, r)
+            while fn & 1 == 0 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = log_node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def decode_part(b: bytes) -> dict:
+    """FORMATS 18.5.1: the big-endian wrapper of the Bitcoin part."""
+    def body(r: Reader) -> dict:
+        r.version("bitcoin part")
+        raw_tx = r.take(r.count("raw_tx", 4, MAX_BTC_TX))
+        tx_index = r.u32()
+        branch = [r.take(32) for _ in range(r.count("branch", 2, MAX_BRANCH))]
+        headers = [r.take(80) for _ in range(r.count("headers", 2, MAX_HEADERS))]
+        return {"raw_tx": raw_tx, "tx_index": tx_index, "branch": branch, "headers": headers}
+
+    return decode_exact(b, PART_MAX, body)
+
+
+def encode_part(p: dict) -> bytes:
+    out = b"\x01" + be(len(p["raw_tx"]), 4) + p["raw_tx"] + be(p["tx_index"], 4)
+    out += be(len(p["branch"]), 2) + b"".join(p["branch"])
+    return out + be(len(p["headers"]), 2) + b"".join(p["headers"])
+
+
+def part_from_json(j: dict) -> dict:
+    """FORMATS 18.5.2."""
+    if set(j) != {"raw_tx", "tx_index", "branch", "headers"}:
+        raise DecodeError("bitcoin part JSON members")
+    if len(j["branch"]) > MAX_BRANCH or len(j["headers"]) > MAX_HEADERS or len(j["raw_tx"]) > 2 * MAX_BTC_TX:
+        raise DecodeError("bitcoin part JSON over its maxima")
+    if not isinstance(j["tx_index"], int) or not 0 <= j["tx_index"] < 2**32:
+        raise DecodeError("tx_index")
+    return {"raw_tx": h2b(j["raw_tx"]), "tx_index": j["tx_index"],
+            "branch": [h2b(x, 32) for x in j["branch"]], "headers": [h2b(x, 80) for x in j["headers"]]}
+
+
+def parse_btc_tx_outputs(raw: bytes) -> list:
+    """FORMATS 18.6.1 step 3: strict legacy (non-witness) parse; returns [(value, script)]."""
+    pos = 0
+
+    def take(n):
+        nonlocal pos
+        if pos + n > len(raw):
+            raise Invalid("transaction: does not decode (truncated)")
+        out = raw[pos:pos + n]
+        pos += n
+        return out
+
+    def compact():
+        first = take(1)[0]
+        if first < 0xFD:
+            return first
+        width, minimum = {0xFD: (2, 0xFD), 0xFE: (4, 0x10000), 0xFF: (8, 0x100000000)}[first]
+        value = int.from_bytes(take(width), "little")
+        if value < minimum:
+            raise Invalid("transaction: does not decode (non-minimal CompactSize)")
+        return value
+
+    take(4)
+    n_in = compact()
+    if n_in == 0:
+        raise Invalid("transaction: not the canonical serialization without witness")
+    for _ in range(n_in):
+        take(36)
+        take(compact())
+        take(4)
+    outputs = []
+    for _ in range(compact()):
+        value = int.from_bytes(take(8), "little")
+        outputs.append((value, take(compact())))
+    take(4)
+    if pos != len(raw):
+        raise Invalid("transaction: does not decode (trailing bytes)")
+    return outputs
+
+
+def target_from_bits(bits: int) -> int:
+    """FORMATS 18.6.4 step 2 (Bitcoin Core's SetCompact)."""
+    e, m = bits >> 24, bits & 0x007FFFFF
+    if m != 0 and bits & 0x00800000:
+        raise ValueError("negative")
+    if m != 0 and (e > 34 or (m > 0xFF and e > 33) or (m > 0xFFFF and e > 32)):
+        raise ValueError("overflow")
+    target = m >> (8 * (3 - e)) if e <= 3 else m << (8 * (e - 3))
+    if target == 0:
+        raise ValueError("zero")
+    return target
+
+
+def verify_part(part: dict, commitment: bytes, chain: str, k: int) -> bytes:
+    """FORMATS 18.6: returns the txid (internal order) or raises Invalid."""
+    raw = part["raw_tx"]
+    if len(raw) > MAX_BTC_TX:
+        raise Invalid("transaction: too large")
+    if len(raw) == 64:
+        raise Invalid("transaction: 64-byte transactions are refused")
+    outputs = parse_btc_tx_outputs(raw)
+    txid = h2(raw)
+    op_returns = [(v, s) for v, s in outputs if s[:1] == b"\x6a"]
+    if not op_returns:
+        raise Invalid("commitment: no OP_RETURN output")
+    if len(op_returns) > 1:
+        raise Invalid("commitment: several OP_RETURN outputs")
+    value, script = op_returns[0]
+    if len(script) != 39 or script[:2] != b"\x6a\x25":
+        raise Invalid("commitment: not OP_RETURN followed by one 37-byte push")
+    if script[2:6] != b"PNTH":
+        raise Invalid("commitment: bad magic")
+    if script[6] != 1:
+        raise Invalid("commitment: unsupported version")
+    if value != 0:
+        raise Invalid("commitment: OP_RETURN output carries a value")
+    if script[7:] != commitment:
+        raise Invalid("commitment: wrong commitment")
+    if not part["headers"]:
+        raise Invalid("confirmations: 0 headers")
+    if len(part["headers"]) > MAX_HEADERS:
+        raise Invalid("headers: too many")
+    branch, index = part["branch"], part["tx_index"]
+    if len(branch) > MAX_BRANCH or (len(branch) < MAX_BRANCH and index >> len(branch)):
+        raise Invalid("merkle: index or depth out of range")
+    node = txid
+    for i, s in enumerate(branch):
+        if (index >> i) & 1:
+            if s == node:
+                raise Invalid("merkle: right child equals its sibling")
+            node = h2(s + node)
+        else:
+            node = h2(node + s)
+    if node != part["headers"][0][36:68]:
+        raise Invalid("merkle: root mismatch")
+    prev = None
+    for i, header in enumerate(part["headers"]):
+        bits = int.from_bytes(header[72:76], "little")
+        try:
+            target = target_from_bits(bits)
+        except ValueError as e:
+            raise Invalid(f"header {i}: invalid nBits ({e})") from None
+        if target > POW_LIMIT[chain]:
+            raise Invalid(f"header {i}: target above the pow limit")
+        hash_i = h2(header)
+        if int.from_bytes(hash_i, "little") > target:
+            raise Invalid(f"header {i}: no proof of work")
+        if prev is not None and header[4:36] != prev:
+            raise Invalid(f"header {i}: broken link")
+        prev = hash_i
+    if len(part["headers"]) < k:
+        raise Invalid("confirmations: not enough headers")
+    return txid
+
+
+def check_part_failures(name: str, part: dict, commitment: bytes) -> None:
+    """The documented failures of a three-confirmation regtest part at index 2 of 3."""
+    def fails(what, p, prefix, chain="regtest", k=1, c=commitment):
+        try:
+            verify_part(p, c, chain, k)
+            R.check(f"{name}: {what} is refused", False, "accepted")
+        except Invalid as e:
+            R.check(f"{name}: {what} is refused ({e})", str(e).startswith(prefix), str(e))
+
+    fails("k=4", part, "confirmations", k=4)
+    fails("mainnet", part, "header 0: target above", chain="main")
+    fails("the duplicated position tx_index=3", dict(part, tx_index=3), "merkle: right child")
+    fails("another commitment", part, "commitment: wrong", c=bytes(32))
+    fails("a 64-byte transaction", dict(part, raw_tx=bytes(64)), "transaction: 64-byte")
+    fails("a witness serialization", dict(part, raw_tx=part["raw_tx"][:4] + b"\x00\x01" + part["raw_tx"][4:]),
+          "transaction")
+    for i in range(len(part["headers"])):
+        headers = list(part["headers"])
+        h = bytearray(headers[i])
+        h[79] ^= 0x80
+        headers[i] = bytes(h)
+        fails(f"a flipped nonce bit in header {i}", dict(part, headers=headers), "header")
+    b = list(part["branch"])
+    b[1] = bytes([b[1][0] ^ 1]) + b[1][1:]
+    fails("a flipped branch bit", dict(part, branch=b), "merkle: root mismatch")
+
+
+def check_anchor(d: str, pks: dict[bytes, bytes], genesis: dict) -> dict:
+    v = load(d, "anchor")
+    gh = genesis["hash"]
+    R.eq("anchor: genesis hash is genesis.json's", h2b(v["genesis_hash"]), gh)
+
+    # 17.1-17.2 block history log.
+    hist = v["history"]
+    hashes = [h2b(x, 32) for x in hist["block_hashes"]]
+    leaves = [history_leaf(h) for h in hashes]
+    R.eq("history: leaf hashes = SHA-256(0x00 || block hash)", [x.hex() for x in leaves], hist["leaf_hashes"])
+    for r in hist["roots"]:
+        R.eq(f"history: root of blocks 1..={r['size']}", mth(leaves[:r["size"]]), r["root"])
+    for p in hist["inclusion_proofs"]:
+        h, a = p["height"], p["size"]
+        path = [h2b(x, 32) for x in p["path"]]
+        n = f"history: block {h} in the history of {a}"
+        R.eq(f"{n}: leaf index is height - 1", p["leaf_index"], h - 1)
+        R.eq(f"{n}: path = RFC 9162 PATH", [x.hex() for x in rfc_path(h - 1, leaves[:a])], p["path"])
+        R.check(f"{n}: inclusion verifies", verify_inclusion(h - 1, a, path, leaves[h - 1], mth(leaves[:a])))
+
+    # 17.3 anchor commitment.
+    c = v["commitment"]
+    a = c["height"]
+    root = mth(leaves[:a])
+    R.eq("commitment: history root at A", root, c["history_root"])
+    body = gh + be(a, 8) + root
+    R.eq("commitment: body = genesis_hash || A:u64 || history_root (72 bytes)", body, c["body"])
+    R.eq("commitment: preimage = 'pantheon/v1/anchor' || 0x00 || body", TAG_ANCHOR + b"\x00" + body, c["preimage"])
+    commitment = anchor_commitment(gh, a, root)
+    R.eq("commitment: SHA-256 of the preimage", commitment, c["commitment"])
+
+    # 17.4 AnchorRecord transaction.
+    t = v["anchor_record"]
+    raw = h2b(t["bytes"])
+    tx = decode_tx(raw)
+    f = t["fields"]
+    R.eq("anchor_record: kind 4, 3,425 bytes", (tx["kind"], len(raw)), (KIND_ANCHOR, ANCHOR_RECORD_SIZE))
+    want = {"kind": KIND_ANCHOR, "validator": f["validator"], "height": f["height"],
+            "commitment": h2b(f["commitment"], 32), "bitcoin_txid": h2b(f["bitcoin_txid"], 32),
+            "bitcoin_block": h2b(f["bitcoin_block"], 32), "bitcoin_height": f["bitcoin_height"]}
+    unsigned = encode_unsigned(want)
+    R.eq("anchor_record: unsigned bytes from the fields", unsigned, t["unsigned_bytes"])
+    R.eq("anchor_record: bytes = unsigned || signature", unsigned + tx["signature"], raw)
+    R.eq("anchor_record: signing message = genesis_hash || unsigned", gh + unsigned, t["signing_message"])
+    R.eq("anchor_record: id = SHA-256(0x00 || bytes)", tx_id(raw), t["id"])
+    R.eq("anchor_record: context", t["context"], CTX_ANCHOR_RECORD.decode())
+    vk = genesis["validators"][tx["validator"]]["public_key"]
+    R.eq("anchor_record: validator 0 is the key of seed 0x01", vk, pks[h2b(t["signer_seed"], 32)])
+    R.check("anchor_record: signature verifies (context pantheon/v1/anchor-record)",
+            mldsa_verify(vk, gh + unsigned, tx["signature"], CTX_ANCHOR_RECORD))
+    R.check("anchor_record: not with another context", not mldsa_verify(vk, gh + unsigned, tx["signature"], CTX_SUBMIT))
+    R.eq("anchor_record: anchors the commitment at A", (tx["height"], tx["commitment"]), (a, commitment))
+    R.eq("anchor_record: txid displays reversed", tx["bitcoin_txid"][::-1].hex(), f["bitcoin_txid_displayed"])
+    R.eq("anchor_record: block displays reversed", tx["bitcoin_block"][::-1].hex(), f["bitcoin_block_displayed"])
+    R.check("anchor_record: valid at the parent height (1 <= A <= block height - 1)",
+            1 <= tx["height"] <= t["included_in_block"] - 1 and t["included_in_block"] <= len(hashes))
+    R.rejects("anchor_record: decoder rejects a truncated record", decode_tx, raw[:-1])
+    R.rejects("anchor_record: decoder rejects a trailing byte", decode_tx, raw + b"\x00")
+
+    # 18 the Bitcoin part.
+    b = v["bitcoin"]
+    part = decode_part(h2b(b["part_bytes"]))
+    R.check("bitcoin: binary encoding decodes and equals the JSON form", part == part_from_json(b["part"]))
+    R.eq("bitcoin: re-encoding gives the bytes back", encode_part(part), b["part_bytes"])
+    R.eq("bitcoin: size = 13 + len(raw_tx) + 32 n_branch + 80 n_headers", len(h2b(b["part_bytes"])),
+         13 + len(part["raw_tx"]) + 32 * len(part["branch"]) + 80 * len(part["headers"]))
+    R.rejects("bitcoin: decoder rejects a trailing byte", decode_part, h2b(b["part_bytes"]) + b"\x00")
+    R.rejects("bitcoin: decoder rejects version 2", decode_part, b"\x02" + h2b(b["part_bytes"])[1:])
+    off = b["commitment_offset"]
+    R.eq("bitcoin: payload = 'PNTH' 01 commitment", h2b(b["payload"]), b"PNTH\x01" + commitment)
+    R.eq("bitcoin: commitment verbatim in raw_tx at its offset", part["raw_tx"][off:off + 32], commitment)
+    for k in range(1, b["confirmations"] + 1):
+        txid = verify_part(part, commitment, b["network"], k)
+        R.eq(f"bitcoin: verifies at k={k}; txid = H2(raw_tx)", txid, b["txid"])
+    R.eq("bitcoin: txid displayed reversed", txid[::-1].hex(), b["txid_displayed"])
+    R.eq("bitcoin: the record names this txid", tx["bitcoin_txid"], txid)
+    R.eq("bitcoin: the record names block H2(headers[0])", tx["bitcoin_block"], h2(part["headers"][0]))
+    for i, hh in enumerate(b["header_hashes"]):
+        R.eq(f"bitcoin: header {i} hash (internal, displayed)", (h2(part["headers"][i]).hex(), h2(part["headers"][i])[::-1].hex()),
+             (hh["internal"], hh["displayed"]))
+        R.eq(f"bitcoin: header {i} nBits", int.from_bytes(part["headers"][i][72:76], "little"), b["bits"])
+    check_part_failures("bitcoin", part, commitment)
+
+    # 13: the whole path from block 1's hash to Bitcoin's merkle root as
+    # OpenTimestamps operations.
+    p1 = next(p for p in hist["inclusion_proofs"] if p["height"] == 1 and p["size"] == a)
+    ops = [("prepend", b"\x00"), ("sha256",)]
+    ops += inclusion_ots_ops(0, a, [h2b(x, 32) for x in p1["path"]])
+    ops += [("prepend", TAG_ANCHOR + b"\x00" + gh + be(a, 8)), ("sha256",)]
+    ops += [("prepend", part["raw_tx"][:off]), ("append", part["raw_tx"][off + 32:]), ("sha256",), ("sha256",)]
+    for i, s in enumerate(part["branch"]):
+        ops += [("prepend", s)] if (part["tx_index"] >> i) & 1 else [("append", s)]
+        ops += [("sha256",), ("sha256",)]
+    R.eq("ots: block 1 hash -> history -> commitment -> txid -> Bitcoin merkle root",
+         apply_ots(hashes[0], ops), part["headers"][0][36:68])
+
+    # The colleague's frozen worked example (FORMATS 18.8), if the repository is around it.
+    example = os.path.join(d, "..", "..", "anchor", "src", "spv", "example.json")
+    if os.path.exists(example):
+        with open(example, encoding="utf-8") as fh:
+            ex = json.load(fh)
+        ep = decode_part(h2b(ex["part_bytes"]))
+        R.check("example 18.8: binary encoding equals the JSON form", ep == part_from_json(ex["part"]))
+        ec = h2b(ex["commitment"], 32)
+        R.eq("example 18.8: commitment = SHA-256('pantheon example commitment')", ec,
+             sha256(b"pantheon example commitment"))
+        for k in (1, 2, 3):
+            R.eq(f"example 18.8: verifies at k={k}", verify_part(ep, ec, "regtest", k)[::-1].hex(), ex["txid"])
+        R.eq("example 18.8: block hash", h2(ep["headers"][0])[::-1].hex(), ex["block_hash"])
+        check_part_failures("example 18.8", ep, ec)
+    return {"commitment": commitment, "record": tx}
+
+
+def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str = "regtest", k: int = 1) -> dict:
+    """FORMATS 16 and 20: every link of an (anchored) proof bundle, in order.
+    Raises Invalid naming the first link that fails."""
+    def link(name, fn):
+        try:
+            return fn()
+        except (DecodeError, ValueError, KeyError, IndexError) as e:
+            raise Invalid(f"{name}: {e}") from None
+
+    if b.get("version") != 1:
+        raise Invalid("format: unsupported version")
+    g = link("genesis", lambda: decode_genesis_header(h2b(b["genesis"])))
+    gh = tagged(TAG_GENESIS, h2b(b["genesis"]))
+    if gh != h2b(b["genesis_hash"], 32) or (trusted_genesis is not None and gh != trusted_genesis):
+        raise Invalid("genesis: hash mismatch")
+    sub_bytes = h2b(b["submission"])
+    sub = link("submission", lambda: decode_tx(sub_bytes))
+    op_key = link("submission", lambda: h2b(b["operator_key"], PUBLIC_KEY_LEN))
+    if sub["kind"] != KIND_SUBMIT or key_id(op_key) != sub["operator"]:
+        raise Invalid("submission: not a submission of the operator key")
+    if not mldsa_verify(op_key, gh + sub_bytes[:-SIGNATURE_LEN], sub["signature"], CTX_SUBMIT):
+        raise Invalid("submission: signature does not verify")
+    hb = h2b(b["header"])
+    header = link("header", lambda: decode_header(hb))
+    cert = link("certificate", lambda: decode_certificate(h2b(b["certificate"])))
+    if cert["block_hash"] != block_hash(hb) or cert["height"] != header["height"]:
+        raise Invalid("header: not the certified block")
+    why = verify_certificate(cert, gh, g["validators"], hb)
+    if why:
+        raise Invalid(f"certificate: {why}")
+    inc = b["inclusion"]
+    if inc["tree_size"] != header["log_size"] or not verify_inclusion(
+            inc["leaf_index"], inc["tree_size"], [h2b(x, 32) for x in inc["path"]], tx_id(sub_bytes), header["log_root"]):
+        raise Invalid("path: the submission is not in the header's log")
+    out = {"height": header["height"], "block_hash": block_hash(hb), "anchor": None}
+    if "anchor" not in b:
+        return out
+    an = b["anchor"]
+    if set(an) != {"height", "history_proof", "commitment", "record", "bitcoin"}:
+        raise Invalid("history: anchor members")
+    s, a = header["height"], an["height"]
+    if not (1 <= s <= a):
+        raise Invalid("history: anchored height below the block's")
+    root = root_from_path(s - 1, a, [h2b(x, 32) for x in an["history_proof"]], history_leaf(block_hash(hb)))
+    commitment = h2b(an["commitment"], 32)
+    if root is None or anchor_commitment(gh, a, root) != commitment:
+        raise Invalid("history: the path does not lead to the commitment")
+    rb = h2b(an["record"])
+    rec = link("anchor_record", lambda: decode_tx(rb))
+    if rec["kind"] != KIND_ANCHOR or rec["validator"] >= len(g["validators"]):
+        raise Invalid("anchor_record: not a record of a genesis validator")
+    if not mldsa_verify(g["validators"][rec["validator"]]["public_key"], gh + rb[:-SIGNATURE_LEN],
+                        rec["signature"], CTX_ANCHOR_RECORD):
+        raise Invalid("anchor_record: signature does not verify")
+    part = link("bitcoin", lambda: part_from_json(an["bitcoin"]))
+    if rec["height"] != a or rec["commitment"] != commitment or rec["bitcoin_txid"] != h2(part["raw_tx"]) \
+            or (part["headers"] and rec["bitcoin_block"] != h2(part["headers"][0])):
+        raise Invalid("anchor_record: does not match the bundle")
+    try:
+        verify_part(part, commitment, chain, k)
+    except Invalid as e:
+        raise Invalid(f"bitcoin: {e}") from None
+    out["anchor"] = {"height": a, "commitment": commitment, "bitcoin_txid": rec["bitcoin_txid"],
+                     "bitcoin_block": rec["bitcoin_block"], "bitcoin_height": rec["bitcoin_height"]}
+    return out
+
+
+def check_bundle(d: str, genesis: dict, anchor: dict) -> None:
+    b = load(d, "bundle")
+    out = verify_bundle(b, genesis["hash"], "regtest", 3)
+    R.check("bundle: every link verifies (genesis .. path, history, anchor_record, bitcoin at k=3)", True)
+    R.eq("bundle: the submission's block is block 1", out["height"], 1)
+    R.eq("bundle: anchored commitment is anchor.json's", out["anchor"]["commitment"], anchor["commitment"])
+    R.eq("bundle: the record is anchor.json's", out["anchor"]["bitcoin_txid"], anchor["record"]["bitcoin_txid"])
+    plain = {k: v for k, v in b.items() if k != "anchor"}
+    R.check("bundle: without 'anchor' it is a valid finality-only bundle", verify_bundle(plain)["anchor"] is None)
+
+    def flip(hexs: str, at: int) -> str:
+        raw = bytearray(h2b(hexs))
+        raw[at] ^= 1
+        return raw.hex()
+
+    def tampered(what: str, prefix: str, edit) -> None:
+        t = json.loads(json.dumps(b))
+        edit(t)
+        try:
+            verify_bundle(t, None, "regtest", 3)
+            R.check(f"bundle: {what} is refused", False, "accepted")
+        except Invalid as e:
+            R.check(f"bundle: {what} is refused at link '{prefix}' ({e})", str(e).startswith(prefix + ":"), str(e))
+
+    tampered("a flipped bit in the history path", "history",
+             lambda t: t["anchor"]["history_proof"].__setitem__(0, flip(t["anchor"]["history_proof"][0], 0)))
+    tampered("another anchored height", "history", lambda t: t["anchor"].__setitem__("height", t["anchor"]["height"] + 1))
+    tampered("a flipped commitment bit", "history",
+             lambda t: t["anchor"].__setitem__("commitment", flip(t["anchor"]["commitment"], 31)))
+    tampered("a flipped record signature bit", "anchor_record",
+             lambda t: t["anchor"].__setitem__("record", flip(t["anchor"]["record"], 200)))
+    tampered("a flipped record txid bit", "anchor_record",
+             lambda t: t["anchor"].__setitem__("record", flip(t["anchor"]["record"], 2 + 2 + 8 + 32)))
+    tampered("a flipped raw_tx bit", "anchor_record",
+             lambda t: t["anchor"]["bitcoin"].__setitem__("raw_tx", flip(t["anchor"]["bitcoin"]["raw_tx"], 0)))
+    tampered("a flipped branch bit", "bitcoin",
+             lambda t: t["anchor"]["bitcoin"]["branch"].__setitem__(1, flip(t["anchor"]["bitcoin"]["branch"][1], 0)))
+    tampered("a flipped bit in the last header", "bitcoin",
+             lambda t: t["anchor"]["bitcoin"]["headers"].__setitem__(2, flip(t["anchor"]["bitcoin"]["headers"][2], 79)))
+    tampered("a flipped submission bit", "submission", lambda t: t.__setitem__("submission", flip(t["submission"], 40)))
+    tampered("a flipped header bit", "header", lambda t: t.__setitem__("header", flip(t["header"], 20)))
+    tampered("a flipped inclusion path bit", "path",
+             lambda t: t["inclusion"].__setitem__("path", [flip(x, 0) for x in t["inclusion"]["path"]] or ["00" * 32]))
+    try:
+        verify_bundle(b, None, "regtest", 4)
+        R.check("bundle: k=4 with 3 headers is refused", False, "accepted")
+    except Invalid as e:
+        R.check(f"bundle: k=4 with 3 headers is refused ({e})", str(e).startswith("bitcoin: confirmations"))
+
+
 def main(argv: list[str]) -> int:
     d = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     sections = [("constants", lambda: check_constants())]
@@ -1192,6 +1670,9 @@ def main(argv: list[str]) -> int:
     def genesis():
         state["genesis"] = check_genesis(d, state["pks"])
 
+    def anchor():
+        state["anchor"] = check_anchor(d, state["pks"], state["genesis"])
+
     sections += [
         ("keys.json", keys),
         ("genesis.json", genesis),
@@ -1199,6 +1680,8 @@ def main(argv: list[str]) -> int:
         ("log.json", lambda: check_log(d)),
         ("state.json", lambda: check_state(d, state["pks"], state["genesis"])),
         ("block.json", lambda: check_block(d, state["pks"], state["genesis"])),
+        ("anchor.json", anchor),
+        ("bundle.json", lambda: check_bundle(d, state["genesis"], state["anchor"])),
     ]
     for name, fn in sections:
         print(f"== {name}")

@@ -111,6 +111,7 @@ fn kind(tx: &SignedTx) -> &'static str {
         TxBody::RegisterOperator(_) => "register_operator",
         TxBody::SubmitRoot(_) => "submit_root",
         TxBody::Transfer(_) => "transfer",
+        TxBody::AnchorRecord(_) => "anchor_record",
     }
 }
 

@@ -36,6 +36,8 @@ enum Lane {
     Submissions,
     /// Transfers and registrations, by account nonce.
     Account,
+    /// A validator's anchor records (no nonce, no fee).
+    Anchor,
 }
 
 type QueueKey = (AccountId, Lane);
@@ -95,12 +97,13 @@ pub struct Mempool {
     len: usize,
 }
 
-fn queue_key(tx: &SignedTx) -> QueueKey {
+fn queue_key(tx: &SignedTx, ledger: &Ledger) -> Result<QueueKey, TxError> {
     let lane = match tx.body() {
         TxBody::SubmitRoot(_) => Lane::Submissions,
         TxBody::Transfer(_) | TxBody::RegisterOperator(_) => Lane::Account,
+        TxBody::AnchorRecord(_) => Lane::Anchor,
     };
-    (tx.body().signer(), lane)
+    Ok((ledger.signer(tx)?, lane))
 }
 
 impl Mempool {
@@ -167,7 +170,7 @@ impl Mempool {
     /// # Errors
     /// [`MempoolError`] naming the problem; nothing changes.
     pub fn admit(&mut self, tx: SignedTx, ledger: &Ledger) -> Result<Admitted, MempoolError> {
-        let key = queue_key(&tx);
+        let key = queue_key(&tx, ledger)?;
         let signer = key.0;
         if self.ids.contains_key(&tx.id()) {
             return Ok(Admitted::Duplicate(tx.id()));
@@ -220,12 +223,15 @@ impl Mempool {
                     .into());
                 }
             }
+            TxBody::AnchorRecord(a) => ledger.check_anchor_record(a)?,
             TxBody::Transfer(_) | TxBody::RegisterOperator(_) => {
                 let account = account.ok_or(TxError::UnknownAccount(signer))?;
                 let nonce = match &tx.body() {
                     TxBody::Transfer(t) => t.nonce,
                     TxBody::RegisterOperator(r) => r.nonce,
-                    TxBody::SubmitRoot(_) => unreachable!("matched above"),
+                    TxBody::SubmitRoot(_) | TxBody::AnchorRecord(_) => {
+                        unreachable!("matched above")
+                    }
                 };
                 let expected = account.nonce + queued as u64;
                 if nonce != expected {
@@ -326,6 +332,7 @@ impl Mempool {
                     TxBody::SubmitRoot(s) => account.operator.is_none_or(|op| s.seq < op.next_seq),
                     TxBody::Transfer(t) => t.nonce < account.nonce,
                     TxBody::RegisterOperator(r) => r.nonce < account.nonce,
+                    TxBody::AnchorRecord(_) => false,
                 })
                 .map(SignedTx::id)
                 .collect();
@@ -375,6 +382,7 @@ fn cost(tx: &SignedTx, ledger: &Ledger) -> Amount {
     match tx.body() {
         TxBody::SubmitRoot(_) => p.submit_fee,
         TxBody::RegisterOperator(_) => p.register_fee,
+        TxBody::AnchorRecord(_) => Amount::ZERO,
         TxBody::Transfer(t) => t
             .amount
             .checked_add(p.transfer_fee)

@@ -385,7 +385,23 @@ impl Store {
             height,
             what: "missing block",
         })?;
-        let ledger = Ledger::restore(genesis, height, header.hash(), accounts, keys, log);
+        let mut block_hashes = Vec::with_capacity(usize::try_from(height.get()).unwrap_or(0));
+        for h in 1..=height.get() {
+            let header = self.header(Height::new(h))?.ok_or(StoreError::Inconsistent {
+                height: Height::new(h),
+                what: "missing block",
+            })?;
+            block_hashes.push(header.hash());
+        }
+        let ledger = Ledger::restore(
+            genesis,
+            height,
+            header.hash(),
+            accounts,
+            keys,
+            log,
+            block_hashes,
+        );
         if ledger.state_root() != header.state_root {
             return Err(StoreError::Inconsistent {
                 height,

@@ -70,6 +70,8 @@ pub enum SignContext {
     Proposal,
     /// A validator's proof that a libp2p peer id is its own.
     ValidatorProof,
+    /// A validator's record of a Bitcoin anchor (transaction kind 4).
+    AnchorRecord,
 }
 
 impl SignContext {
@@ -83,6 +85,7 @@ impl SignContext {
             Self::Vote => "pantheon/v1/vote",
             Self::Proposal => "pantheon/v1/proposal",
             Self::ValidatorProof => "pantheon/v1/validator-proof",
+            Self::AnchorRecord => "pantheon/v1/anchor-record",
         }
     }
 }

@@ -149,6 +149,8 @@ pub enum Domain {
     StateKey,
     /// A value of the state tree.
     StateValue,
+    /// The anchor commitment written into Bitcoin.
+    Anchor,
 }
 
 impl Domain {
@@ -162,6 +164,7 @@ impl Domain {
             Self::GenesisAllocations => "pantheon/v1/genesis-allocations",
             Self::StateKey => "pantheon/v1/state-key",
             Self::StateValue => "pantheon/v1/state-value",
+            Self::Anchor => "pantheon/v1/anchor",
         }
     }
 }

@@ -27,15 +27,16 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::amount::{Amount, AmountError, Height, SUPPLY};
+use crate::anchor::AnchorCommitment;
 use crate::block::{Block, BlockHeader, MAX_BLOCK_TXS};
 use crate::codec::Encode;
 use crate::crypto::{AccountId, KeyCache, OperatorId, PublicKey};
 use crate::genesis::{Genesis, Params, ValidatorSet};
-use crate::hash::{BlockHash, GenesisHash, LogRoot, StateRoot, SubmissionId, TxId};
-use crate::log::{MerkleLog, root_of};
+use crate::hash::{BlockHash, GenesisHash, Hash256, LogRoot, StateRoot, SubmissionId, TxId};
+use crate::log::{InclusionProof, LogError, MerkleLog, leaf_hash, root_of};
 use crate::smt::{StateProof, StateTree, Update};
 use crate::state::{Account, LastSubmission, OperatorState, StateKey, value_hash};
-use crate::tx::{SignedTx, TxBody};
+use crate::tx::{AnchorRecord, SignedTx, TxBody};
 
 /// Why a transaction cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
@@ -107,6 +108,27 @@ pub enum TxError {
     /// fixed supply, but is checked).
     #[error("balance overflow in account {0}")]
     Overflow(AccountId),
+    /// An anchor record names a validator index outside the genesis set.
+    #[error("validator {0} is not in the validator set")]
+    UnknownValidator(u16),
+    /// An anchor record's height is 0 or not yet final.
+    #[error("anchored height {height} is not in 1..={ledger_height}")]
+    AnchorHeightOutOfRange {
+        /// The record's anchored height.
+        height: Height,
+        /// The ledger's height (the parent of the block carrying the record).
+        ledger_height: Height,
+    },
+    /// An anchor record's commitment is not the ledger's for its height.
+    #[error("anchor commitment for height {height} is {expected}, the record says {got}")]
+    WrongAnchorCommitment {
+        /// The anchored height.
+        height: Height,
+        /// The ledger's commitment.
+        expected: AnchorCommitment,
+        /// The record's.
+        got: AnchorCommitment,
+    },
 }
 
 /// Why a block cannot be executed or committed.
@@ -225,7 +247,7 @@ impl Execution {
     }
 }
 
-/// State, submission log and chain position.
+/// State, submission log, block history and chain position.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     genesis: GenesisHash,
@@ -237,6 +259,9 @@ pub struct Ledger {
     operator_keys: BTreeMap<OperatorId, PublicKey>,
     tree: StateTree,
     log: MerkleLog,
+    /// Leaf `h - 1` is the hash of block `h` (RFC 9162, leaf data = the
+    /// 32-byte block hash).
+    history: MerkleLog,
 }
 
 impl Ledger {
@@ -261,12 +286,15 @@ impl Ledger {
             accounts,
             BTreeMap::new(),
             MerkleLog::new(),
+            [],
         )
     }
 
     /// A ledger rebuilt from stored state: the records and keys as of block
-    /// `height` with hash `last_block`, and the log. The state tree is
-    /// recomputed; compare [`Ledger::state_root`] with the stored header's.
+    /// `height` with hash `last_block`, the log, and the hashes of blocks
+    /// `1..=height` in order (the block history log is rebuilt from them).
+    /// The state tree is recomputed; compare [`Ledger::state_root`] with the
+    /// stored header's, and [`Ledger::history`]'s size with `height`.
     #[must_use]
     pub fn restore(
         genesis: &Genesis,
@@ -275,7 +303,10 @@ impl Ledger {
         accounts: BTreeMap<AccountId, Account>,
         operator_keys: BTreeMap<OperatorId, PublicKey>,
         log: MerkleLog,
+        block_hashes: impl IntoIterator<Item = BlockHash>,
     ) -> Self {
+        let history =
+            MerkleLog::from_leaf_hashes(block_hashes.into_iter().map(|h| leaf_hash(h.as_bytes())));
         let header = genesis.header();
         let mut updates: Vec<Update> = accounts
             .iter()
@@ -301,6 +332,7 @@ impl Ledger {
             operator_keys,
             tree,
             log,
+            history,
         }
     }
 
@@ -361,6 +393,103 @@ impl Ledger {
     #[must_use]
     pub fn log(&self) -> &MerkleLog {
         &self.log
+    }
+
+    /// The block history log: leaf `h - 1` is `SHA-256(0x00 || hash of
+    /// block h)`, one leaf per committed block.
+    #[must_use]
+    pub fn history(&self) -> &MerkleLog {
+        &self.history
+    }
+
+    /// The root of the block history of blocks `1..=size`.
+    ///
+    /// # Errors
+    /// [`LogError::SizeOutOfRange`] beyond the ledger's height.
+    pub fn history_root(&self, size: Height) -> Result<Hash256, LogError> {
+        self.history.root_at(size.get())
+    }
+
+    /// The RFC 9162 inclusion proof of block `height` (leaf `height - 1`) in
+    /// the block history of size `anchored` (`1 <= height <= anchored <=`
+    /// the ledger's height).
+    ///
+    /// # Errors
+    /// [`LogError`] when the heights are out of range.
+    pub fn history_proof(
+        &self,
+        height: Height,
+        anchored: Height,
+    ) -> Result<InclusionProof, LogError> {
+        let index = height
+            .get()
+            .checked_sub(1)
+            .ok_or(LogError::IndexOutOfRange {
+                index: 0,
+                size: anchored.get(),
+            })?;
+        self.history.inclusion_proof(index, anchored.get())
+    }
+
+    /// The anchor commitment for the chain up to block `height`.
+    ///
+    /// # Errors
+    /// [`LogError::SizeOutOfRange`] beyond the ledger's height.
+    pub fn anchor_commitment(&self, height: Height) -> Result<AnchorCommitment, LogError> {
+        Ok(AnchorCommitment::compute(
+            &self.genesis,
+            height,
+            &self.history_root(height)?,
+        ))
+    }
+
+    /// Checks an anchor record against the ledger (all but its signature):
+    /// the validator index is in the set, `1 <= height <=` the ledger's
+    /// height, and the commitment is the ledger's for that height.
+    ///
+    /// # Errors
+    /// [`TxError::UnknownValidator`], [`TxError::AnchorHeightOutOfRange`] or
+    /// [`TxError::WrongAnchorCommitment`].
+    pub fn check_anchor_record(&self, record: &AnchorRecord) -> Result<(), TxError> {
+        if self.validators.get(record.validator).is_none() {
+            return Err(TxError::UnknownValidator(record.validator));
+        }
+        let out_of_range = TxError::AnchorHeightOutOfRange {
+            height: record.height,
+            ledger_height: self.height,
+        };
+        if record.height == Height::GENESIS || record.height > self.height {
+            return Err(out_of_range);
+        }
+        let expected = self
+            .anchor_commitment(record.height)
+            .map_err(|_| out_of_range)?;
+        if expected != record.commitment {
+            return Err(TxError::WrongAnchorCommitment {
+                height: record.height,
+                expected,
+                got: record.commitment,
+            });
+        }
+        Ok(())
+    }
+
+    /// The account that signs `tx`: [`TxBody::signer`], or for an anchor
+    /// record the id of the validator's key.
+    ///
+    /// # Errors
+    /// [`TxError::UnknownValidator`] for an anchor record naming no validator.
+    pub fn signer(&self, tx: &SignedTx) -> Result<AccountId, TxError> {
+        match tx.body() {
+            TxBody::AnchorRecord(a) => self
+                .validators
+                .get(a.validator)
+                .map(|v| v.public_key.id())
+                .ok_or(TxError::UnknownValidator(a.validator)),
+            body => Ok(body
+                .signer()
+                .expect("every kind but the anchor record names its signer")),
+        }
     }
 
     /// A proof of `id`'s record (or its absence) against the state root.
@@ -512,6 +641,8 @@ impl Ledger {
         self.tree = exec.tree;
         self.height = header.height;
         self.last_block = header.hash();
+        self.history
+            .append_leaf_hash(leaf_hash(self.last_block.as_bytes()));
         Ok(())
     }
 
@@ -568,6 +699,14 @@ impl Ledger {
                     .get(&s.operator)
                     .ok_or(TxError::UnknownOperator(s.operator))?,
             ),
+            TxBody::AnchorRecord(a) => {
+                let key = &self
+                    .validators
+                    .get(a.validator)
+                    .ok_or(TxError::UnknownValidator(a.validator))?
+                    .public_key;
+                (key.id(), key)
+            }
         };
         if keys.is_verified(&tx.id()) {
             return Ok(());
@@ -627,6 +766,10 @@ impl Ledger {
                     .get(&s.operator)
                     .or_else(|| registered_here.get(&s.operator).copied())
                     .map(|k| (s.operator, k)),
+                TxBody::AnchorRecord(a) => self
+                    .validators
+                    .get(a.validator)
+                    .map(|v| (v.public_key.id(), &v.public_key)),
             })
             .collect()
     }
@@ -663,7 +806,23 @@ impl Overlay<'_> {
         fee_recipient: AccountId,
     ) -> Result<(), TxError> {
         let params = self.base.params;
-        let signer = tx.body().signer();
+        let signer = match tx.body() {
+            // No fee, no nonce, no state change: only checked.
+            TxBody::AnchorRecord(a) => {
+                let validator = self
+                    .base
+                    .validators
+                    .get(a.validator)
+                    .ok_or(TxError::UnknownValidator(a.validator))?;
+                if !signature_ok {
+                    return Err(TxError::BadSignature(validator.public_key.id()));
+                }
+                return self.base.check_anchor_record(a);
+            }
+            body => body
+                .signer()
+                .expect("every kind but the anchor record names its signer"),
+        };
         let (payer, fee) = match tx.body() {
             TxBody::SubmitRoot(s) => {
                 let account = self
@@ -714,6 +873,7 @@ impl Overlay<'_> {
                 account.nonce += 1;
                 (account, params.transfer_fee)
             }
+            TxBody::AnchorRecord(_) => unreachable!("returned above"),
         };
         // Credits: the transfer's recipient, then the fee to the proposer.
         // All checks are done on copies before anything is written.

@@ -11,6 +11,7 @@
 //! | [`hash`] | SHA-256, domain tags, 32-byte id newtypes |
 //! | [`codec`] | the canonical binary encoding and its size-limited decoder |
 //! | [`amount`] | PAN amounts (fixed supply of 5,000,000,000 PAN) and heights |
+//! | [`anchor`] | the anchor commitment and the plain-bytes Bitcoin part of proofs |
 //! | [`crypto`] | ML-DSA-65 keys, context strings, the verifying-key cache |
 //! | [`tx`] | signed transactions: register operator, submit root, transfer |
 //! | [`state`] | state records and their keys in the state tree |
@@ -78,6 +79,7 @@
 #![deny(unsafe_code)]
 
 pub mod amount;
+pub mod anchor;
 pub mod block;
 pub mod codec;
 pub mod crypto;

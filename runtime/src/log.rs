@@ -100,15 +100,23 @@ impl InclusionProof {
     /// `tree_size` leaves whose root is `root`.
     #[must_use]
     pub fn verify(&self, leaf: &Hash256, root: &Hash256) -> bool {
+        self.root_from(leaf) == Some(*root)
+    }
+
+    /// The root that the path leads to from `leaf` (RFC 9162 §2.1.3.2
+    /// without the final comparison); `None` when the path does not have
+    /// the shape of a proof of `leaf_index` in `tree_size` leaves.
+    #[must_use]
+    pub fn root_from(&self, leaf: &Hash256) -> Option<Hash256> {
         if self.leaf_index >= self.tree_size {
-            return false;
+            return None;
         }
         let mut f = self.leaf_index;
         let mut s = self.tree_size - 1;
         let mut r = *leaf;
         for p in &self.path {
             if s == 0 {
-                return false;
+                return None;
             }
             if f & 1 == 1 || f == s {
                 r = node_hash(p, &r);
@@ -122,7 +130,7 @@ impl InclusionProof {
             f >>= 1;
             s >>= 1;
         }
-        s == 0 && r == *root
+        (s == 0).then_some(r)
     }
 }
 

@@ -9,6 +9,8 @@
 //!                            || label_len:u8 (<=64) || label:UTF-8
 //!                            || has_count:u8 (0|1) || [record_count:u64]
 //! kind 3  Transfer         = from_key:[1952] || nonce:u64 || to:[32] || amount:u64
+//! kind 4  AnchorRecord     = validator:u16 || height:u64 || commitment:[32]
+//!                            || bitcoin_txid:[32] || bitcoin_block:[32] || bitcoin_height:u64
 //! ```
 //!
 //! The signature is ML-DSA-65 with the kind's context string over
@@ -20,6 +22,8 @@
 use serde::Serialize;
 
 use crate::amount::Amount;
+use crate::amount::Height;
+use crate::anchor::{AnchorCommitment, BitcoinBlockHash, BitcoinTxid};
 use crate::codec::{self, CodecError, Decode, Encode, Reader, put_short_bytes};
 use crate::crypto::{
     AccountId, Keypair, OperatorId, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SignContext,
@@ -36,6 +40,9 @@ pub const MAX_LABEL_LEN: usize = 64;
 
 /// The largest encoded transaction (a transfer).
 pub const MAX_TX_SIZE: usize = 2 + PUBLIC_KEY_LEN + 8 + 32 + 8 + SIGNATURE_LEN;
+
+/// The size of an encoded [`AnchorRecord`] transaction (fixed): 3,425 bytes.
+pub const ANCHOR_RECORD_SIZE: usize = 2 + 2 + 8 + 32 + 32 + 32 + 8 + SIGNATURE_LEN;
 
 /// Optional metadata of a submission.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -114,6 +121,29 @@ pub struct Transfer {
     pub amount: Amount,
 }
 
+/// A validator's record, on chain, of the Bitcoin transaction that anchored
+/// the chain up to block `height`. Signed by the validator at index
+/// `validator` of the genesis validator set (context
+/// `pantheon/v1/anchor-record`); no fee, no nonce, no state change.
+///
+/// The Bitcoin hashes are in Bitcoin's internal byte order (as serialized in
+/// Bitcoin); they display reversed (see [`crate::anchor`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorRecord {
+    /// The signing validator's index in the genesis validator set.
+    pub validator: u16,
+    /// The anchored height `A` (the commitment covers blocks `1..=A`).
+    pub height: Height,
+    /// The commitment for `A`; must equal the ledger's.
+    pub commitment: AnchorCommitment,
+    /// The Bitcoin transaction carrying the commitment.
+    pub bitcoin_txid: BitcoinTxid,
+    /// The Bitcoin block holding that transaction.
+    pub bitcoin_block: BitcoinBlockHash,
+    /// That block's height in Bitcoin.
+    pub bitcoin_height: u64,
+}
+
 /// The unsigned part of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxBody {
@@ -123,6 +153,8 @@ pub enum TxBody {
     SubmitRoot(SubmitRoot),
     /// Kind 3.
     Transfer(Transfer),
+    /// Kind 4.
+    AnchorRecord(AnchorRecord),
 }
 
 impl TxBody {
@@ -133,6 +165,7 @@ impl TxBody {
             Self::RegisterOperator(_) => 1,
             Self::SubmitRoot(_) => 2,
             Self::Transfer(_) => 3,
+            Self::AnchorRecord(_) => 4,
         }
     }
 
@@ -143,16 +176,20 @@ impl TxBody {
             Self::RegisterOperator(_) => SignContext::RegisterOperator,
             Self::SubmitRoot(_) => SignContext::SubmitRoot,
             Self::Transfer(_) => SignContext::Transfer,
+            Self::AnchorRecord(_) => SignContext::AnchorRecord,
         }
     }
 
-    /// The account that signs and pays for this transaction.
+    /// The account that signs and pays for this transaction; `None` for an
+    /// [`AnchorRecord`], signed by a validator named by its index (the
+    /// ledger resolves it: `Ledger::signer`) and paying nothing.
     #[must_use]
-    pub fn signer(&self) -> AccountId {
+    pub fn signer(&self) -> Option<AccountId> {
         match self {
-            Self::RegisterOperator(r) => r.key.id(),
-            Self::SubmitRoot(s) => s.operator,
-            Self::Transfer(t) => t.from_key.id(),
+            Self::RegisterOperator(r) => Some(r.key.id()),
+            Self::SubmitRoot(s) => Some(s.operator),
+            Self::Transfer(t) => Some(t.from_key.id()),
+            Self::AnchorRecord(_) => None,
         }
     }
 
@@ -186,6 +223,14 @@ impl TxBody {
                 t.nonce.encode(&mut out);
                 t.to.encode(&mut out);
                 t.amount.encode(&mut out);
+            }
+            Self::AnchorRecord(a) => {
+                out.extend_from_slice(&a.validator.to_be_bytes());
+                a.height.get().encode(&mut out);
+                a.commitment.encode(&mut out);
+                a.bitcoin_txid.encode(&mut out);
+                a.bitcoin_block.encode(&mut out);
+                a.bitcoin_height.encode(&mut out);
             }
         }
         out
@@ -242,6 +287,14 @@ impl TxBody {
                 nonce: r.u64()?,
                 to: AccountId::decode(r)?,
                 amount: Amount::decode(r)?,
+            })),
+            4 => Ok(Self::AnchorRecord(AnchorRecord {
+                validator: r.u16()?,
+                height: Height::new(r.u64()?),
+                commitment: AnchorCommitment::decode(r)?,
+                bitcoin_txid: BitcoinTxid::decode(r)?,
+                bitcoin_block: BitcoinBlockHash::decode(r)?,
+                bitcoin_height: r.u64()?,
             })),
             tag => Err(CodecError::InvalidTag { field: "kind", tag }),
         }
@@ -310,6 +363,15 @@ impl SignedTx {
     #[must_use]
     pub fn submission_id(&self) -> SubmissionId {
         SubmissionId::new(self.id.hash())
+    }
+
+    /// The anchor record, if this is one.
+    #[must_use]
+    pub fn as_anchor_record(&self) -> Option<&AnchorRecord> {
+        match &self.body {
+            TxBody::AnchorRecord(a) => Some(a),
+            _ => None,
+        }
     }
 
     /// The submission, if this is one.

@@ -21,6 +21,10 @@ use crate::smt::StateTree;
 use crate::state::{Account, LastSubmission, OperatorState, StateKey, value_hash};
 use crate::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBody};
 
+mod anchor;
+
+pub use anchor::{SYNTHETIC_BITS, synthetic_bitcoin_part};
+
 /// One vector file: its name (without `.json`) and contents.
 pub struct VectorFile {
     /// File stem, e.g. `transactions`.
@@ -46,6 +50,7 @@ pub fn generate() -> Vec<VectorFile> {
     let validator = key(0x01);
     let operator = key(0x02);
     let genesis = example_genesis(&validator, &operator);
+    let (anchor, bundle) = anchor::anchor_vectors(&genesis, &validator, &operator);
     vec![
         VectorFile {
             name: "keys",
@@ -70,6 +75,14 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "block",
             json: block_vectors(&genesis, &validator),
+        },
+        VectorFile {
+            name: "anchor",
+            json: anchor,
+        },
+        VectorFile {
+            name: "bundle",
+            json: bundle,
         },
     ]
 }

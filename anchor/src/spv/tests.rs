@@ -7,6 +7,7 @@ use bitcoin::{CompactTarget, FeeRate, OutPoint, pow::Target};
 use super::*;
 use crate::key::AnchorKey;
 use crate::txbuild::{Coin, build_anchor};
+use pantheon_runtime::codec::Encode;
 
 /// Test headers use a target 2^-16 of the hash space, so a flipped bit
 /// almost never still meets it (regtest's own limit is met half the time).
@@ -300,7 +301,7 @@ fn encodings_round_trip_and_are_frozen() {
     bad_version[0] = 2;
     assert!(BitcoinPart::from_bytes(&bad_version).is_err());
 
-    // The worked example of FORMAT-DRAFT.md.
+    // The worked example of docs/FORMATS.md, section 18.
     let expected = include_str!("example.json");
     if std::env::var_os("PANTHEON_WRITE_EXAMPLE").is_some() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/spv/example.json");

@@ -1,0 +1,328 @@
+//! The anchoring vectors: block history log, anchor commitment, an
+//! AnchorRecord transaction, a synthetic Bitcoin part and a complete
+//! anchored proof bundle (`docs/FORMATS.md`, sections 17 to 21).
+
+use serde_json::{Value, json};
+
+use super::{hx, tx_vector};
+use crate::amount::Height;
+use crate::anchor::{AnchorCommitment, BitcoinBlockHash, BitcoinPart, commitment_body, sha256d};
+use crate::block::{BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType};
+use crate::codec::Encode;
+use crate::crypto::{KeyCache, Keypair, SignContext};
+use crate::genesis::Genesis;
+use crate::hash::{AuditRoot, Domain, Hash256, SubmissionId};
+use crate::ledger::Ledger;
+use crate::log::leaf_hash;
+use crate::proof::{AnchorProof, ProofBundle};
+use crate::tx::{AnchorRecord, Metadata, RegisterOperator, SignedTx, SubmitRoot, TxBody};
+
+/// nBits of the synthetic headers: a target of 2^-16 of the hash space,
+/// within regtest's limit (`0x207fffff`), hard enough that a flipped bit
+/// almost never still meets it.
+pub const SYNTHETIC_BITS: u32 = 0x1f00_ffff;
+
+/// The Bitcoin block height the example record claims.
+const BITCOIN_HEIGHT: u64 = 101;
+
+/// A synthetic regtest Bitcoin part anchoring `commitment`, built without
+/// the `bitcoin` crate: a version-2 transaction spending
+/// `sha256d("pantheon vectors funding"):0` (empty scriptSig, sequence
+/// `0xfffffffd`) to the anchor output (value 0, `OP_RETURN` push 37
+/// `"PNTH" 01 <commitment>`) and a 99,999,684-sat P2WPKH change output;
+/// placed at index 2 of a block of three (after `sha256d("coinbase")` and
+/// `sha256d("filler")`); the block's header and two more are mined at
+/// nBits [`SYNTHETIC_BITS`]. Deterministic.
+#[must_use]
+pub fn synthetic_bitcoin_part(commitment: &AnchorCommitment) -> BitcoinPart {
+    let raw_tx = synthetic_tx(commitment);
+    let leaves = [sha256d(b"coinbase"), sha256d(b"filler"), sha256d(&raw_tx)];
+    // Three leaves: n01 = H2(t0 || t1), n22 = H2(t2 || t2), root = H2(n01 || n22).
+    let n01 = sha256d(&[leaves[0], leaves[1]].concat());
+    let n22 = sha256d(&[leaves[2], leaves[2]].concat());
+    let root = sha256d(&[n01, n22].concat());
+    let h0 = mine([0; 32], root, 1_767_225_600);
+    let h1 = mine(sha256d(&h0), [1; 32], 1_767_226_200);
+    let h2 = mine(sha256d(&h1), [2; 32], 1_767_226_800);
+    BitcoinPart {
+        raw_tx,
+        tx_index: 2,
+        branch: vec![leaves[2], n01],
+        headers: vec![h0, h1, h2],
+    }
+}
+
+fn synthetic_tx(commitment: &AnchorCommitment) -> Vec<u8> {
+    let mut tx = Vec::with_capacity(130);
+    tx.extend_from_slice(&2u32.to_le_bytes());
+    tx.push(1); // one input
+    tx.extend_from_slice(&sha256d(b"pantheon vectors funding"));
+    tx.extend_from_slice(&0u32.to_le_bytes());
+    tx.push(0); // empty scriptSig
+    tx.extend_from_slice(&0xffff_fffdu32.to_le_bytes());
+    tx.push(2); // two outputs
+    tx.extend_from_slice(&0u64.to_le_bytes());
+    tx.push(39);
+    tx.extend_from_slice(&[0x6a, 0x25]);
+    tx.extend_from_slice(b"PNTH");
+    tx.push(1);
+    tx.extend_from_slice(commitment.as_bytes());
+    tx.extend_from_slice(&99_999_684u64.to_le_bytes());
+    tx.push(22);
+    tx.extend_from_slice(&[0x00, 0x14]);
+    tx.extend_from_slice(&Hash256::digest(b"pantheon vectors change key").as_bytes()[..20]);
+    tx.extend_from_slice(&0u32.to_le_bytes());
+    tx
+}
+
+/// The 256-bit target of a compact nBits with a positive exponent >= 3
+/// (big-endian); enough for the synthetic headers.
+fn target(bits: u32) -> [u8; 32] {
+    let exponent = usize::try_from(bits >> 24).expect("a u8 fits in usize");
+    let mantissa = (bits & 0x007f_ffff).to_be_bytes();
+    let mut t = [0u8; 32];
+    let start = 32 - exponent;
+    t[start..start + 3].copy_from_slice(&mantissa[1..]);
+    t
+}
+
+fn mine(prev: [u8; 32], merkle_root: [u8; 32], time: u32) -> [u8; 80] {
+    let mut h = [0u8; 80];
+    h[..4].copy_from_slice(&0x2000_0000u32.to_le_bytes());
+    h[4..36].copy_from_slice(&prev);
+    h[36..68].copy_from_slice(&merkle_root);
+    h[68..72].copy_from_slice(&time.to_le_bytes());
+    h[72..76].copy_from_slice(&SYNTHETIC_BITS.to_le_bytes());
+    let target = target(SYNTHETIC_BITS);
+    for nonce in 0u32.. {
+        h[76..].copy_from_slice(&nonce.to_le_bytes());
+        let mut hash = sha256d(&h);
+        hash.reverse();
+        if hash <= target {
+            return h;
+        }
+    }
+    unreachable!("a nonce meets a 2^-16 target")
+}
+
+/// The chain the anchoring vectors are built from.
+struct Example {
+    ledger: Ledger,
+    headers: Vec<BlockHeader>,
+    submission: SignedTx,
+    certificate: CommitCertificate,
+    anchored: Height,
+    record: SignedTx,
+    part: BitcoinPart,
+}
+
+/// Block 1: the operator registers and submits seq 0 (the transactions of
+/// `transactions.json`); blocks 2 and 3 are empty; the chain is anchored at
+/// A = 3; block 4 carries the validator's AnchorRecord.
+fn example(genesis: &Genesis, validator: &Keypair, operator: &Keypair) -> Example {
+    let g = genesis.hash();
+    let keys = KeyCache::default();
+    let mut ledger = Ledger::from_genesis(genesis);
+    let mut headers = Vec::new();
+    let mut commit = |ledger: &mut Ledger, txs: Vec<SignedTx>| {
+        let time = genesis.header().time_ms + 1_000 * (ledger.height().get() + 1);
+        let (block, exec) = ledger
+            .propose(0, time, txs, &keys)
+            .expect("validator 0 exists");
+        assert!(exec.rejected.is_empty(), "example transactions are valid");
+        ledger
+            .commit(&block.header, exec)
+            .expect("a proposed block commits");
+        headers.push(block.header);
+    };
+    let register = TxBody::RegisterOperator(RegisterOperator {
+        key: operator.public().clone(),
+        nonce: 0,
+    })
+    .sign(&g, operator);
+    let submission = TxBody::SubmitRoot(SubmitRoot {
+        operator: operator.id(),
+        seq: 0,
+        prev: SubmissionId::default(),
+        root: AuditRoot::new(Hash256::digest(b"audit batch 0")),
+        metadata: Metadata::default(),
+    })
+    .sign(&g, operator);
+    commit(&mut ledger, vec![register, submission.clone()]);
+    commit(&mut ledger, vec![]);
+    commit(&mut ledger, vec![]);
+    let anchored = ledger.height();
+    let commitment = ledger
+        .anchor_commitment(anchored)
+        .expect("the anchored height is committed");
+    let part = synthetic_bitcoin_part(&commitment);
+    let record = TxBody::AnchorRecord(AnchorRecord {
+        validator: 0,
+        height: anchored,
+        commitment,
+        bitcoin_txid: part.txid(),
+        bitcoin_block: part.block_hash().unwrap_or_default(),
+        bitcoin_height: BITCOIN_HEIGHT,
+    })
+    .sign(&g, validator);
+    commit(&mut ledger, vec![record.clone()]);
+    let first = &headers[0];
+    let vote = VoteMessage {
+        vote_type: VoteType::Precommit,
+        genesis: g,
+        height: first.height,
+        round: 0,
+        block: Some(first.hash()),
+    };
+    let certificate = CommitCertificate {
+        height: first.height,
+        round: 0,
+        block_hash: first.hash(),
+        signatures: vec![CommitSignature {
+            validator: 0,
+            signature: validator.sign(SignContext::Vote, &vote.to_bytes()),
+        }],
+    };
+    Example {
+        ledger,
+        headers,
+        submission,
+        certificate,
+        anchored,
+        record,
+        part,
+    }
+}
+
+fn path(p: &crate::log::InclusionProof) -> Vec<String> {
+    p.path.iter().map(ToString::to_string).collect()
+}
+
+/// `anchor.json` and `bundle.json`.
+pub(super) fn anchor_vectors(
+    genesis: &Genesis,
+    validator: &Keypair,
+    operator: &Keypair,
+) -> (Value, Value) {
+    let ex = example(genesis, validator, operator);
+    let history = ex.ledger.history();
+    let block_hashes: Vec<String> = ex.headers.iter().map(|h| h.hash().to_string()).collect();
+    let leaf_hashes: Vec<String> = ex
+        .headers
+        .iter()
+        .map(|h| leaf_hash(h.hash().as_bytes()).to_string())
+        .collect();
+    let roots: Vec<Value> = (1..=history.size())
+        .map(|n| json!({ "size": n, "root": history.root_at(n).expect("n <= size").to_string() }))
+        .collect();
+    let proofs: Vec<Value> = [(1u64, 3u64), (3, 3), (2, 4), (1, 1), (4, 4)]
+        .iter()
+        .map(|(h, a)| {
+            let p = ex
+                .ledger
+                .history_proof(Height::new(*h), Height::new(*a))
+                .expect("in range");
+            json!({ "height": h, "size": a, "leaf_index": p.leaf_index, "path": path(&p) })
+        })
+        .collect();
+
+    let a = ex.anchored;
+    let root = ex
+        .ledger
+        .history_root(a)
+        .expect("anchored height committed");
+    let commitment = ex.ledger.anchor_commitment(a).expect("anchored");
+    let body = commitment_body(&genesis.hash(), a, &root);
+    let mut preimage = Domain::Anchor.tag().as_bytes().to_vec();
+    preimage.push(0);
+    preimage.extend_from_slice(&body);
+
+    let part = &ex.part;
+    let payload_at = 63; // version 4 + count 1 + input 41 + count 1 + value 8 + len 1 + 6a 25
+    let header_hashes: Vec<Value> = part
+        .headers
+        .iter()
+        .map(|h| {
+            let hash = BitcoinBlockHash::from_bytes(sha256d(h));
+            json!({ "internal": hx(hash.as_bytes()), "displayed": hash.to_string() })
+        })
+        .collect();
+    let mut record = tx_vector("anchor_record", &ex.record, genesis);
+    if let (Some(r), Some(obj)) = (ex.record.as_anchor_record(), record.as_object_mut()) {
+        obj.insert(
+            "fields".into(),
+            json!({
+                "validator": r.validator,
+                "height": r.height.get(),
+                "commitment": r.commitment.to_string(),
+                "bitcoin_txid": hx(r.bitcoin_txid.as_bytes()),
+                "bitcoin_txid_displayed": r.bitcoin_txid.to_string(),
+                "bitcoin_block": hx(r.bitcoin_block.as_bytes()),
+                "bitcoin_block_displayed": r.bitcoin_block.to_string(),
+                "bitcoin_height": r.bitcoin_height,
+            }),
+        );
+        obj.insert("signer_seed".into(), json!(hx(&[0x01; 32])));
+        obj.insert("included_in_block".into(), json!(a.get() + 1));
+    }
+
+    let anchor = json!({
+        "description": "Block history log of the example chain (block 1: the operator registers and submits seq 0 of transactions.json; blocks 2, 3 empty; block 4 carries the AnchorRecord), the anchor commitment at A = 3, the AnchorRecord transaction signed by the validator (seed 0x01...), and a synthetic regtest Bitcoin part carrying the commitment",
+        "genesis_hash": genesis.hash().to_string(),
+        "history": {
+            "block_hashes": block_hashes,
+            "leaf_hashes": leaf_hashes,
+            "roots": roots,
+            "inclusion_proofs": proofs,
+        },
+        "commitment": {
+            "height": a.get(),
+            "history_root": root.to_string(),
+            "body": hx(&body),
+            "preimage": hx(&preimage),
+            "commitment": commitment.to_string(),
+        },
+        "anchor_record": record,
+        "bitcoin": {
+            "network": "regtest",
+            "part": serde_json::to_value(part).expect("parts serialize"),
+            "part_bytes": hx(&part.to_bytes()),
+            "payload": hx(&part.raw_tx[payload_at - 5..payload_at + 32]),
+            "commitment_offset": payload_at,
+            "txid": hx(part.txid().as_bytes()),
+            "txid_displayed": part.txid().to_string(),
+            "merkle_root": hx(&part.headers[0][36..68]),
+            "header_hashes": header_hashes,
+            "bits": SYNTHETIC_BITS,
+            "confirmations": part.headers.len(),
+        },
+    });
+
+    let inclusion = ex
+        .ledger
+        .log()
+        .inclusion_proof(0, ex.headers[0].log_size)
+        .expect("the submission is leaf 0");
+    let history_proof = ex
+        .ledger
+        .history_proof(ex.headers[0].height, a)
+        .expect("in range");
+    let bundle = ProofBundle::new(
+        genesis.header(),
+        &ex.submission,
+        operator.public().clone(),
+        inclusion,
+        &ex.headers[0],
+        &ex.certificate,
+    )
+    .with_anchor(AnchorProof::new(
+        &history_proof,
+        commitment,
+        &ex.record,
+        ex.part.clone(),
+    ));
+    (
+        anchor,
+        serde_json::to_value(&bundle).expect("bundles serialize"),
+    )
+}
