@@ -22,7 +22,7 @@
 //! | [`engine`] | the persisted state machine that anchors and tracks |
 //!
 //! Invariants: every byte a verifier reads is specified in
-//! `docs/FORMATS.md` (sections 17 to 20); an anchor transaction is persisted before it is
+//! `docs/FORMATS.md` (section 20); an anchor transaction is persisted before it is
 //! broadcast, and replacements spend the same inputs, so one commitment is
 //! never anchored by two transactions that can both confirm.
 //!

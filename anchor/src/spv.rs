@@ -9,7 +9,7 @@
 //!
 //! [`BitcoinPart`] is plain bytes, defined in `pantheon_runtime::anchor`
 //! (re-exported here) so that the runtime's proof bundle can carry it
-//! without depending on the `bitcoin` crate; `docs/FORMATS.md` (section 18)
+//! without depending on the `bitcoin` crate; `docs/FORMATS.md` (section 20)
 //! specifies it byte by byte. [`verify`] needs no network.
 //!
 //! # What headers alone prove

@@ -1232,7 +1232,7 @@ def history_leaf(block_hash_: bytes) -> bytes:
 
 
 def anchor_commitment(genesis_hash: bytes, height: int, history_root: bytes) -> bytes:
-    """FORMATS 17.3."""
+    """FORMATS 18."""
     return tagged(TAG_ANCHOR, genesis_hash + be(height, 8) + history_root)
 
 
@@ -1257,7 +1257,7 @@ def root_from_path(leaf_index: int, tree_size: int, path: list[bytes], leaf: byt
 
 
 def decode_part(b: bytes) -> dict:
-    """FORMATS 18.5.1: the big-endian wrapper of the Bitcoin part."""
+    """FORMATS 20.5.1: the big-endian wrapper of the Bitcoin part."""
     def body(r: Reader) -> dict:
         r.version("bitcoin part")
         raw_tx = r.take(r.count("raw_tx", 4, MAX_BTC_TX))
@@ -1276,7 +1276,7 @@ def encode_part(p: dict) -> bytes:
 
 
 def part_from_json(j: dict) -> dict:
-    """FORMATS 18.5.2."""
+    """FORMATS 20.5.2."""
     if set(j) != {"raw_tx", "tx_index", "branch", "headers"}:
         raise DecodeError("bitcoin part JSON members")
     if len(j["branch"]) > MAX_BRANCH or len(j["headers"]) > MAX_HEADERS or len(j["raw_tx"]) > 2 * MAX_BTC_TX:
@@ -1288,7 +1288,7 @@ def part_from_json(j: dict) -> dict:
 
 
 def parse_btc_tx_outputs(raw: bytes) -> list:
-    """FORMATS 18.6.1 step 3: strict legacy (non-witness) parse; returns [(value, script)]."""
+    """FORMATS 20.6.1 step 3: strict legacy (non-witness) parse; returns [(value, script)]."""
     pos = 0
 
     def take(n):
@@ -1328,7 +1328,7 @@ def parse_btc_tx_outputs(raw: bytes) -> list:
 
 
 def target_from_bits(bits: int) -> int:
-    """FORMATS 18.6.4 step 2 (Bitcoin Core's SetCompact)."""
+    """FORMATS 20.6.4 step 2 (Bitcoin Core's SetCompact)."""
     e, m = bits >> 24, bits & 0x007FFFFF
     if m != 0 and bits & 0x00800000:
         raise ValueError("negative")
@@ -1341,7 +1341,7 @@ def target_from_bits(bits: int) -> int:
 
 
 def verify_part(part: dict, commitment: bytes, chain: str, k: int) -> bytes:
-    """FORMATS 18.6: returns the txid (internal order) or raises Invalid."""
+    """FORMATS 20.6: returns the txid (internal order) or raises Invalid."""
     raw = part["raw_tx"]
     if len(raw) > MAX_BTC_TX:
         raise Invalid("transaction: too large")
@@ -1434,7 +1434,7 @@ def check_anchor(d: str, pks: dict[bytes, bytes], genesis: dict) -> dict:
     gh = genesis["hash"]
     R.eq("anchor: genesis hash is genesis.json's", h2b(v["genesis_hash"]), gh)
 
-    # 17.1-17.2 block history log.
+    # 17 block history log.
     hist = v["history"]
     hashes = [h2b(x, 32) for x in hist["block_hashes"]]
     leaves = [history_leaf(h) for h in hashes]
@@ -1449,7 +1449,7 @@ def check_anchor(d: str, pks: dict[bytes, bytes], genesis: dict) -> dict:
         R.eq(f"{n}: path = RFC 9162 PATH", [x.hex() for x in rfc_path(h - 1, leaves[:a])], p["path"])
         R.check(f"{n}: inclusion verifies", verify_inclusion(h - 1, a, path, leaves[h - 1], mth(leaves[:a])))
 
-    # 17.3 anchor commitment.
+    # 18 anchor commitment.
     c = v["commitment"]
     a = c["height"]
     root = mth(leaves[:a])
@@ -1460,7 +1460,7 @@ def check_anchor(d: str, pks: dict[bytes, bytes], genesis: dict) -> dict:
     commitment = anchor_commitment(gh, a, root)
     R.eq("commitment: SHA-256 of the preimage", commitment, c["commitment"])
 
-    # 17.4 AnchorRecord transaction.
+    # 19 AnchorRecord transaction.
     t = v["anchor_record"]
     raw = h2b(t["bytes"])
     tx = decode_tx(raw)
@@ -1488,7 +1488,7 @@ def check_anchor(d: str, pks: dict[bytes, bytes], genesis: dict) -> dict:
     R.rejects("anchor_record: decoder rejects a truncated record", decode_tx, raw[:-1])
     R.rejects("anchor_record: decoder rejects a trailing byte", decode_tx, raw + b"\x00")
 
-    # 18 the Bitcoin part.
+    # 20 the Bitcoin part.
     b = v["bitcoin"]
     part = decode_part(h2b(b["part_bytes"]))
     R.check("bitcoin: binary encoding decodes and equals the JSON form", part == part_from_json(b["part"]))
@@ -1525,25 +1525,25 @@ def check_anchor(d: str, pks: dict[bytes, bytes], genesis: dict) -> dict:
     R.eq("ots: block 1 hash -> history -> commitment -> txid -> Bitcoin merkle root",
          apply_ots(hashes[0], ops), part["headers"][0][36:68])
 
-    # The colleague's frozen worked example (FORMATS 18.8), if the repository is around it.
+    # The colleague's frozen worked example (FORMATS 20.8), if the repository is around it.
     example = os.path.join(d, "..", "..", "anchor", "src", "spv", "example.json")
     if os.path.exists(example):
         with open(example, encoding="utf-8") as fh:
             ex = json.load(fh)
         ep = decode_part(h2b(ex["part_bytes"]))
-        R.check("example 18.8: binary encoding equals the JSON form", ep == part_from_json(ex["part"]))
+        R.check("example 20.8: binary encoding equals the JSON form", ep == part_from_json(ex["part"]))
         ec = h2b(ex["commitment"], 32)
-        R.eq("example 18.8: commitment = SHA-256('pantheon example commitment')", ec,
+        R.eq("example 20.8: commitment = SHA-256('pantheon example commitment')", ec,
              sha256(b"pantheon example commitment"))
         for k in (1, 2, 3):
-            R.eq(f"example 18.8: verifies at k={k}", verify_part(ep, ec, "regtest", k)[::-1].hex(), ex["txid"])
-        R.eq("example 18.8: block hash", h2(ep["headers"][0])[::-1].hex(), ex["block_hash"])
-        check_part_failures("example 18.8", ep, ec)
+            R.eq(f"example 20.8: verifies at k={k}", verify_part(ep, ec, "regtest", k)[::-1].hex(), ex["txid"])
+        R.eq("example 20.8: block hash", h2(ep["headers"][0])[::-1].hex(), ex["block_hash"])
+        check_part_failures("example 20.8", ep, ec)
     return {"commitment": commitment, "record": tx}
 
 
 def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str = "regtest", k: int = 1) -> dict:
-    """FORMATS 16 and 20: every link of an (anchored) proof bundle, in order.
+    """FORMATS 16 and 21: every link of an (anchored) proof bundle, in order.
     Raises Invalid naming the first link that fails."""
     def link(name, fn):
         try:

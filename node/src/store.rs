@@ -387,10 +387,12 @@ impl Store {
         })?;
         let mut block_hashes = Vec::with_capacity(usize::try_from(height.get()).unwrap_or(0));
         for h in 1..=height.get() {
-            let header = self.header(Height::new(h))?.ok_or(StoreError::Inconsistent {
-                height: Height::new(h),
-                what: "missing block",
-            })?;
+            let header = self
+                .header(Height::new(h))?
+                .ok_or(StoreError::Inconsistent {
+                    height: Height::new(h),
+                    what: "missing block",
+                })?;
             block_hashes.push(header.hash());
         }
         let ledger = Ledger::restore(

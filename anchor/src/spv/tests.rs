@@ -301,7 +301,7 @@ fn encodings_round_trip_and_are_frozen() {
     bad_version[0] = 2;
     assert!(BitcoinPart::from_bytes(&bad_version).is_err());
 
-    // The worked example of docs/FORMATS.md, section 18.
+    // The worked example of docs/FORMATS.md, section 20.8.
     let expected = include_str!("example.json");
     if std::env::var_os("PANTHEON_WRITE_EXAMPLE").is_some() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/spv/example.json");
