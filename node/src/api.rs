@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use pantheon_anchor::bitcoin::hashes::Hash as _;
 use pantheon_rpc::error::codes;
 use pantheon_rpc::types::{
     AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
@@ -12,10 +13,11 @@ use pantheon_rpc::{ApiError, Backend};
 use pantheon_runtime::amount::{Height, SUPPLY};
 use pantheon_runtime::crypto::AccountId;
 use pantheon_runtime::hash::{AuditRoot, SubmissionId};
-use pantheon_runtime::proof::ProofBundle;
+use pantheon_runtime::proof::{AnchorProof, ProofBundle};
 use pantheon_runtime::tx::{SignedTx, TxBody};
 use tokio::sync::broadcast;
 
+use crate::anchoring::{AnchorView, SharedView};
 use crate::chain::Chain;
 use crate::mempool::{Admitted, MempoolError};
 
@@ -37,12 +39,82 @@ pub struct NetworkStatus {
 pub struct NodeApi {
     chain: Arc<Chain>,
     network: Arc<Mutex<NetworkStatus>>,
+    anchors: SharedView,
 }
 
 impl NodeApi {
     /// Serves `chain`, with network status from `network`.
-    pub fn new(chain: Arc<Chain>, network: Arc<Mutex<NetworkStatus>>) -> Self {
-        Self { chain, network }
+    pub fn new(chain: Arc<Chain>, network: Arc<Mutex<NetworkStatus>>, anchors: SharedView) -> Self {
+        Self {
+            chain,
+            network,
+            anchors,
+        }
+    }
+
+    fn anchor_view(&self) -> AnchorView {
+        self.anchors
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `finalized` becomes `anchored` when a live anchor covers the block.
+    fn with_anchor(&self, mut info: SubmissionInfo) -> SubmissionInfo {
+        if let Some(h) = info.height
+            && self.anchor_view().covering(h).is_some()
+        {
+            info.status = Status::Anchored;
+        }
+        info
+    }
+
+    fn anchor_info(&self, id: u64, tx: &SignedTx, view: &AnchorView) -> Option<AnchorInfo> {
+        let TxBody::AnchorRecord(r) = tx.body() else {
+            return None;
+        };
+        let block_hash = self.chain.store().header(r.height).ok().flatten()?.hash();
+        let confirmations = view
+            .live
+            .get(&r.height)
+            .filter(|a| a.id == id)
+            .map_or(0, |a| a.confirmations);
+        Some(AnchorInfo {
+            id,
+            height: r.height,
+            block_hash,
+            txid: Some(r.bitcoin_txid.to_string()),
+            bitcoin_block: Some(r.bitcoin_block.to_string()),
+            confirmations,
+        })
+    }
+
+    /// The anchor part for a submission in block `height`, if a live anchor
+    /// with enough confirmations covers it.
+    fn anchor_part(&self, height: Height) -> Result<Option<AnchorProof>, ApiError> {
+        let view = self.anchor_view();
+        let (Some(live), Some(rpc)) = (view.covering(height).cloned(), view.rpc.clone()) else {
+            return Ok(None);
+        };
+        let record = live.record().clone();
+        let history = self
+            .chain
+            .with_ledger(|l| l.history_proof(height, record.height))
+            .map_err(ApiError::internal)?;
+        let txid = pantheon_anchor::bitcoin::Txid::from_byte_array(*record.bitcoin_txid.as_bytes());
+        let block =
+            pantheon_anchor::bitcoin::BlockHash::from_byte_array(*record.bitcoin_block.as_bytes());
+        // Carry every confirmation the policy asks for, and up to 6.
+        let k = u32::try_from(live.confirmations.min(view.confirmations.max(6))).unwrap_or(6);
+        let part = tokio::runtime::Handle::current()
+            .block_on(pantheon_anchor::spv::build(&rpc, &txid, &block, k))
+            .map_err(|e| ApiError::internal(format!("building the Bitcoin part: {e}")))?;
+        Ok(Some(AnchorProof::new(
+            &history,
+            record.commitment,
+            &live.tx,
+            part,
+        )))
     }
 
     fn network(&self) -> NetworkStatus {
@@ -65,13 +137,13 @@ impl NodeApi {
             .txs
             .get(loc.tx_index as usize)
             .ok_or_else(|| ApiError::internal("submission index out of range"))?;
-        Ok(Some(info(
+        Ok(Some(self.with_anchor(info(
             tx,
             Status::Finalized,
             Some(loc.height),
             Some(block.header.hash()),
             Some(loc.log_index),
-        )))
+        ))))
     }
 }
 
@@ -228,14 +300,18 @@ impl Backend for NodeApi {
         });
         let key = key.ok_or_else(|| ApiError::internal("operator key missing"))?;
         let inclusion = inclusion.map_err(ApiError::internal)?;
-        Ok(ProofBundle::new(
+        let bundle = ProofBundle::new(
             self.chain.genesis().header(),
             tx,
             key,
             inclusion,
             &block.header,
             &cert,
-        ))
+        );
+        Ok(match self.anchor_part(loc.height)? {
+            Some(anchor) => bundle.with_anchor(anchor),
+            None => bundle,
+        })
     }
 
     fn find_root(&self, root: AuditRoot) -> Result<Vec<SubmissionInfo>, ApiError> {
@@ -338,12 +414,42 @@ impl Backend for NodeApi {
         }))
     }
 
-    fn anchors(&self, _from: u64, _to: u64) -> Result<Vec<AnchorInfo>, ApiError> {
-        Ok(Vec::new())
+    fn anchors(&self, from: u64, to: u64) -> Result<Vec<AnchorInfo>, ApiError> {
+        let view = self.anchor_view();
+        let store = self.chain.store();
+        let count = store.anchor_count().map_err(ApiError::internal)?;
+        let to = to
+            .min(count.saturating_sub(1))
+            .min(from.saturating_add(999));
+        let mut out = Vec::new();
+        for id in from..=to {
+            if id >= count {
+                break;
+            }
+            if let Some(tx) = store.anchor(id).map_err(ApiError::internal)?
+                && let Some(info) = self.anchor_info(id, &tx, &view)
+            {
+                out.push(info);
+            }
+        }
+        Ok(out)
     }
 
     fn anchor(&self, id: u64) -> Result<AnchorInfo, ApiError> {
-        Err(ApiError::not_found(format!("anchor {id}")))
+        let view = self.anchor_view();
+        self.chain
+            .store()
+            .anchor(id)
+            .map_err(ApiError::internal)?
+            .and_then(|tx| self.anchor_info(id, &tx, &view))
+            .ok_or_else(|| ApiError::not_found(format!("anchor {id}")))
+    }
+
+    fn anchor_status(&self) -> serde_json::Value {
+        self.anchor_view()
+            .status
+            .and_then(|s| serde_json::to_value(s).ok())
+            .unwrap_or(serde_json::Value::Null)
     }
 
     fn health(&self) -> Health {

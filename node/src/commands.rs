@@ -71,8 +71,29 @@ pub async fn proof(rpc: &str, id: &str, wait: Option<Status>, out: Option<&Path>
     Ok(())
 }
 
-/// `pantheon verify`: offline; exit status non-zero names the failed link.
-pub fn verify(file: &Path, genesis_hash: Option<&str>, json: bool) -> Result<()> {
+/// How `pantheon verify` checks a bundle's Bitcoin part.
+pub struct BitcoinCheck {
+    /// The Bitcoin network the anchor is on.
+    pub network: pantheon_anchor::bitcoin::Network,
+    /// Confirmations required (default 1 on regtest, 6 elsewhere).
+    pub confirmations: Option<u32>,
+    /// A live bitcoind to check the block is in the best chain.
+    pub rpc: Option<pantheon_anchor::BitcoinRpc>,
+    /// A trusted Bitcoin block the headers must reach.
+    pub checkpoint: Option<pantheon_anchor::Checkpoint>,
+}
+
+/// `pantheon verify`: checks a bundle offline (and, with `--bitcoin-rpc`,
+/// its Bitcoin block against a live node), naming the first failing link.
+///
+/// # Errors
+/// An unreadable file, or an invalid bundle (the failing link).
+pub async fn verify(
+    file: &Path,
+    genesis_hash: Option<&str>,
+    json: bool,
+    bitcoin: &BitcoinCheck,
+) -> Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let bundle: ProofBundle = serde_json::from_str(&text)
@@ -81,35 +102,79 @@ pub fn verify(file: &Path, genesis_hash: Option<&str>, json: bool) -> Result<()>
         .map(str::parse)
         .transpose()
         .context("--genesis-hash must be 64 hex digits")?;
-    match bundle.verify(trusted, &KeyCache::new(64)) {
-        Ok(v) => {
-            output(json, &json!({ "valid": true, "proof": v }), || {
-                format!(
-                    "VALID\n  root         {}\n  submission   {}\n  operator     {} (seq {})\n  block        {} at height {} ({} of {} validators signed)\n  network      {} ({})\n  links        genesis, submission signature, header, certificate, log path",
-                    v.root,
-                    v.submission_id,
-                    v.operator,
-                    v.seq,
-                    v.block_hash,
-                    v.height,
-                    v.signers.0,
-                    v.signers.1,
-                    v.chain_id,
-                    v.genesis_hash
-                )
-            });
-            Ok(())
+    let fail = |link: &str, reason: String| -> Result<()> {
+        if json {
+            println!(
+                "{}",
+                json!({ "valid": false, "failed_link": link, "reason": reason })
+            );
         }
+        bail!("INVALID: {link} link failed: {reason}")
+    };
+    let v = match bundle.verify(trusted, &KeyCache::new(64)) {
+        Ok(v) => v,
         Err(e) => {
-            if json {
-                println!(
-                    "{}",
-                    json!({ "valid": false, "failed_link": e.link, "reason": e.reason })
-                );
-            }
-            bail!("INVALID: {e}")
+            return fail(&e.link.to_string(), e.reason.clone());
         }
+    };
+    let mut links = "genesis, submission signature, header, certificate, log path".to_owned();
+    let mut bitcoin_summary = None;
+    if let (Some(claim), Some(part)) = (&v.anchor, bundle.anchor.as_ref().map(|a| &a.bitcoin)) {
+        let network = bitcoin.network;
+        let regtest = network == pantheon_anchor::bitcoin::Network::Regtest;
+        let k = bitcoin.confirmations.unwrap_or(if regtest { 1 } else { 6 });
+        if !regtest && bitcoin.rpc.is_none() && bitcoin.checkpoint.is_none() {
+            return fail(
+                "bitcoin",
+                format!(
+                    "headers alone are cheap to forge on {network}: give --bitcoin-rpc URL or --checkpoint HEIGHT:HASH"
+                ),
+            );
+        }
+        let anchored =
+            match pantheon_anchor::spv::verify(part, &claim.commitment.hash(), network, k) {
+                Ok(a) => a,
+                Err(e) => return fail("bitcoin", e.to_string()),
+            };
+        if let Some(cp) = &bitcoin.checkpoint
+            && let Err(e) = anchored.check_checkpoint(cp)
+        {
+            return fail("bitcoin", e.to_string());
+        }
+        let mut live = String::new();
+        if let Some(rpc) = &bitcoin.rpc {
+            match pantheon_anchor::spv::check_best_chain(rpc, part, network, k).await {
+                Ok(status) => live = format!(", in the best chain of {} ({status:?})", rpc.url()),
+                Err(e) => return fail("bitcoin", e.to_string()),
+            }
+        }
+        links.push_str(", history, anchor record, bitcoin");
+        bitcoin_summary = Some(format!(
+            "\n  anchored     block {} (commitment {})\n  bitcoin      tx {} in block {} on {network}, {} confirmations carried{live}",
+            claim.height,
+            claim.commitment,
+            anchored.txid,
+            anchored.block_hash,
+            anchored.confirmations
+        ));
     }
+    output(json, &json!({ "valid": true, "proof": v }), || {
+        format!(
+            "VALID\n  root         {}\n  submission   {}\n  operator     {} (seq {})\n  block        {} at height {} ({} of {} validators signed)\n  network      {} ({}){}\n  links        {links}",
+            v.root,
+            v.submission_id,
+            v.operator,
+            v.seq,
+            v.block_hash,
+            v.height,
+            v.signers.0,
+            v.signers.1,
+            v.chain_id,
+            v.genesis_hash,
+            bitcoin_summary.clone().unwrap_or_default(),
+        )
+    });
+    Ok(())
 }
 
 /// `pantheon balance`.

@@ -7,6 +7,7 @@
 //! on stderr.
 #![allow(clippy::print_stdout, reason = "a CLI prints its results")]
 
+mod anchoring;
 mod api;
 mod bench;
 mod chain;
@@ -15,6 +16,7 @@ mod commands;
 mod config;
 mod consensus;
 mod dev;
+mod devbitcoin;
 mod keyfile;
 mod mempool;
 mod relay;
@@ -24,7 +26,7 @@ mod testnet;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use pantheon_runtime::amount::{Amount, SUPPLY};
 use pantheon_runtime::ledger::Ledger;
@@ -93,9 +95,30 @@ enum Command {
         /// Also require the bundle to be for this network.
         #[arg(long)]
         genesis_hash: Option<String>,
+        /// The Bitcoin network of the anchor: regtest, signet, testnet4, bitcoin.
+        #[arg(long, default_value = "regtest")]
+        bitcoin_network: String,
+        /// Confirmations the Bitcoin part must carry (default 1 on regtest, 6 elsewhere).
+        #[arg(long)]
+        confirmations: Option<u32>,
+        /// Also check the anchor's block is in this live bitcoind's best chain.
+        #[arg(long)]
+        bitcoin_rpc: Option<String>,
+        /// Cookie file for --bitcoin-rpc (else user:password in the URL's
+        /// BITCOIN_RPC_USER / BITCOIN_RPC_PASSWORD environment).
+        #[arg(long)]
+        bitcoin_cookie: Option<PathBuf>,
+        /// A trusted Bitcoin block, HEIGHT:HASH, the carried headers must reach.
+        #[arg(long)]
+        checkpoint: Option<String>,
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Bitcoin anchoring of a node (its key, address and anchors).
+    Anchor {
+        #[command(subcommand)]
+        command: AnchorCommand,
     },
     /// An account's PAN balance.
     Balance {
@@ -135,6 +158,16 @@ enum Command {
         /// Prepare the home and print its summary, without running the node.
         #[arg(long)]
         init_only: bool,
+        /// Anchor to the managed regtest bitcoind every this many blocks.
+        #[arg(long, default_value_t = 5)]
+        anchor_every: u64,
+        /// Seconds between the regtest blocks the dev network mines (0: none;
+        /// mine them yourself).
+        #[arg(long, default_value_t = 2)]
+        bitcoin_block_secs: u64,
+        /// Run without the managed bitcoind (no anchoring).
+        #[arg(long)]
+        no_bitcoin: bool,
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
@@ -171,6 +204,27 @@ enum Command {
         /// The configuration file.
         #[arg(long)]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnchorCommand {
+    /// The P2WPKH address that pays for a node's anchors (fund it).
+    Address {
+        /// The node's anchor key file (created if missing).
+        #[arg(long, default_value = ".pantheon/dev/anchor/bitcoin.key")]
+        key: PathBuf,
+        /// regtest, signet, testnet4 or bitcoin.
+        #[arg(long, default_value = "regtest")]
+        network: String,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A running node's anchoring: address, balance, pending and confirmed anchors.
+    Status {
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 
@@ -347,11 +401,47 @@ async fn run(cli: Cli) -> Result<()> {
             out,
             client,
         } => commands::proof(&client.rpc, &id, wait.map(Into::into), out.as_deref()).await,
+        Command::Anchor { command } => anchor_command(command).await,
         Command::Verify {
             file,
+            bitcoin_network,
+            confirmations,
+            bitcoin_rpc,
+            bitcoin_cookie,
+            checkpoint,
             genesis_hash,
             json,
-        } => commands::verify(&file, genesis_hash.as_deref(), json),
+        } => {
+            let network = network_named(&bitcoin_network)?;
+            let rpc = bitcoin_rpc
+                .map(|url| -> Result<_> {
+                    let auth = match bitcoin_cookie {
+                        Some(c) => pantheon_anchor::Auth::Cookie(c),
+                        None => pantheon_anchor::Auth::UserPass {
+                            user: std::env::var("BITCOIN_RPC_USER").unwrap_or_default(),
+                            password: std::env::var("BITCOIN_RPC_PASSWORD").unwrap_or_default(),
+                        },
+                    };
+                    Ok(pantheon_anchor::BitcoinRpc::new(url, auth))
+                })
+                .transpose()?;
+            let checkpoint = checkpoint
+                .map(|c| -> Result<_> {
+                    let (h, hash) = c.split_once(':').context("--checkpoint is HEIGHT:HASH")?;
+                    Ok(pantheon_anchor::Checkpoint {
+                        height: h.parse().context("--checkpoint height")?,
+                        hash: hash.parse().context("--checkpoint hash")?,
+                    })
+                })
+                .transpose()?;
+            let check = commands::BitcoinCheck {
+                network,
+                confirmations,
+                rpc,
+                checkpoint,
+            };
+            commands::verify(&file, genesis_hash.as_deref(), json, &check).await
+        }
         Command::Balance { account, client } => {
             commands::balance(&client.rpc, &account, client.json).await
         }
@@ -367,14 +457,43 @@ async fn run(cli: Cli) -> Result<()> {
             rpc_addr,
             block_time_ms,
             init_only,
+            anchor_every,
+            bitcoin_block_secs,
+            no_bitcoin,
             json,
         } => {
             dev_command(&home, json)?;
             if init_only {
                 return Ok(());
             }
-            let config = dev::config(&home, rpc_addr, block_time_ms)?;
-            service::run(config).await
+            let mut config = dev::config(&home, rpc_addr, block_time_ms)?;
+            if no_bitcoin {
+                return service::run(config).await;
+            }
+            let key_path = home.join("anchor").join("bitcoin.key");
+            std::fs::create_dir_all(home.join("anchor"))?;
+            let key = pantheon_anchor::AnchorKey::load_or_create(&key_path)?;
+            let bitcoin = devbitcoin::DevBitcoin::start(&home, &key, bitcoin_block_secs).await?;
+            eprintln!(
+                "pantheon: regtest bitcoind on {} (data in {}), a block every {bitcoin_block_secs} s; anchoring every {anchor_every} blocks",
+                bitcoin.node.rpc_url(),
+                bitcoin.node.datadir().display()
+            );
+            config.anchor = Some(config::AnchorConfig {
+                network: "regtest".into(),
+                bitcoin_rpc: bitcoin.node.rpc_url().to_owned(),
+                rpc_cookie: Some(bitcoin.node.cookie_file()),
+                rpc_user: None,
+                rpc_password: None,
+                key: key_path,
+                every_blocks: anchor_every,
+                confirmations: None,
+                fee_rate_sat_vb: None,
+            });
+            config.validate()?;
+            let outcome = service::run(config).await;
+            bitcoin.stop().await;
+            outcome
         }
         Command::Bench {
             funder,
@@ -396,6 +515,58 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Node { config } => service::run(config::Config::load(&config)?).await,
         Command::Testnet { command } => testnet_command(command).await,
+    }
+}
+
+fn network_named(name: &str) -> Result<pantheon_anchor::bitcoin::Network> {
+    config::AnchorConfig {
+        network: name.to_owned(),
+        bitcoin_rpc: String::new(),
+        rpc_cookie: None,
+        rpc_user: None,
+        rpc_password: None,
+        key: PathBuf::new(),
+        every_blocks: 1,
+        confirmations: None,
+        fee_rate_sat_vb: None,
+    }
+    .network()
+}
+
+async fn anchor_command(command: AnchorCommand) -> Result<()> {
+    match command {
+        AnchorCommand::Address { key, network, json } => {
+            let network = network_named(&network)?;
+            if let Some(dir) = key.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let k = pantheon_anchor::AnchorKey::load_or_create(&key)?;
+            let address = k.address(network);
+            if json {
+                println!(
+                    "{}",
+                    json!({ "address": address.to_string(), "network": network.to_string(), "key": key })
+                );
+            } else {
+                println!("{address}");
+            }
+            Ok(())
+        }
+        AnchorCommand::Status { client } => {
+            let c = client::Client::new(&client.rpc)?;
+            let status: serde_json::Value =
+                c.call("anchor_status", jsonrpsee::rpc_params![]).await?;
+            let anchors: serde_json::Value = c
+                .call("anchor_list", jsonrpsee::rpc_params![0, u64::MAX])
+                .await?;
+            let out = json!({ "engine": status, "recorded": anchors });
+            if client.json {
+                println!("{out:#}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(())
+        }
     }
 }
 

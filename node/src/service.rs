@@ -8,14 +8,16 @@ use bytesize::ByteSize;
 use malachitebft_app_channel::app::types::core::LinearTimeouts;
 use pantheon_runtime::genesis::Genesis;
 
+use crate::anchoring::{Anchoring, SharedView};
 use crate::api::{NetworkStatus, NodeApi};
 use crate::chain::Chain;
-use crate::config::Config;
+use crate::config::{AnchorConfig, Config};
 use crate::consensus::app::AppConfig;
 use crate::consensus::engine::{self, NodeArgs};
 use crate::keyfile;
 use crate::mempool::MempoolLimits;
 use crate::store::Store;
+use pantheon_anchor::{AnchorEngine, AnchorKey, BitcoinRpc};
 
 /// Installs the log subscriber (`RUST_LOG` overrides the default filter).
 fn init_tracing() {
@@ -25,6 +27,51 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Opens the anchor engine of `[anchor]` (key created on first use).
+fn start_anchoring(
+    config: &Config,
+    anchor: &AnchorConfig,
+    chain: &Arc<Chain>,
+    keypair: Option<Arc<pantheon_runtime::crypto::Keypair>>,
+    view: &SharedView,
+    network: &Arc<Mutex<NetworkStatus>>,
+) -> Result<Anchoring> {
+    let policy = anchor.policy()?;
+    let key_path = config.resolve(&anchor.key);
+    if let Some(dir) = key_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let key = AnchorKey::load_or_create(&key_path)
+        .with_context(|| format!("anchor key {}", key_path.display()))?;
+    let rpc = BitcoinRpc::new(anchor.bitcoin_rpc.clone(), anchor.auth()?);
+    let state = config.home.join("anchor").join("state.json");
+    if let Some(dir) = state.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let engine = AnchorEngine::open(&state, key, rpc.clone(), policy)
+        .with_context(|| format!("anchor state {}", state.display()))?;
+    let validators = &chain.genesis().header().validators;
+    let validator = keypair.and_then(|k| {
+        (0..u16::try_from(validators.len()).unwrap_or(u16::MAX))
+            .find(|&i| {
+                validators
+                    .get(i)
+                    .is_some_and(|v| v.public_key == *k.public())
+            })
+            .map(|i| (i, k))
+    });
+    Ok(Anchoring {
+        chain: chain.clone(),
+        engine,
+        rpc,
+        policy,
+        every: anchor.every_blocks,
+        validator,
+        view: view.clone(),
+        network: network.clone(),
+    })
 }
 
 /// Runs a node until SIGINT or SIGTERM.
@@ -64,7 +111,14 @@ pub async fn run(config: Config) -> Result<()> {
         chain.set_relay(relay);
     }
     let network = Arc::new(Mutex::new(NetworkStatus::default()));
-    let backend = Arc::new(NodeApi::new(chain.clone(), network.clone()));
+    let anchors = SharedView::default();
+    let anchoring = match &config.anchor {
+        Some(anchor) => Some(tokio::spawn(
+            start_anchoring(&config, anchor, &chain, keypair.clone(), &anchors, &network)?.run(),
+        )),
+        None => None,
+    };
+    let backend = Arc::new(NodeApi::new(chain.clone(), network.clone(), anchors));
     let limits = pantheon_rpc::Limits {
         max_request_bytes: config.rpc.max_request_bytes,
         max_connections: config.rpc.max_connections,
@@ -125,6 +179,9 @@ pub async fn run(config: Config) -> Result<()> {
             Err(e) => Err(anyhow::anyhow!("consensus task panicked: {e}")),
         },
     };
+    if let Some(task) = anchoring {
+        task.abort();
+    }
     tracing::info!(target: "pantheon::node", "shutting down");
     let _ = rpc.stop();
     outcome

@@ -11,6 +11,11 @@
 //! | `submissions` | submission id | height (u64) · index in block (u32) · log index (u64) |
 //! | `roots` | audit root · submission id | empty (for `pantheon_findRoot`) |
 //! | `opseq` | operator id · seq (u64 BE) | submission id |
+//! | `anchors` | anchor id (u64 BE, order of recording) | the signed AnchorRecord transaction |
+//! | `anchor_keys` | anchored height (u64 BE) · Bitcoin block (internal order) | anchor id |
+//!
+//! `meta/anchors` counts the anchors recorded; a second record of the same
+//! (height, Bitcoin block) is ignored.
 //!
 //! [`Store::commit_block`] writes a block, its certificate, every state
 //! change, the log leaves and the indexes in one `WriteBatch` with `sync`,
@@ -23,6 +28,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use pantheon_runtime::amount::Height;
+use pantheon_runtime::anchor::BitcoinBlockHash;
 use pantheon_runtime::block::{Block, BlockHeader, CommitCertificate};
 use pantheon_runtime::codec::{CodecError, Encode, decode_exact};
 use pantheon_runtime::crypto::{AccountId, OperatorId, PublicKey};
@@ -31,9 +37,10 @@ use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
 use pantheon_runtime::ledger::{Execution, Ledger};
 use pantheon_runtime::log::MerkleLog;
 use pantheon_runtime::state::Account;
+use pantheon_runtime::tx::{SignedTx, TxBody};
 use rocksdb::{ColumnFamily, DB, IteratorMode, Options, WriteBatch, WriteOptions};
 
-const CFS: [&str; 9] = [
+const CFS: [&str; 11] = [
     "meta",
     "blocks",
     "certs",
@@ -43,7 +50,16 @@ const CFS: [&str; 9] = [
     "submissions",
     "roots",
     "opseq",
+    "anchors",
+    "anchor_keys",
 ];
+
+fn anchor_key(height: Height, block: &BitcoinBlockHash) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&height.get().to_be_bytes());
+    key[8..].copy_from_slice(block.as_bytes());
+    key
+}
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -227,9 +243,74 @@ impl Store {
             batch.put_cf(self.cf("opseq"), opseq, id.as_bytes());
             log_index += 1;
         }
+        let mut anchors = self.anchor_count()?;
+        let mut seen = std::collections::BTreeSet::new();
+        for tx in &block.txs {
+            let TxBody::AnchorRecord(r) = tx.body() else {
+                continue;
+            };
+            let key = anchor_key(r.height, &r.bitcoin_block);
+            if !seen.insert(key) || self.db.get_cf(self.cf("anchor_keys"), key)?.is_some() {
+                continue;
+            }
+            batch.put_cf(self.cf("anchors"), anchors.to_be_bytes(), tx.as_bytes());
+            batch.put_cf(self.cf("anchor_keys"), key, anchors.to_be_bytes());
+            anchors += 1;
+        }
+        batch.put_cf(self.cf("meta"), b"anchors", anchors.to_be_bytes());
         batch.put_cf(self.cf("meta"), b"height", h);
         self.db.write_opt(batch, &self.sync)?;
         Ok(())
+    }
+
+    /// How many anchors are recorded.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn anchor_count(&self) -> Result<u64> {
+        Ok(self
+            .db
+            .get_cf(self.cf("meta"), b"anchors")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// Whether an anchor of `height` in Bitcoin block `block` is recorded.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn anchor_recorded(&self, height: Height, block: &BitcoinBlockHash) -> Result<bool> {
+        Ok(self
+            .db
+            .get_cf(self.cf("anchor_keys"), anchor_key(height, block))?
+            .is_some())
+    }
+
+    /// The recorded anchor `id` (its AnchorRecord transaction).
+    ///
+    /// # Errors
+    /// Database errors or a corrupt record.
+    pub fn anchor(&self, id: u64) -> Result<Option<SignedTx>> {
+        self.db
+            .get_cf(self.cf("anchors"), id.to_be_bytes())?
+            .map(|b| decode_exact(&b).map_err(corrupt("anchors")))
+            .transpose()
+    }
+
+    /// The newest `n` recorded anchors, oldest first, with their ids.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt record.
+    pub fn recent_anchors(&self, n: usize) -> Result<Vec<(u64, SignedTx)>> {
+        let count = self.anchor_count()?;
+        let from = count.saturating_sub(u64::try_from(n).unwrap_or(u64::MAX));
+        let mut out = Vec::new();
+        for id in from..count {
+            if let Some(tx) = self.anchor(id)? {
+                out.push((id, tx));
+            }
+        }
+        Ok(out)
     }
 
     /// Replaces the certificate of a committed height.

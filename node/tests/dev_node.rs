@@ -69,7 +69,10 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
     });
     assert_eq!(receipts.len(), 9);
     for r in &receipts {
-        assert_eq!(r["status"], "finalized", "{r}");
+        assert!(
+            r["status"] == "finalized" || r["status"] == "anchored",
+            "{r}"
+        );
     }
     // Each operator's chain is 0, 1, 2 with prev links.
     let hospital: Vec<&Value> = receipts

@@ -91,6 +91,8 @@ pub trait Backend: Send + Sync + 'static {
     /// # Errors
     /// Not found.
     fn anchor(&self, id: u64) -> Result<AnchorInfo, ApiError>;
+    /// The anchor engine's status (`null` when the node does not anchor).
+    fn anchor_status(&self) -> serde_json::Value;
     /// Node health.
     fn health(&self) -> Health;
     /// Connected peers.
@@ -146,6 +148,9 @@ pub trait PantheonRpc {
     /// One Bitcoin anchor.
     #[method(name = "anchor_get")]
     async fn anchor_get(&self, id: u64) -> RpcResult<AnchorInfo>;
+    /// The node's anchoring: address, balance, pending and confirmed anchors.
+    #[method(name = "anchor_status")]
+    async fn anchor_status(&self) -> RpcResult<serde_json::Value>;
     /// Node health.
     #[method(name = "system_health")]
     async fn system_health(&self) -> RpcResult<Health>;
@@ -319,6 +324,10 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
 
     async fn anchor_get(&self, id: u64) -> RpcResult<AnchorInfo> {
         self.call(move |b| b.anchor(id)).await
+    }
+
+    async fn anchor_status(&self) -> RpcResult<serde_json::Value> {
+        self.call(|b| Ok(b.anchor_status())).await
     }
 
     async fn system_health(&self) -> RpcResult<Health> {

@@ -17,6 +17,8 @@
 //! | 1017 | account does not exist |
 //! | 1018 | operator already registered |
 //! | 1019 | balance overflow |
+//! | 1020 | anchor record from an index outside the validator set |
+//! | 1021 | anchor record for a future height or with a wrong commitment |
 //! | 1030 | mempool full |
 //! | 1031 | this operator's mempool queue is full |
 //! | 1040 | not found |
@@ -107,6 +109,10 @@ pub mod codes {
     pub const MEMPOOL_FULL: i32 = 1030;
     /// Operator queue full.
     pub const OPERATOR_QUEUE_FULL: i32 = 1031;
+    /// An anchor record signed by an index outside the validator set.
+    pub const UNKNOWN_VALIDATOR: i32 = 1020;
+    /// An anchor record for a future height or with a wrong commitment.
+    pub const BAD_ANCHOR_RECORD: i32 = 1021;
     /// Not found.
     pub const NOT_FOUND: i32 = 1040;
     /// Not finalized yet.
@@ -128,6 +134,10 @@ impl From<TxError> for ApiError {
             TxError::UnknownAccount(_) => codes::UNKNOWN_ACCOUNT,
             TxError::AlreadyRegistered(_) => codes::ALREADY_REGISTERED,
             TxError::Overflow(_) => codes::OVERFLOW,
+            TxError::UnknownValidator(_) => codes::UNKNOWN_VALIDATOR,
+            TxError::AnchorHeightOutOfRange { .. } | TxError::WrongAnchorCommitment { .. } => {
+                codes::BAD_ANCHOR_RECORD
+            }
         };
         Self {
             code,

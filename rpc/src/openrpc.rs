@@ -74,6 +74,10 @@ pub fn document() -> Value {
                              "description": "signed transactions (docs/FORMATS.md 5), at most the request size limit",
                              "schema": { "type": "array", "items": { "type": "string", "pattern": HEX } } }],
                 "result": { "name": "RelayReport", "schema": { "$ref": "#/components/schemas/RelayReport" } } }),
+        json!({ "name": "anchor_status",
+                "summary": "The node's anchoring: Bitcoin network, address to fund, balance, pending and confirmed anchors, last error (null when the node does not anchor)",
+                "params": [],
+                "result": { "name": "AnchorStatus", "schema": { "type": ["object", "null"] } } }),
         method(
             "chain_getHead",
             "The latest finalized header and its commit certificate",

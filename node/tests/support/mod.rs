@@ -46,12 +46,18 @@ pub struct DevNode {
     pub rpc: String,
     port: u16,
     child: Option<Child>,
-    log: PathBuf,
+    pub log: PathBuf,
+    extra: Vec<String>,
 }
 
 impl DevNode {
     /// Starts a dev node in `home` and waits until it finalizes a block.
     pub fn start(home: &Path) -> Self {
+        Self::start_with(home, &[])
+    }
+
+    /// As [`DevNode::start`], with more `pantheon dev` arguments.
+    pub fn start_with(home: &Path, extra: &[&str]) -> Self {
         let port = free_port();
         let mut node = Self {
             home: home.to_path_buf(),
@@ -59,6 +65,7 @@ impl DevNode {
             port,
             child: None,
             log: home.with_extension("log"),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         };
         node.spawn();
         node
@@ -80,6 +87,7 @@ impl DevNode {
                 "--block-time-ms",
                 "250",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -174,7 +182,20 @@ pub fn operator(
 
 impl Drop for DevNode {
     fn drop(&mut self) {
-        self.kill();
+        // SIGTERM first, so the node stops its regtest bitcoind.
+        if let Some(mut c) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap());
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(15) {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 

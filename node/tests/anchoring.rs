@@ -1,0 +1,228 @@
+//! Bitcoin anchoring end to end, against a real regtest bitcoind: a dev
+//! network anchors, `submit --wait anchored` and `proof --wait anchored`
+//! work, the bundle verifies offline at k=1 and k=6 and fails when asked for
+//! more confirmations than it carries; a reorg that drops the anchor turns
+//! the status back to `finalized`, then `anchored` again in another block,
+//! and the old bundle fails `verify --bitcoin-rpc`.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pantheon_anchor::bitcoin::{Address, BlockHash, Network};
+use pantheon_anchor::{AnchorKey, Auth, BitcoinRpc};
+use pantheon_runtime::hash::Hash256;
+use serde_json::Value;
+use support::{DevNode, ok, pantheon};
+
+/// The dev network's bitcoind, reached like any client would.
+struct Bitcoin {
+    rpc: BitcoinRpc,
+    cookie: PathBuf,
+    rt: tokio::runtime::Runtime,
+    to: Address,
+}
+
+impl Bitcoin {
+    /// Finds the URL the node printed and the cookie in its data directory.
+    fn of(node: &DevNode) -> Self {
+        let start = Instant::now();
+        let url = loop {
+            let log = std::fs::read_to_string(&node.log).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains("regtest bitcoind on ")) {
+                let rest = line.split("regtest bitcoind on ").nth(1).unwrap();
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no bitcoind line in {log}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let cookie = node.home.join("bitcoind/regtest/.cookie");
+        let key = AnchorKey::generate().unwrap();
+        Self {
+            rpc: BitcoinRpc::new(url, Auth::Cookie(cookie.clone())),
+            cookie,
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            to: key.address(Network::Regtest),
+        }
+    }
+
+    fn mine(&self, n: u64) {
+        self.rt
+            .block_on(self.rpc.generate_to_address(n, &self.to))
+            .unwrap();
+    }
+
+    /// A block without the mempool's transactions.
+    fn mine_empty(&self) {
+        self.rt
+            .block_on(self.rpc.generate_block(&self.to, &[]))
+            .unwrap();
+    }
+
+    fn invalidate(&self, hash: &BlockHash) {
+        self.rt.block_on(self.rpc.invalidate_block(hash)).unwrap();
+    }
+}
+
+fn status(node: &DevNode, id: &str) -> String {
+    node.call("pantheon_getSubmission", vec![Value::from(id)])
+        .unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Mines a block at a time until `id` has `want` status.
+fn mine_until(node: &DevNode, btc: &Bitcoin, id: &str, want: &str) {
+    let start = Instant::now();
+    while status(node, id) != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{id} never became {want}; log:\n{}",
+            std::fs::read_to_string(&node.log).unwrap_or_default()
+        );
+        btc.mine(1);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+}
+
+fn verify(bundle: &Path, extra: &[&str]) -> (bool, Value) {
+    let mut args = vec!["verify", bundle.to_str().unwrap(), "--json"];
+    args.extend_from_slice(extra);
+    let out = pantheon(&args);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.success(), v)
+}
+
+fn bundle(node: &DevNode, id: &str, path: &Path) -> Value {
+    ok(&[
+        "proof",
+        id,
+        "--out",
+        path.to_str().unwrap(),
+        "--rpc",
+        &node.rpc,
+    ]);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
+    let dir = tempfile::tempdir().unwrap();
+    // The test mines (0: the node does not), anchoring every 2 blocks.
+    let node = DevNode::start_with(
+        &dir.path().join("dev"),
+        &["--anchor-every", "2", "--bitcoin-block-secs", "0"],
+    );
+    let btc = Bitcoin::of(&node);
+    let (key, _) = node.operator(dir.path(), "clinic", "10");
+    let receipt: Value = serde_json::from_str(&ok(&[
+        "submit",
+        "--key",
+        key.to_str().unwrap(),
+        "--root",
+        &Hash256::digest(b"ward 7, batch 1").to_string(),
+        "--wait",
+        "finalized",
+        "--rpc",
+        &node.rpc,
+    ]))
+    .unwrap();
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    assert_eq!(receipt["status"], "finalized");
+
+    // One block carries the anchor: anchored with one confirmation.
+    mine_until(&node, &btc, &id, "anchored");
+    let p1 = dir.path().join("k1.json");
+    let first = bundle(&node, &id, &p1);
+    assert!(
+        first["anchor"].is_object(),
+        "an anchored bundle has its anchor part"
+    );
+    let (valid, v) = verify(&p1, &[]);
+    assert!(valid, "{v}");
+    let (valid, v) = verify(&p1, &["--confirmations", "7"]);
+    assert!(!valid);
+    assert_eq!(v["failed_link"], "bitcoin", "{v}");
+    let cookie = btc.cookie.to_str().unwrap();
+    let (valid, v) = verify(
+        &p1,
+        &["--bitcoin-rpc", btc.rpc.url(), "--bitcoin-cookie", cookie],
+    );
+    assert!(valid, "{v}");
+
+    // Six confirmations: the bundle carries six headers.
+    btc.mine(6);
+    std::thread::sleep(Duration::from_millis(1500));
+    let p6 = dir.path().join("k6.json");
+    let six = bundle(&node, &id, &p6);
+    assert_eq!(
+        six["anchor"]["bitcoin"]["headers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    let (valid, v) = verify(&p6, &["--confirmations", "6"]);
+    assert!(valid, "{v}");
+    let (valid, _) = verify(&p6, &["--confirmations", "7"]);
+    assert!(!valid, "only six confirmations exist");
+
+    // A reorg drops the anchor's block: back to finalized.
+    let record: pantheon_runtime::tx::SignedTx = pantheon_runtime::codec::decode_exact(
+        &hex::decode(six["anchor"]["record"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let old_block: BlockHash = record
+        .as_anchor_record()
+        .unwrap()
+        .bitcoin_block
+        .to_string()
+        .parse()
+        .unwrap();
+    btc.invalidate(&old_block);
+    for _ in 0..8 {
+        btc.mine_empty();
+    }
+    let start = Instant::now();
+    while status(&node, &id) != "finalized" {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "still anchored after the reorg"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (valid, v) = verify(
+        &p6,
+        &["--bitcoin-rpc", btc.rpc.url(), "--bitcoin-cookie", cookie],
+    );
+    assert!(!valid, "the old bundle's block left the best chain");
+    assert_eq!(v["failed_link"], "bitcoin", "{v}");
+
+    // The anchor confirms again, in another block.
+    mine_until(&node, &btc, &id, "anchored");
+    let p2 = dir.path().join("again.json");
+    let again = bundle(&node, &id, &p2);
+    let (valid, v) = verify(
+        &p2,
+        &["--bitcoin-rpc", btc.rpc.url(), "--bitcoin-cookie", cookie],
+    );
+    assert!(valid, "{v}");
+    assert_ne!(
+        again["anchor"]["bitcoin"]["headers"][0], six["anchor"]["bitcoin"]["headers"][0],
+        "anchored again in a different block"
+    );
+    let anchors = node
+        .call("anchor_list", vec![Value::from(0), Value::from(1000)])
+        .unwrap();
+    assert!(anchors.as_array().unwrap().len() >= 2, "{anchors}");
+}
