@@ -244,6 +244,18 @@ enum TestnetCommand {
         /// Target block time in milliseconds.
         #[arg(long, default_value_t = 1000)]
         block_time_ms: u64,
+        /// Without the shared regtest bitcoind (no anchoring).
+        #[arg(long)]
+        no_bitcoin: bool,
+        /// Anchor every this many blocks.
+        #[arg(long, default_value_t = 5)]
+        anchor_every: u64,
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Mine a regtest block every few seconds (run by `up`).
+    #[command(hide = true)]
+    Mine {
         #[command(flatten)]
         dir: TestnetDir,
     },
@@ -587,6 +599,8 @@ async fn testnet_command(command: TestnetCommand) -> Result<()> {
             full_nodes,
             base_port,
             block_time_ms,
+            no_bitcoin,
+            anchor_every,
             dir,
         } => {
             let net = testnet::init(
@@ -596,6 +610,8 @@ async fn testnet_command(command: TestnetCommand) -> Result<()> {
                     full_nodes,
                     base_port,
                     block_time_ms,
+                    bitcoin: !no_bitcoin,
+                    anchor_every,
                 },
             )?;
             if dir.json {
@@ -610,6 +626,13 @@ async fn testnet_command(command: TestnetCommand) -> Result<()> {
                 for n in &net.nodes {
                     println!("  node {}: rpc {}, p2p {}", n.index, n.rpc_url(), n.p2p);
                 }
+                if let Some(b) = &net.bitcoin {
+                    println!(
+                        "  bitcoind     {} (regtest, shared; a block every {} s)",
+                        b.rpc_url(),
+                        b.block_secs
+                    );
+                }
                 println!(
                     "start it with: pantheon testnet up --dir {}",
                     dir.dir.display()
@@ -617,6 +640,7 @@ async fn testnet_command(command: TestnetCommand) -> Result<()> {
             }
             Ok(())
         }
+        TestnetCommand::Mine { dir } => testnet::mine(&dir.dir).await,
         TestnetCommand::Up { dir } => print(&testnet::up(&dir.dir, dir.json).await?, dir.json),
         TestnetCommand::Status { dir } => print(&testnet::status(&dir.dir).await?, dir.json),
         TestnetCommand::Start { index, dir } => {

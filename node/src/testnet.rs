@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail, ensure};
 use pantheon_testnet::status::{self, NodeStatus};
 use pantheon_testnet::{Manifest, Role, process};
 
-use crate::config::{Config, ConsensusConfig, P2pConfig, RelayConfig, RpcConfig};
+use crate::config::{AnchorConfig, Config, ConsensusConfig, P2pConfig, RelayConfig, RpcConfig};
 use crate::keyfile;
 
 /// How long `up` and `start` wait for nodes to be serving and in step.
@@ -30,6 +30,10 @@ pub struct InitArgs {
     pub base_port: u16,
     /// Target block time.
     pub block_time_ms: u64,
+    /// Share one regtest bitcoind (ports after the nodes') and anchor to it.
+    pub bitcoin: bool,
+    /// Anchor every this many blocks.
+    pub anchor_every: u64,
 }
 
 /// `testnet init`: keys, genesis, configs and manifest in `dir`.
@@ -64,7 +68,7 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
         dir.join("genesis.json"),
         serde_json::to_string_pretty(&genesis)? + "\n",
     )?;
-    let manifest = Manifest::layout(
+    let mut manifest = Manifest::layout(
         &dir,
         genesis.header().chain_id.clone(),
         genesis.hash().to_string(),
@@ -73,6 +77,15 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
         args.full_nodes,
         args.base_port,
     );
+    if args.bitcoin {
+        let after = u16::try_from(2 * manifest.nodes.len()).unwrap_or(u16::MAX);
+        let rpc_port = args.base_port.saturating_add(after);
+        manifest.bitcoin = Some(pantheon_testnet::manifest::BitcoinEntry {
+            rpc_port,
+            p2p_port: rpc_port.saturating_add(1),
+            block_secs: 2,
+        });
+    }
     for node in &manifest.nodes {
         let home = manifest.home(node.index)?;
         std::fs::create_dir_all(&home)?;
@@ -106,8 +119,21 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
                 block_time_ms: args.block_time_ms,
             },
             mempool: crate::config::MempoolConfig::default(),
-            anchor: None,
+            anchor: manifest.bitcoin.as_ref().map(|b| AnchorConfig {
+                network: "regtest".into(),
+                bitcoin_rpc: b.rpc_url(),
+                rpc_cookie: Some(manifest.bitcoin_cookie()),
+                rpc_user: None,
+                rpc_password: None,
+                key: "bitcoin.key".into(),
+                every_blocks: args.anchor_every,
+                confirmations: None,
+                fee_rate_sat_vb: None,
+            }),
         };
+        if config.anchor.is_some() {
+            pantheon_anchor::AnchorKey::load_or_create(&home.join("bitcoin.key"))?;
+        }
         config.validate()?;
         std::fs::write(manifest.config(node.index)?, toml::to_string(&config)?)?;
     }
@@ -127,6 +153,7 @@ fn exe() -> Result<PathBuf> {
 pub async fn up(dir: &Path, quiet: bool) -> Result<Vec<NodeStatus>> {
     let net = Manifest::load(dir)?;
     let exe = exe()?;
+    start_bitcoin(&net, &exe, quiet).await?;
     for node in &net.nodes {
         process::start(&net, node.index, &exe)?;
     }
@@ -134,14 +161,16 @@ pub async fn up(dir: &Path, quiet: bool) -> Result<Vec<NodeStatus>> {
     wait_in_step(&net, &all, true, quiet).await
 }
 
-/// `testnet start <i>`: starts node `index` and shows progress until it has
-/// caught up with the others.
+/// `testnet start <i>`: starts node `index` (and the shared bitcoind if it
+/// is not running) and shows progress until it has caught up.
 ///
 /// # Errors
 /// As [`up`].
 pub async fn start(dir: &Path, index: usize, quiet: bool) -> Result<Vec<NodeStatus>> {
     let net = Manifest::load(dir)?;
-    process::start(&net, index, &exe()?)?;
+    let exe = exe()?;
+    start_bitcoin(&net, &exe, quiet).await?;
+    process::start(&net, index, &exe)?;
     // Alone, or among too few validators, there may be no block to reach.
     wait_in_step(&net, &[index], false, quiet).await
 }
@@ -155,7 +184,7 @@ pub fn stop(dir: &Path, index: usize) -> Result<bool> {
     Ok(process::stop(&net, index)?)
 }
 
-/// `testnet down`: stops every node (data is kept).
+/// `testnet down`: stops every node, the miner and bitcoind (data is kept).
 ///
 /// # Errors
 /// A signal failure.
@@ -167,7 +196,86 @@ pub fn down(dir: &Path) -> Result<usize> {
             stopped += 1;
         }
     }
+    let exe = exe()?;
+    process::miner(&net, &exe).stop()?;
+    if let Some(bitcoind) = process::bitcoind(&net, Path::new("bitcoind")) {
+        bitcoind.stop()?;
+    }
     Ok(stopped)
+}
+
+/// The coinbase maturity: a block's reward is spendable 100 blocks later.
+const MATURITY: u64 = 100;
+
+fn bitcoin_rpc(net: &Manifest) -> Option<pantheon_anchor::BitcoinRpc> {
+    let b = net.bitcoin.as_ref()?;
+    Some(pantheon_anchor::BitcoinRpc::new(
+        b.rpc_url(),
+        pantheon_anchor::Auth::Cookie(net.bitcoin_cookie()),
+    ))
+}
+
+/// Starts the shared bitcoind (if the testnet has one), funds every
+/// validator's anchor key once, and starts the miner.
+async fn start_bitcoin(net: &Manifest, exe: &Path, quiet: bool) -> Result<()> {
+    let Some(rpc) = bitcoin_rpc(net) else {
+        return Ok(());
+    };
+    let bitcoind_exe = pantheon_anchor::find_bitcoind()?;
+    let Some(bitcoind) = process::bitcoind(net, &bitcoind_exe) else {
+        return Ok(());
+    };
+    bitcoind.start()?;
+    let started = Instant::now();
+    while rpc.get_block_count().await.is_err() {
+        // (Right after the fork the child still shows our command line.)
+        let gone = started.elapsed() > Duration::from_secs(3) && bitcoind.pid().is_none();
+        ensure!(
+            !gone && started.elapsed() < WAIT,
+            "bitcoind did not start; see {}",
+            bitcoind.log_file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let burn =
+        pantheon_anchor::AnchorKey::generate()?.address(pantheon_anchor::bitcoin::Network::Regtest);
+    if rpc.get_block_count().await? < MATURITY {
+        for node in net.nodes.iter().filter(|n| n.role == Role::Validator) {
+            let key = pantheon_anchor::AnchorKey::load(&net.home(node.index)?.join("bitcoin.key"))?;
+            rpc.generate_to_address(1, &key.address(pantheon_anchor::bitcoin::Network::Regtest))
+                .await?;
+        }
+        rpc.generate_to_address(MATURITY, &burn).await?;
+        if !quiet {
+            eprintln!(
+                "  bitcoind {}: anchor keys of the validators funded",
+                rpc.url()
+            );
+        }
+    }
+    process::miner(net, exe).start()?;
+    Ok(())
+}
+
+/// `testnet mine`: mines a regtest block every `block_secs` until stopped
+/// (started detached by `up`).
+///
+/// # Errors
+/// A missing manifest or a testnet without bitcoind.
+pub async fn mine(dir: &Path) -> Result<()> {
+    let net = Manifest::load(dir)?;
+    let (Some(rpc), Some(b)) = (bitcoin_rpc(&net), net.bitcoin.as_ref()) else {
+        bail!("this testnet has no bitcoind");
+    };
+    let to =
+        pantheon_anchor::AnchorKey::generate()?.address(pantheon_anchor::bitcoin::Network::Regtest);
+    let mut tick = tokio::time::interval(Duration::from_secs(b.block_secs.max(1)));
+    loop {
+        tick.tick().await;
+        if let Err(e) = rpc.generate_to_address(1, &to).await {
+            eprintln!("mining: {e}");
+        }
+    }
 }
 
 /// `testnet status`.

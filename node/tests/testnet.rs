@@ -3,7 +3,9 @@
 //! with certificates of at least three signatures; one stopped, the chain
 //! goes on and the validator catches up when restarted; two stopped,
 //! finality halts without a fork and resumes when one returns; a full node
-//! started late syncs from genesis and serves the same proofs.
+//! started late syncs from genesis and serves the same proofs; the shared
+//! regtest bitcoind anchors the chain and every node serves the same
+//! anchored proof.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -250,6 +252,30 @@ fn four_validators_finalize_survive_one_halt_at_two_and_a_late_full_node_syncs()
         s.iter()
             .all(|n| n["equivocations"].as_array().unwrap().is_empty())
     );
+
+    // The shared regtest bitcoind: the designated anchorers anchor, every
+    // node judges with bitcoind, and anchored proofs agree across nodes.
+    let start = Instant::now();
+    let anchored = |i: usize| {
+        Rpc::new(&net.rpc(i))
+            .call("pantheon_getSubmission", vec![json!(id)])
+            .unwrap()["status"]
+            == "anchored"
+    };
+    while !(anchored(0) && anchored(4)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "never anchored\n{}",
+            net.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let a0: Value =
+        serde_json::from_slice(&proof(id, &net.rpc(0), &net.dir.path().join("a0.json"))).unwrap();
+    let a4: Value =
+        serde_json::from_slice(&proof(id, &net.rpc(4), &net.dir.path().join("a4.json"))).unwrap();
+    assert_eq!(a0["anchor"]["record"], a4["anchor"]["record"]);
+    assert_eq!(a0["anchor"]["commitment"], a4["anchor"]["commitment"]);
     net.cmd(&["down"]);
     assert!(net.status().iter().all(|n| n["running"] == false));
 }

@@ -44,6 +44,26 @@ impl NodeEntry {
     }
 }
 
+/// The testnet's shared regtest bitcoind (data in `DIR/bitcoind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitcoinEntry {
+    /// Its JSON-RPC port on 127.0.0.1.
+    pub rpc_port: u16,
+    /// Its P2P port on 127.0.0.1.
+    pub p2p_port: u16,
+    /// Seconds between the blocks the testnet's miner mines.
+    pub block_secs: u64,
+}
+
+impl BitcoinEntry {
+    /// Its JSON-RPC URL.
+    #[must_use]
+    pub fn rpc_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rpc_port)
+    }
+}
+
 /// The manifest: where everything of one testnet is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +79,9 @@ pub struct Manifest {
     pub block_time_ms: u64,
     /// The nodes, by index.
     pub nodes: Vec<NodeEntry>,
+    /// The shared regtest bitcoind, if the testnet anchors.
+    #[serde(default)]
+    pub bitcoin: Option<BitcoinEntry>,
 }
 
 impl Manifest {
@@ -112,6 +135,18 @@ impl Manifest {
         Ok(self.dir.join(&self.node(index)?.home))
     }
 
+    /// The shared bitcoind's data directory.
+    #[must_use]
+    pub fn bitcoin_dir(&self) -> PathBuf {
+        self.dir.join("bitcoind")
+    }
+
+    /// The shared bitcoind's RPC cookie file.
+    #[must_use]
+    pub fn bitcoin_cookie(&self) -> PathBuf {
+        self.bitcoin_dir().join("regtest").join(".cookie")
+    }
+
     /// Node `index`'s config file.
     ///
     /// # Errors
@@ -156,6 +191,7 @@ impl Manifest {
             genesis_hash,
             block_time_ms,
             nodes,
+            bitcoin: None,
         }
     }
 }
