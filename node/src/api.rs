@@ -129,19 +129,19 @@ impl NodeApi {
         let Some(loc) = store.location(&id).map_err(ApiError::internal)? else {
             return Ok(None);
         };
-        let block = store
-            .block(loc.height)
+        let header = store
+            .header(loc.height)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal(format!("block {} missing", loc.height)))?;
-        let tx = block
-            .txs
-            .get(loc.tx_index as usize)
+        let tx = store
+            .tx(loc.height, loc.tx_index)
+            .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("submission index out of range"))?;
         Ok(Some(self.with_anchor(info(
-            tx,
+            &tx,
             Status::Finalized,
             Some(loc.height),
-            Some(block.header.hash()),
+            Some(header.hash()),
             Some(loc.log_index),
         ))))
     }
@@ -275,18 +275,19 @@ impl Backend for NodeApi {
                 ApiError::not_found(format!("submission {id}"))
             });
         };
-        let block = store
-            .block(loc.height)
+        let header = store
+            .header(loc.height)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("block missing"))?;
         let cert = store
             .certificate(loc.height)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("certificate missing"))?;
-        let tx = block
-            .txs
-            .get(loc.tx_index as usize)
+        let tx = store
+            .tx(loc.height, loc.tx_index)
+            .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("submission index out of range"))?;
+        let tx = &tx;
         let operator = tx
             .as_submission()
             .expect("indexed as a submission")
@@ -294,8 +295,7 @@ impl Backend for NodeApi {
         let (key, inclusion) = self.chain.with_ledger(|l| {
             (
                 l.operator_key(&operator).cloned(),
-                l.log()
-                    .inclusion_proof(loc.log_index, block.header.log_size),
+                l.log().inclusion_proof(loc.log_index, header.log_size),
             )
         });
         let key = key.ok_or_else(|| ApiError::internal("operator key missing"))?;
@@ -305,7 +305,7 @@ impl Backend for NodeApi {
             tx,
             key,
             inclusion,
-            &block.header,
+            &header,
             &cert,
         );
         Ok(match self.anchor_part(loc.height)? {
@@ -363,21 +363,36 @@ impl Backend for NodeApi {
         if h == Height::GENESIS {
             return Err(ApiError::not_found("no block yet; head"));
         }
-        self.block(h).map(|b| b.head)
+        self.block(h, false).map(|b| b.head)
     }
 
-    fn block(&self, height: Height) -> Result<BlockInfo, ApiError> {
+    fn block(&self, height: Height, include_txs: bool) -> Result<BlockInfo, ApiError> {
         let store = self.chain.store();
+        let cert = |header| -> Result<HeaderInfo, ApiError> {
+            let cert = store
+                .certificate(height)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal("certificate missing"))?;
+            Ok(HeaderInfo::new(&header, &cert))
+        };
+        if !include_txs {
+            let header = store
+                .header(height)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::not_found(format!("block {height}")))?;
+            return Ok(BlockInfo {
+                head: cert(header)?,
+                tx_ids: store.tx_ids(height).map_err(ApiError::internal)?,
+                txs: Vec::new(),
+            });
+        }
         let block = store
             .block(height)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("block {height}")))?;
-        let cert = store
-            .certificate(height)
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::internal("certificate missing"))?;
         Ok(BlockInfo {
-            head: HeaderInfo::new(&block.header, &cert),
+            head: cert(block.header)?,
+            tx_ids: block.txs.iter().map(SignedTx::id).collect(),
             txs: block
                 .txs
                 .iter()

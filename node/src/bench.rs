@@ -20,7 +20,6 @@ use anyhow::{Context, Result, bail};
 use jsonrpsee::rpc_params;
 use pantheon_rpc::types::{BlockInfo, HeaderInfo, Receipt, VersionInfo};
 use pantheon_runtime::amount::Amount;
-use pantheon_runtime::codec::decode_exact;
 use pantheon_runtime::crypto::{Keypair, SignContext, VerifyBackend};
 use pantheon_runtime::hash::{AuditRoot, Hash256, SubmissionId};
 use pantheon_runtime::tx::{Metadata, SignedTx, SubmitRoot, TxBody};
@@ -188,8 +187,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             let mut latencies = Vec::with_capacity(total);
             let mut last_final = started;
             while latencies.len() < total && started.elapsed() < Duration::from_secs(600) {
+                // Ids only: fetching whole blocks (~140 MB of hex for a full
+                // one) would load the node being measured.
                 let Ok(block) = client
-                    .call::<BlockInfo>("chain_getBlock", rpc_params![next])
+                    .call::<BlockInfo>("chain_getBlock", rpc_params![next, false])
                     .await
                 else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -197,14 +198,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 };
                 let now = Instant::now();
                 let map = sent.lock().await;
-                for hex_tx in &block.txs {
-                    let Ok(bytes) = hex::decode(hex_tx) else {
-                        continue;
-                    };
-                    let Ok(tx) = decode_exact::<SignedTx>(&bytes) else {
-                        continue;
-                    };
-                    if let Some(t0) = map.get(&tx.submission_id()) {
+                for id in &block.tx_ids {
+                    if let Some(t0) = map.get(&SubmissionId::new(id.hash())) {
                         latencies.push(now.duration_since(*t0));
                         last_final = now;
                     }

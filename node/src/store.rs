@@ -3,7 +3,8 @@
 //! | column family | key | value |
 //! |---|---|---|
 //! | `meta` | `height`, `genesis` | last committed height (u64 BE), genesis hash |
-//! | `blocks` | height (u64 BE) | block: header and transactions (docs/FORMATS.md 9.3) |
+//! | `blocks` | height (u64 BE) | block header (docs/FORMATS.md 9.1) |
+//! | `txs` | height (u64 BE) · index (u32 BE) | the block's transaction (FORMATS.md 5) |
 //! | `certs` | height | commit certificate |
 //! | `accounts` | account id | account record (FORMATS.md 6.1) |
 //! | `keys` | operator id | operator public key |
@@ -33,16 +34,17 @@ use pantheon_runtime::block::{Block, BlockHeader, CommitCertificate};
 use pantheon_runtime::codec::{CodecError, Encode, decode_exact};
 use pantheon_runtime::crypto::{AccountId, OperatorId, PublicKey};
 use pantheon_runtime::genesis::Genesis;
-use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
+use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId, TxId};
 use pantheon_runtime::ledger::{Execution, Ledger};
 use pantheon_runtime::log::MerkleLog;
 use pantheon_runtime::state::Account;
 use pantheon_runtime::tx::{SignedTx, TxBody};
 use rocksdb::{ColumnFamily, DB, IteratorMode, Options, WriteBatch, WriteOptions};
 
-const CFS: [&str; 11] = [
+const CFS: [&str; 12] = [
     "meta",
     "blocks",
+    "txs",
     "certs",
     "accounts",
     "keys",
@@ -53,6 +55,13 @@ const CFS: [&str; 11] = [
     "anchors",
     "anchor_keys",
 ];
+
+fn tx_key(height: Height, index: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&height.get().to_be_bytes());
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
 
 fn anchor_key(height: Height, block: &BitcoinBlockHash) -> [u8; 40] {
     let mut key = [0u8; 40];
@@ -212,7 +221,17 @@ impl Store {
     ) -> Result<()> {
         let h = block.header.height.get().to_be_bytes();
         let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf("blocks"), h, block.to_bytes());
+        // The header and each transaction under its own key: status and
+        // proof queries read one transaction, not a block of up to ~70 MB.
+        batch.put_cf(self.cf("blocks"), h, block.header.to_bytes());
+        for (i, tx) in block.txs.iter().enumerate() {
+            let i = u32::try_from(i).expect("blocks hold under 2^32 transactions");
+            batch.put_cf(
+                self.cf("txs"),
+                tx_key(block.header.height, i),
+                tx.as_bytes(),
+            );
+        }
         batch.put_cf(self.cf("certs"), h, cert.to_bytes());
         for (id, account) in &exec.changed_accounts {
             batch.put_cf(self.cf("accounts"), id.as_bytes(), account.to_bytes());
@@ -332,13 +351,64 @@ impl Store {
     /// # Errors
     /// Database errors or a corrupt record.
     pub fn block(&self, height: Height) -> Result<Option<Block>> {
+        let Some(header) = self.header(height)? else {
+            return Ok(None);
+        };
+        let mut txs = Vec::with_capacity(header.tx_count as usize);
+        let prefix = height.get().to_be_bytes();
+        let iter = self.db.iterator_cf(
+            self.cf("txs"),
+            IteratorMode::From(&tx_key(height, 0), rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            txs.push(decode_exact(&value).map_err(corrupt("txs"))?);
+        }
+        if txs.len() != header.tx_count as usize {
+            return Err(StoreError::Inconsistent {
+                height,
+                what: "transaction count differs from the header",
+            });
+        }
+        Ok(Some(Block { header, txs }))
+    }
+
+    /// Transaction `index` of the block at `height`.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt record.
+    pub fn tx(&self, height: Height, index: u32) -> Result<Option<SignedTx>> {
         self.db
-            .get_cf(self.cf("blocks"), height.get().to_be_bytes())?
-            .map(|b| decode_exact(&b).map_err(corrupt("blocks")))
+            .get_cf(self.cf("txs"), tx_key(height, index))?
+            .map(|b| decode_exact(&b).map_err(corrupt("txs")))
             .transpose()
     }
 
-    /// The header at `height` (decoded from the stored block).
+    /// The ids of the transactions of the block at `height`, in order.
+    ///
+    /// # Errors
+    /// Database errors or a corrupt record.
+    pub fn tx_ids(&self, height: Height) -> Result<Vec<TxId>> {
+        let prefix = height.get().to_be_bytes();
+        let mut ids = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf("txs"),
+            IteratorMode::From(&tx_key(height, 0), rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            ids.push(TxId::new(pantheon_runtime::log::leaf_hash(&value)));
+        }
+        Ok(ids)
+    }
+
+    /// The header at `height`.
     ///
     /// # Errors
     /// Database errors or a corrupt record.
@@ -349,10 +419,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let len = pantheon_runtime::block::HEADER_LEN.min(bytes.len());
-        decode_exact(&bytes[..len])
-            .map(Some)
-            .map_err(corrupt("blocks"))
+        decode_exact(&bytes).map(Some).map_err(corrupt("blocks"))
     }
 
     /// The commit certificate at `height`.

@@ -70,7 +70,7 @@ pub trait Backend: Send + Sync + 'static {
     ///
     /// # Errors
     /// Not found.
-    fn block(&self, height: Height) -> Result<BlockInfo, ApiError>;
+    fn block(&self, height: Height, include_txs: bool) -> Result<BlockInfo, ApiError>;
     /// An account's balance.
     ///
     /// # Errors
@@ -132,7 +132,7 @@ pub trait PantheonRpc {
     async fn get_head(&self) -> RpcResult<HeaderInfo>;
     /// A finalized block.
     #[method(name = "chain_getBlock")]
-    async fn get_block(&self, height: u64) -> RpcResult<BlockInfo>;
+    async fn get_block(&self, height: u64, include_txs: Option<bool>) -> RpcResult<BlockInfo>;
     /// Finalized headers as they happen.
     #[subscription(name = "chain_subscribeFinalized" => "chain_finalized", unsubscribe = "chain_unsubscribeFinalized", item = HeaderInfo)]
     async fn subscribe_finalized(&self) -> SubscriptionResult;
@@ -283,8 +283,9 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
         self.call(Backend::head).await
     }
 
-    async fn get_block(&self, height: u64) -> RpcResult<BlockInfo> {
-        self.call(move |b| b.block(Height::new(height))).await
+    async fn get_block(&self, height: u64, include_txs: Option<bool>) -> RpcResult<BlockInfo> {
+        let full = include_txs.unwrap_or(true);
+        self.call(move |b| b.block(Height::new(height), full)).await
     }
 
     async fn subscribe_finalized(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {

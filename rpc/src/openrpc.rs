@@ -86,8 +86,13 @@ pub fn document() -> Value {
         ),
         method(
             "chain_getBlock",
-            "A finalized block with its transactions and certificate",
-            &[int_param("height", "block height, from 1")],
+            "A finalized block with its transaction ids, transactions and certificate",
+            &[
+                int_param("height", "block height, from 1"),
+                json!({ "name": "include_txs", "required": false,
+                        "description": "false: transaction ids only (default true)",
+                        "schema": { "type": "boolean" } }),
+            ],
             "BlockInfo",
         ),
         json!({ "name": "chain_subscribeFinalized", "summary": "WebSocket subscription to finalized headers (notifications: chain_finalized; unsubscribe: chain_unsubscribeFinalized)",

@@ -181,7 +181,9 @@ pub struct BlockInfo {
     /// Header and certificate.
     #[serde(flatten)]
     pub head: HeaderInfo,
-    /// The transactions (hex).
+    /// The transaction ids, in block order.
+    pub tx_ids: Vec<TxId>,
+    /// The transactions (hex); empty when asked for ids only.
     pub txs: Vec<String>,
 }
 

@@ -302,9 +302,15 @@ impl TxBody {
 }
 
 /// A transaction with its signature. Holds its encoding (whose last 3,309
-/// bytes are the signature) and its id, computed once.
+/// bytes are the signature) and its id, computed once, behind an `Arc`:
+/// a transaction travels from RPC through the mempool, proposals, execution
+/// and storage, and a clone is a reference count, not a copy of ~3.4 KB (a
+/// full block holds 20,000 of them).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedTx {
+pub struct SignedTx(std::sync::Arc<SignedTxInner>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct SignedTxInner {
     body: TxBody,
     bytes: Vec<u8>,
     id: TxId,
@@ -317,20 +323,20 @@ impl SignedTx {
         let mut bytes = body.unsigned_bytes();
         signature.encode(&mut bytes);
         let id = TxId::new(leaf_hash(&bytes));
-        Self { body, bytes, id }
+        Self(std::sync::Arc::new(SignedTxInner { body, bytes, id }))
     }
 
     /// The body.
     #[must_use]
     pub fn body(&self) -> &TxBody {
-        &self.body
+        &self.0.body
     }
 
     /// The bytes its signature covers, `genesis_hash || unsigned bytes`,
     /// taken from the stored encoding (no re-encoding).
     #[must_use]
     pub fn signing_message(&self, genesis: &GenesisHash) -> Vec<u8> {
-        let unsigned = &self.bytes[..self.bytes.len() - SIGNATURE_LEN];
+        let unsigned = &self.0.bytes[..self.0.bytes.len() - SIGNATURE_LEN];
         let mut msg = Vec::with_capacity(32 + unsigned.len());
         msg.extend_from_slice(genesis.as_bytes());
         msg.extend_from_slice(unsigned);
@@ -340,7 +346,7 @@ impl SignedTx {
     /// The signature (a copy of the encoding's last 3,309 bytes).
     #[must_use]
     pub fn signature(&self) -> Signature {
-        let tail = &self.bytes[self.bytes.len() - SIGNATURE_LEN..];
+        let tail = &self.0.bytes[self.0.bytes.len() - SIGNATURE_LEN..];
         Signature::from_bytes(
             tail.try_into()
                 .expect("every encoding ends with a signature"),
@@ -350,25 +356,25 @@ impl SignedTx {
     /// The canonical encoding.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.0.bytes
     }
 
     /// The id: `SHA-256(0x00 || bytes)`.
     #[must_use]
     pub fn id(&self) -> TxId {
-        self.id
+        self.0.id
     }
 
     /// For a submission, its id (the same value as [`SignedTx::id`]).
     #[must_use]
     pub fn submission_id(&self) -> SubmissionId {
-        SubmissionId::new(self.id.hash())
+        SubmissionId::new(self.0.id.hash())
     }
 
     /// The anchor record, if this is one.
     #[must_use]
     pub fn as_anchor_record(&self) -> Option<&AnchorRecord> {
-        match &self.body {
+        match &self.0.body {
             TxBody::AnchorRecord(a) => Some(a),
             _ => None,
         }
@@ -377,7 +383,7 @@ impl SignedTx {
     /// The submission, if this is one.
     #[must_use]
     pub fn as_submission(&self) -> Option<&SubmitRoot> {
-        match &self.body {
+        match &self.0.body {
             TxBody::SubmitRoot(s) => Some(s),
             _ => None,
         }
@@ -386,7 +392,7 @@ impl SignedTx {
 
 impl Encode for SignedTx {
     fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.bytes);
+        out.extend_from_slice(&self.0.bytes);
     }
 }
 
@@ -398,7 +404,7 @@ impl Decode for SignedTx {
         let body = TxBody::decode_body(r)?;
         let signature = Signature::decode(r)?;
         let tx = Self::new(body, &signature);
-        debug_assert_eq!(tx.bytes.len(), r.position() - start);
+        debug_assert_eq!(tx.0.bytes.len(), r.position() - start);
         Ok(tx)
     }
 }
