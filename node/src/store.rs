@@ -155,6 +155,11 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_background_jobs(2);
+        // With several column families, a write-ahead log file lives until
+        // every family's memtable that saw it is flushed; the small families
+        // (meta, anchors) would keep every log alive and double the disk.
+        // Capping the total forces those flushes.
+        opts.set_max_total_wal_size(64 << 20);
         opts.set_compression_type(rocksdb::DBCompressionType::None);
         let db = DB::open_cf(&opts, path, CFS)?;
         let mut sync = WriteOptions::default();
@@ -355,16 +360,7 @@ impl Store {
             return Ok(None);
         };
         let mut txs = Vec::with_capacity(header.tx_count as usize);
-        let prefix = height.get().to_be_bytes();
-        let iter = self.db.iterator_cf(
-            self.cf("txs"),
-            IteratorMode::From(&tx_key(height, 0), rocksdb::Direction::Forward),
-        );
-        for item in iter {
-            let (key, value) = item?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
+        for value in self.tx_bytes(height)? {
             txs.push(decode_exact(&value).map_err(corrupt("txs"))?);
         }
         if txs.len() != header.tx_count as usize {
@@ -392,8 +388,17 @@ impl Store {
     /// # Errors
     /// Database errors or a corrupt record.
     pub fn tx_ids(&self, height: Height) -> Result<Vec<TxId>> {
+        Ok(self
+            .tx_bytes(height)?
+            .iter()
+            .map(|value| TxId::new(pantheon_runtime::log::leaf_hash(value)))
+            .collect())
+    }
+
+    /// The encoded transactions of the block at `height`, in order.
+    fn tx_bytes(&self, height: Height) -> Result<Vec<Box<[u8]>>> {
         let prefix = height.get().to_be_bytes();
-        let mut ids = Vec::new();
+        let mut out = Vec::new();
         let iter = self.db.iterator_cf(
             self.cf("txs"),
             IteratorMode::From(&tx_key(height, 0), rocksdb::Direction::Forward),
@@ -403,9 +408,9 @@ impl Store {
             if !key.starts_with(&prefix) {
                 break;
             }
-            ids.push(TxId::new(pantheon_runtime::log::leaf_hash(&value)));
+            out.push(value);
         }
-        Ok(ids)
+        Ok(out)
     }
 
     /// The header at `height`.
