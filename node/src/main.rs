@@ -1,10 +1,10 @@
 //! `pantheon`: the Pantheon node and command-line tool.
 //!
-//! One binary for all three users: operators (`keys`, later `submit`,
-//! `proof`), verifiers (later `verify`) and validators (`dev`, later `node`,
-//! `testnet`). Commands print a human-readable result, or JSON with
-//! `--json`; exit status 0 means success, anything else names the failure
-//! on stderr.
+//! One binary for all three users: operators (`keys`, `operator register`,
+//! `submit`, `proof`, `transfer`, `balance`), verifiers (`verify`) and
+//! validators (`dev`, `node`, `testnet`, `anchor`, `bench`). Commands print
+//! a human-readable result, or JSON with `--json`; exit status 0 means
+//! success, anything else names the failure on stderr.
 #![allow(clippy::print_stdout, reason = "a CLI prints its results")]
 
 mod anchoring;

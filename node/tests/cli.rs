@@ -77,3 +77,36 @@ fn dev_prepares_a_funded_network_idempotently() {
     assert_eq!(genesis["allocations"][0]["account"], first["dev_funder"]);
     assert_eq!(genesis["allocations"][0]["amount"], "5000000000000000000");
 }
+
+#[test]
+fn anchor_address_follows_the_network_and_keeps_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("anchor").join("bitcoin.key");
+    let k = key.to_str().unwrap();
+    let address = |network: &str| {
+        let out = pantheon(&[
+            "anchor",
+            "address",
+            "--key",
+            k,
+            "--network",
+            network,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{network}: {out:?}");
+        stdout_json(&out)["address"].as_str().unwrap().to_owned()
+    };
+    let regtest = address("regtest");
+    assert!(regtest.starts_with("bcrt1q"), "{regtest}");
+    assert!(address("testnet4").starts_with("tb1q"));
+    assert!(address("signet").starts_with("tb1q"));
+    assert!(address("bitcoin").starts_with("bc1q"));
+    // The key was created once (mode 0600) and is reused.
+    assert_eq!(address("regtest"), regtest);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let bad = pantheon(&["anchor", "address", "--key", k, "--network", "testnet9"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("testnet9"));
+}

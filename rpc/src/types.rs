@@ -228,7 +228,9 @@ pub struct PeerInfo {
     pub address: String,
 }
 
-/// A Bitcoin anchor (filled in by the anchoring issue).
+/// A Bitcoin anchor recorded on chain (an `AnchorRecord` transaction), with
+/// its confirmations as this node's bitcoind sees them (0 when its block is
+/// not in the best chain).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnchorInfo {
     /// Anchor id.
