@@ -216,8 +216,18 @@ pub fn parse_tx(field: &str, text: &str) -> Result<SignedTx, ApiError> {
             ),
         ));
     }
-    let bytes = hex::decode(text).map_err(|e| ApiError::not_hex(field, e))?;
-    Ok(decode_exact(&bytes)?)
+    Ok(decode_exact(&decode_hex(field, text)?)?)
+}
+
+/// Hex to bytes: the SIMD decoder of `faster-hex` (a submission is ~7 KB
+/// of hex, decoded on every request), with `hex`'s precise message when the
+/// input is not hex.
+fn decode_hex(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = vec![0u8; text.len() / 2];
+    if text.len() % 2 == 0 && faster_hex::hex_decode(text.as_bytes(), &mut bytes).is_ok() {
+        return Ok(bytes);
+    }
+    hex::decode(text).map_err(|e| ApiError::not_hex(field, e))
 }
 
 #[jsonrpsee::core::async_trait]
