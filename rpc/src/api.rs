@@ -224,7 +224,7 @@ pub fn parse_tx(field: &str, text: &str) -> Result<SignedTx, ApiError> {
 /// input is not hex.
 fn decode_hex(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
     let mut bytes = vec![0u8; text.len() / 2];
-    if text.len() % 2 == 0 && faster_hex::hex_decode(text.as_bytes(), &mut bytes).is_ok() {
+    if text.len().is_multiple_of(2) && faster_hex::hex_decode(text.as_bytes(), &mut bytes).is_ok() {
         return Ok(bytes);
     }
     hex::decode(text).map_err(|e| ApiError::not_hex(field, e))
