@@ -528,22 +528,8 @@ def rfc_proof(m: int, d: list[bytes]) -> list[bytes]:
 
 def verify_inclusion(leaf_index: int, tree_size: int, path: list[bytes], leaf: bytes, root: bytes) -> bool:
     """RFC 9162 section 2.1.3.2."""
-    if leaf_index >= tree_size:
-        return False
-    fn, sn, r = leaf_index, tree_size - 1, leaf
-    for p in path:
-        if sn == 0:
-            return False
-        if fn & 1 == 1 or fn == sn:
-            r = log_node(p, r)
-            while fn & 1 == 0 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = log_node(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
+    found = root_from_path(leaf_index, tree_size, path, leaf)
+    return found is not None and found == root
 
 
 def verify_consistency(m: int, n: int, path: list[bytes], old_root: bytes, new_root: bytes) -> bool:

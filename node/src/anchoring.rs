@@ -143,8 +143,10 @@ impl Anchoring {
             tick.tick().await;
             self.request(&mut last_requested);
             let events = self.engine.tick().await;
-            self.report(&events);
-            self.record().await;
+            let status = self.engine.status();
+            self.report(&events, &status);
+            self.record(&status);
+            write(&self.view).status = Some(status);
             self.judge().await;
         }
     }
@@ -180,7 +182,7 @@ impl Anchoring {
         });
     }
 
-    fn report(&self, events: &[AnchorEvent]) {
+    fn report(&self, events: &[AnchorEvent], status: &AnchorStatus) {
         for e in events {
             match e {
                 AnchorEvent::Broadcast { target, txid, .. } => {
@@ -200,7 +202,6 @@ impl Anchoring {
                 other => warn!(target: "pantheon::anchor", "{other:?}"),
             }
         }
-        let status = self.engine.status();
         let warning = status.last_error.clone().map(|e| format!("anchoring: {e}"));
         {
             let mut net = self
@@ -210,15 +211,13 @@ impl Anchoring {
             net.warnings.retain(|w| !w.starts_with("anchoring: "));
             net.warnings.extend(warning);
         }
-        write(&self.view).status = Some(status);
     }
 
     /// Records, on chain, confirmed anchors the chain does not have yet.
-    async fn record(&self) {
+    fn record(&self, status: &AnchorStatus) {
         let Some((me, key)) = &self.validator else {
             return;
         };
-        let status = self.engine.status();
         for info in status
             .confirmed
             .iter()

@@ -61,9 +61,14 @@ impl NodeApi {
 
     /// `finalized` becomes `anchored` when a live anchor covers the block.
     fn with_anchor(&self, mut info: SubmissionInfo) -> SubmissionInfo {
-        if let Some(h) = info.height
-            && self.anchor_view().covering(h).is_some()
-        {
+        let covered = info.height.is_some_and(|h| {
+            self.anchors
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .covering(h)
+                .is_some()
+        });
+        if covered {
             info.status = Status::Anchored;
         }
         info

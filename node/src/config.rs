@@ -116,22 +116,29 @@ const fn default_every() -> u64 {
     10
 }
 
+/// A Bitcoin network by the name a user types: `regtest`, `signet`,
+/// `testnet4`, `bitcoin` (or `mainnet`).
+///
+/// # Errors
+/// Any other name.
+pub fn bitcoin_network(name: &str) -> Result<pantheon_anchor::bitcoin::Network> {
+    use pantheon_anchor::bitcoin::Network;
+    Ok(match name {
+        "regtest" => Network::Regtest,
+        "signet" => Network::Signet,
+        "testnet4" => Network::Testnet4,
+        "bitcoin" | "mainnet" => Network::Bitcoin,
+        other => anyhow::bail!("{other:?} is not one of regtest, signet, testnet4, bitcoin"),
+    })
+}
+
 impl AnchorConfig {
     /// The Bitcoin network.
     ///
     /// # Errors
     /// An unknown network name.
     pub fn network(&self) -> Result<pantheon_anchor::bitcoin::Network> {
-        use pantheon_anchor::bitcoin::Network;
-        Ok(match self.network.as_str() {
-            "regtest" => Network::Regtest,
-            "signet" => Network::Signet,
-            "testnet4" => Network::Testnet4,
-            "bitcoin" | "mainnet" => Network::Bitcoin,
-            other => anyhow::bail!(
-                "anchor.network: {other:?} is not one of regtest, signet, testnet4, bitcoin"
-            ),
-        })
+        bitcoin_network(&self.network).context("anchor.network")
     }
 
     /// The RPC credentials.

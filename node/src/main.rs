@@ -424,7 +424,7 @@ async fn run(cli: Cli) -> Result<()> {
             genesis_hash,
             json,
         } => {
-            let network = network_named(&bitcoin_network)?;
+            let network = config::bitcoin_network(&bitcoin_network)?;
             let rpc = bitcoin_rpc
                 .map(|url| -> Result<_> {
                     let auth = match bitcoin_cookie {
@@ -530,25 +530,10 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn network_named(name: &str) -> Result<pantheon_anchor::bitcoin::Network> {
-    config::AnchorConfig {
-        network: name.to_owned(),
-        bitcoin_rpc: String::new(),
-        rpc_cookie: None,
-        rpc_user: None,
-        rpc_password: None,
-        key: PathBuf::new(),
-        every_blocks: 1,
-        confirmations: None,
-        fee_rate_sat_vb: None,
-    }
-    .network()
-}
-
 async fn anchor_command(command: AnchorCommand) -> Result<()> {
     match command {
         AnchorCommand::Address { key, network, json } => {
-            let network = network_named(&network)?;
+            let network = config::bitcoin_network(&network)?;
             if let Some(dir) = key.parent() {
                 std::fs::create_dir_all(dir)?;
             }

@@ -170,7 +170,10 @@ fn tx_vector(name: &str, tx: &SignedTx, genesis: &Genesis) -> Value {
     })
 }
 
-fn transactions(genesis: &Genesis, operator: &Keypair) -> Value {
+/// The operator's registration (nonce 0) and first submission (seq 0,
+/// root `SHA-256("audit batch 0")`, no metadata): the start of
+/// `transactions.json`, and of the anchored example chain.
+fn register_and_first_submission(genesis: &Genesis, operator: &Keypair) -> (SignedTx, SignedTx) {
     let g = genesis.hash();
     let register = TxBody::RegisterOperator(RegisterOperator {
         key: operator.public().clone(),
@@ -185,6 +188,12 @@ fn transactions(genesis: &Genesis, operator: &Keypair) -> Value {
         metadata: Metadata::default(),
     })
     .sign(&g, operator);
+    (register, first)
+}
+
+fn transactions(genesis: &Genesis, operator: &Keypair) -> Value {
+    let g = genesis.hash();
+    let (register, first) = register_and_first_submission(genesis, operator);
     let second = TxBody::SubmitRoot(SubmitRoot {
         operator: operator.id(),
         seq: 1,

@@ -9,11 +9,9 @@ mod common;
 use common::{Net, net};
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::anchor::{AnchorCommitment, BitcoinPart};
-use pantheon_runtime::block::{
-    BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType,
-};
+use pantheon_runtime::block::BlockHeader;
 use pantheon_runtime::codec::{Encode, decode_exact};
-use pantheon_runtime::crypto::{KeyCache, Keypair, SignContext};
+use pantheon_runtime::crypto::{KeyCache, Keypair};
 use pantheon_runtime::genesis::{Genesis, Params, Validator, ValidatorSet};
 use pantheon_runtime::hash::{Hash256, SubmissionId};
 use pantheon_runtime::ledger::{BlockError, Ledger, Mode, TxError};
@@ -241,24 +239,10 @@ fn anchored_bundle(
     let (block, exec) = ledger.propose(0, 5, vec![s0.clone()], &n.keys).unwrap();
     ledger.commit(&block.header, exec).unwrap();
     empty_blocks(n, &mut ledger, blocks - 2);
-    let vote = VoteMessage {
-        vote_type: VoteType::Precommit,
-        genesis: n.hash(),
-        height: block.header.height,
-        round: 0,
-        block: Some(block.header.hash()),
-    };
-    let cert = CommitCertificate {
-        height: block.header.height,
-        round: 0,
-        block_hash: block.header.hash(),
-        signatures: (0..signers)
-            .map(|i| CommitSignature {
-                validator: u16::try_from(i).unwrap(),
-                signature: validators[i].sign(SignContext::Vote, &vote.to_bytes()),
-            })
-            .collect(),
-    };
+    let cert = n.certify(
+        &block.header,
+        &validators.iter().take(signers).collect::<Vec<_>>(),
+    );
     let inclusion = ledger.log().inclusion_proof(0, 1).unwrap();
     let a = Height::new(anchored);
     let commitment = ledger.anchor_commitment(a).unwrap();

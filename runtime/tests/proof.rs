@@ -6,9 +6,7 @@
 mod common;
 
 use common::net;
-use pantheon_runtime::block::{CommitCertificate, CommitSignature, VoteMessage, VoteType};
-use pantheon_runtime::codec::Encode;
-use pantheon_runtime::crypto::{KeyCache, SignContext};
+use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::hash::SubmissionId;
 use pantheon_runtime::ledger::Ledger;
 use pantheon_runtime::proof::{Link, ProofBundle};
@@ -22,22 +20,7 @@ fn bundle() -> ProofBundle {
     let s1 = n.submit(op, 1, s0.submission_id(), b"r1");
     let (block, exec) = ledger.propose(0, 5, vec![s0, s1.clone()], &n.keys).unwrap();
     ledger.commit(&block.header, exec).unwrap();
-    let vote = VoteMessage {
-        vote_type: VoteType::Precommit,
-        genesis: n.hash(),
-        height: block.header.height,
-        round: 0,
-        block: Some(block.header.hash()),
-    };
-    let cert = CommitCertificate {
-        height: block.header.height,
-        round: 0,
-        block_hash: block.header.hash(),
-        signatures: vec![CommitSignature {
-            validator: 0,
-            signature: n.validator.sign(SignContext::Vote, &vote.to_bytes()),
-        }],
-    };
+    let cert = n.certify(&block.header, &[&n.validator]);
     let inclusion = ledger
         .log()
         .inclusion_proof(1, block.header.log_size)

@@ -132,14 +132,6 @@ impl Service {
         self.signal_and_wait(Signal::SIGTERM, GRACE)
     }
 
-    /// Kills it at once with SIGKILL, as a crash would.
-    ///
-    /// # Errors
-    /// [`Error::Process`] if it cannot be signalled.
-    pub fn kill_now(&self) -> Result<bool> {
-        self.signal_and_wait(Signal::SIGKILL, Duration::from_secs(5))
-    }
-
     fn signal_and_wait(&self, first: Signal, grace: Duration) -> Result<bool> {
         let Some(pid) = self.pid() else {
             return Ok(false);
@@ -202,14 +194,6 @@ pub fn start(net: &Manifest, index: usize, exe: &Path) -> Result<u32> {
 /// [`Error::Process`] if it cannot be signalled.
 pub fn stop(net: &Manifest, index: usize) -> Result<bool> {
     Service::node(net, index, Path::new("pantheon"))?.stop()
-}
-
-/// Kills node `index` at once with SIGKILL, as a crash would.
-///
-/// # Errors
-/// [`Error::Process`] if it cannot be signalled.
-pub fn kill_now(net: &Manifest, index: usize) -> Result<bool> {
-    Service::node(net, index, Path::new("pantheon"))?.kill_now()
 }
 
 /// The shared regtest bitcoind of `net` (`None` if it does not anchor).

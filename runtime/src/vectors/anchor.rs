@@ -11,11 +11,11 @@ use crate::block::{BlockHeader, CommitCertificate, CommitSignature, VoteMessage,
 use crate::codec::Encode;
 use crate::crypto::{KeyCache, Keypair, SignContext};
 use crate::genesis::Genesis;
-use crate::hash::{AuditRoot, Domain, Hash256, SubmissionId};
+use crate::hash::{Domain, Hash256};
 use crate::ledger::Ledger;
 use crate::log::leaf_hash;
 use crate::proof::{AnchorProof, ProofBundle};
-use crate::tx::{AnchorRecord, Metadata, RegisterOperator, SignedTx, SubmitRoot, TxBody};
+use crate::tx::{AnchorRecord, SignedTx, TxBody};
 
 /// nBits of the synthetic headers: a target of 2^-16 of the hash space,
 /// within regtest's limit (`0x207fffff`), hard enough that a flipped bit
@@ -135,19 +135,7 @@ fn example(genesis: &Genesis, validator: &Keypair, operator: &Keypair) -> Exampl
             .expect("a proposed block commits");
         headers.push(block.header);
     };
-    let register = TxBody::RegisterOperator(RegisterOperator {
-        key: operator.public().clone(),
-        nonce: 0,
-    })
-    .sign(&g, operator);
-    let submission = TxBody::SubmitRoot(SubmitRoot {
-        operator: operator.id(),
-        seq: 0,
-        prev: SubmissionId::default(),
-        root: AuditRoot::new(Hash256::digest(b"audit batch 0")),
-        metadata: Metadata::default(),
-    })
-    .sign(&g, operator);
+    let (register, submission) = super::register_and_first_submission(genesis, operator);
     commit(&mut ledger, vec![register, submission.clone()]);
     commit(&mut ledger, vec![]);
     commit(&mut ledger, vec![]);

@@ -122,4 +122,38 @@ impl Net {
         ledger.commit(&block.header, exec).unwrap();
         rejected
     }
+
+    /// A commit certificate of `header` signed by `signers` (validator i is
+    /// `signers[i]`), precommits of round 0.
+    pub fn certify(
+        &self,
+        header: &pantheon_runtime::block::BlockHeader,
+        signers: &[&Keypair],
+    ) -> pantheon_runtime::block::CommitCertificate {
+        use pantheon_runtime::block::{CommitCertificate, CommitSignature, VoteMessage, VoteType};
+        use pantheon_runtime::codec::Encode;
+        let vote = VoteMessage {
+            vote_type: VoteType::Precommit,
+            genesis: self.hash(),
+            height: header.height,
+            round: 0,
+            block: Some(header.hash()),
+        };
+        CommitCertificate {
+            height: header.height,
+            round: 0,
+            block_hash: header.hash(),
+            signatures: signers
+                .iter()
+                .enumerate()
+                .map(|(i, k)| CommitSignature {
+                    validator: u16::try_from(i).unwrap(),
+                    signature: k.sign(
+                        pantheon_runtime::crypto::SignContext::Vote,
+                        &vote.to_bytes(),
+                    ),
+                })
+                .collect(),
+        }
+    }
 }
