@@ -1,32 +1,52 @@
-//! The published anchored bundle (`docs/vectors/bundle.json`) verifies end
-//! to end offline, as `pantheon verify` does it: the runtime's links, then
-//! the Bitcoin part against the commitment they return; and the Bitcoin
-//! part's own links catch a flipped bit.
+//! The published anchored bundles (`docs/vectors/bundle.json`, version 2,
+//! with the genesis of `genesis.json`; `bundle-v1.json`) verify end to end
+//! offline, as `pantheon verify` does it: the runtime's links, then the
+//! Bitcoin part against the commitment they return; and the Bitcoin part's
+//! own links catch a flipped bit.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use bitcoin::Network;
 use pantheon_anchor::spv::{self, SpvError};
 use pantheon_runtime::crypto::KeyCache;
+use pantheon_runtime::genesis::Genesis;
 use pantheon_runtime::proof::ProofBundle;
 
-fn bundle() -> ProofBundle {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/vectors/bundle.json");
+fn vector(name: &str) -> serde_json::Value {
+    let path = format!("{}/../docs/vectors/{name}.json", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// `bundle.json` with the genesis of `genesis.json` supplied, as
+/// `pantheon verify --genesis` does.
+fn bundle() -> ProofBundle {
+    let mut b: ProofBundle = serde_json::from_value(vector("bundle")).unwrap();
+    let genesis: Genesis = serde_json::from_value(vector("genesis")["genesis"].clone()).unwrap();
+    b.supply_genesis(genesis.header());
+    b
+}
+
 #[test]
-fn published_anchored_bundle_verifies_down_to_bitcoin() {
+fn published_anchored_bundles_verify_down_to_bitcoin() {
+    let v1: ProofBundle = serde_json::from_value(vector("bundle-v1")).unwrap();
+    for b in [bundle(), v1] {
+        let v = b.verify(None, &KeyCache::default()).unwrap();
+        let claim = v.anchor.unwrap();
+        let part = &b.anchor.as_ref().unwrap().bitcoin;
+        let anchored = spv::verify(part, &claim.commitment.hash(), Network::Regtest, 3).unwrap();
+        assert_eq!(anchored.txid.to_string(), claim.bitcoin_txid.to_string());
+        assert_eq!(
+            anchored.block_hash.to_string(),
+            claim.bitcoin_block.unwrap().to_string()
+        );
+    }
     let b = bundle();
-    let v = b.verify(None, &KeyCache::default()).unwrap();
-    let claim = v.anchor.unwrap();
+    let claim = b
+        .verify(None, &KeyCache::default())
+        .unwrap()
+        .anchor
+        .unwrap();
     let part = &b.anchor.as_ref().unwrap().bitcoin;
-    let anchored = spv::verify(part, &claim.commitment.hash(), Network::Regtest, 3).unwrap();
-    assert_eq!(anchored.txid.to_string(), claim.bitcoin_txid.to_string());
-    assert_eq!(
-        anchored.block_hash.to_string(),
-        claim.bitcoin_block.to_string()
-    );
     assert!(matches!(
         spv::verify(part, &claim.commitment.hash(), Network::Regtest, 4),
         Err(SpvError::NotEnoughConfirmations { have: 3, need: 4 })

@@ -10,8 +10,8 @@ verified, the genesis header and hashes rebuilt from the JSON genesis, the
 block hash from the header fields, and the commit certificate verified;
 the block history log, the anchor commitment, the AnchorRecord transaction,
 the Bitcoin part (double SHA-256, strict transaction parse, payload, Merkle
-branch, proof of work, linkage) and the full anchored proof bundle, link by
-link, with tampered copies refused at the right link.
+branch, proof of work, linkage) and the full anchored proof bundles of
+both versions, link by link, with tampered copies refused at the right link.
 
 Usage:  python3 verify_vectors.py [DIR]      (DIR defaults to this file's directory)
 
@@ -900,6 +900,7 @@ def check_genesis(d: str, pks: dict[bytes, bytes]) -> dict:
     bad = dict(v["genesis"], validators=v["genesis"]["validators"] * 2)
     R.rejects("genesis: JSON with a duplicate validator is invalid", genesis_from_json, bad)
     g["hash"] = gh
+    g["header"] = header
     return g
 
 
@@ -1528,121 +1529,224 @@ def check_anchor(d: str, pks: dict[bytes, bytes], genesis: dict) -> dict:
     return {"commitment": commitment, "record": tx}
 
 
-def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str = "regtest", k: int = 1) -> dict:
-    """FORMATS 16 and 21: every link of an (anchored) proof bundle, in order.
-    Raises Invalid naming the first link that fails."""
+def b64(text: str) -> bytes:
+    """FORMATS 22.2: RFC 4648 base64 with padding, canonical (re-encoding
+    gives the same text), nothing else."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError as e:
+        raise DecodeError(f"invalid base64: {e}") from None
+    if base64.b64encode(raw).decode() != text:
+        raise DecodeError("non-canonical base64")
+    return raw
+
+
+def b64_hashes(text: str) -> list[bytes]:
+    """FORMATS 22.2: a path is the base64 of its 32-byte hashes, concatenated."""
+    raw = b64(text)
+    if len(raw) % 32 or len(raw) > 64 * 32:
+        raise ValueError("a path is at most 64 hashes of 32 bytes")
+    return [raw[i:i + 32] for i in range(0, len(raw), 32)]
+
+
+def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str = "regtest", k: int = 1,
+                  genesis_header: bytes | None = None) -> dict:
+    """FORMATS 16, 21 (version 1) and 22 (version 2): every link of an
+    (anchored) proof bundle, in order. `genesis_header` is the verifier's
+    copy of the network's genesis header, for a bundle that does not carry
+    it. Raises Invalid naming the first link that fails."""
     def link(name, fn):
         try:
             return fn()
-        except (DecodeError, ValueError, KeyError, IndexError) as e:
+        except (DecodeError, ValueError, KeyError, IndexError, TypeError) as e:
             raise Invalid(f"{name}: {e}") from None
 
-    if b.get("version") != 1:
+    version = b.get("version")
+    if version not in (1, 2):
         raise Invalid("format: unsupported version")
-    g = link("genesis", lambda: decode_genesis_header(h2b(b["genesis"])))
-    gh = tagged(TAG_GENESIS, h2b(b["genesis"]))
-    if gh != h2b(b["genesis_hash"], 32) or (trusted_genesis is not None and gh != trusted_genesis):
+    v1 = version == 1
+    raw = h2b if v1 else b64
+    allowed = {"version", "genesis_hash", "genesis", "submission", "operator_key", "inclusion", "header",
+               "certificate", "anchor"}
+    if not v1 and not set(b) <= allowed:
+        raise Invalid("format: unknown member")
+    if "genesis" in b:
+        gb = link("genesis", lambda: raw(b["genesis"]))
+    elif not v1 and genesis_header is not None:
+        gb = genesis_header
+    else:
+        raise Invalid("genesis: the bundle does not carry its genesis; supply it")
+    g = link("genesis", lambda: decode_genesis_header(gb))
+    gh = tagged(TAG_GENESIS, gb)
+    pinned = [x for x in (trusted_genesis, genesis_header and tagged(TAG_GENESIS, genesis_header)) if x]
+    if gh != h2b(b["genesis_hash"], 32) or any(gh != x for x in pinned):
         raise Invalid("genesis: hash mismatch")
-    sub_bytes = h2b(b["submission"])
+    sub_bytes = link("submission", lambda: raw(b["submission"]))
     sub = link("submission", lambda: decode_tx(sub_bytes))
-    op_key = link("submission", lambda: h2b(b["operator_key"], PUBLIC_KEY_LEN))
-    if sub["kind"] != KIND_SUBMIT or key_id(op_key) != sub["operator"]:
+    op_key = link("submission", lambda: h2b(b["operator_key"], PUBLIC_KEY_LEN) if v1 else b64(b["operator_key"]))
+    if len(op_key) != PUBLIC_KEY_LEN or sub["kind"] != KIND_SUBMIT or key_id(op_key) != sub["operator"]:
         raise Invalid("submission: not a submission of the operator key")
     if not mldsa_verify(op_key, gh + sub_bytes[:-SIGNATURE_LEN], sub["signature"], CTX_SUBMIT):
         raise Invalid("submission: signature does not verify")
-    hb = h2b(b["header"])
+    hb = link("header", lambda: raw(b["header"]))
     header = link("header", lambda: decode_header(hb))
-    cert = link("certificate", lambda: decode_certificate(h2b(b["certificate"])))
+    cert = link("certificate", lambda: decode_certificate(raw(b["certificate"])))
     if cert["block_hash"] != block_hash(hb) or cert["height"] != header["height"]:
         raise Invalid("header: not the certified block")
     why = verify_certificate(cert, gh, g["validators"], hb)
     if why:
         raise Invalid(f"certificate: {why}")
     inc = b["inclusion"]
+    if not v1 and set(inc) != {"leaf_index", "tree_size", "path"}:
+        raise Invalid("path: inclusion members")
+    path = link("path", lambda: [h2b(x, 32) for x in inc["path"]] if v1 else b64_hashes(inc["path"]))
     if inc["tree_size"] != header["log_size"] or not verify_inclusion(
-            inc["leaf_index"], inc["tree_size"], [h2b(x, 32) for x in inc["path"]], tx_id(sub_bytes), header["log_root"]):
+            inc["leaf_index"], inc["tree_size"], path, tx_id(sub_bytes), header["log_root"]):
         raise Invalid("path: the submission is not in the header's log")
     out = {"height": header["height"], "block_hash": block_hash(hb), "anchor": None}
     if "anchor" not in b:
         return out
     an = b["anchor"]
-    if set(an) != {"height", "history_proof", "commitment", "record", "bitcoin"}:
+    members = {"height", "history_proof", "commitment", "bitcoin"} | ({"record"} if v1 else set())
+    if set(an) != members:
         raise Invalid("history: anchor members")
     s, a = header["height"], an["height"]
     if not (1 <= s <= a):
         raise Invalid("history: anchored height below the block's")
-    root = root_from_path(s - 1, a, [h2b(x, 32) for x in an["history_proof"]], history_leaf(block_hash(hb)))
+    hist = link("history", lambda: [h2b(x, 32) for x in an["history_proof"]] if v1 else b64_hashes(an["history_proof"]))
+    root = root_from_path(s - 1, a, hist, history_leaf(block_hash(hb)))
     commitment = h2b(an["commitment"], 32)
     if root is None or anchor_commitment(gh, a, root) != commitment:
         raise Invalid("history: the path does not lead to the commitment")
-    rb = h2b(an["record"])
-    rec = link("anchor_record", lambda: decode_tx(rb))
-    if rec["kind"] != KIND_ANCHOR or rec["validator"] >= len(g["validators"]):
-        raise Invalid("anchor_record: not a record of a genesis validator")
-    if not mldsa_verify(g["validators"][rec["validator"]]["public_key"], gh + rb[:-SIGNATURE_LEN],
-                        rec["signature"], CTX_ANCHOR_RECORD):
-        raise Invalid("anchor_record: signature does not verify")
-    part = link("bitcoin", lambda: part_from_json(an["bitcoin"]))
-    if rec["height"] != a or rec["commitment"] != commitment or rec["bitcoin_txid"] != h2(part["raw_tx"]) \
-            or (part["headers"] and rec["bitcoin_block"] != h2(part["headers"][0])):
-        raise Invalid("anchor_record: does not match the bundle")
+    part = link("bitcoin", lambda: part_from_json(an["bitcoin"]) if v1 else decode_part(b64(an["bitcoin"])))
+    out["anchor"] = {"height": a, "commitment": commitment, "bitcoin_txid": h2(part["raw_tx"]),
+                     "bitcoin_block": h2(part["headers"][0]) if part["headers"] else None}
+    if v1:
+        rb = h2b(an["record"])
+        rec = link("anchor_record", lambda: decode_tx(rb))
+        if rec["kind"] != KIND_ANCHOR or rec["validator"] >= len(g["validators"]):
+            raise Invalid("anchor_record: not a record of a genesis validator")
+        if not mldsa_verify(g["validators"][rec["validator"]]["public_key"], gh + rb[:-SIGNATURE_LEN],
+                            rec["signature"], CTX_ANCHOR_RECORD):
+            raise Invalid("anchor_record: signature does not verify")
+        if rec["height"] != a or rec["commitment"] != commitment or rec["bitcoin_txid"] != h2(part["raw_tx"]) \
+                or (part["headers"] and rec["bitcoin_block"] != h2(part["headers"][0])):
+            raise Invalid("anchor_record: does not match the bundle")
+        out["anchor"]["bitcoin_height"] = rec["bitcoin_height"]
     try:
         verify_part(part, commitment, chain, k)
     except Invalid as e:
         raise Invalid(f"bitcoin: {e}") from None
-    out["anchor"] = {"height": a, "commitment": commitment, "bitcoin_txid": rec["bitcoin_txid"],
-                     "bitcoin_block": rec["bitcoin_block"], "bitcoin_height": rec["bitcoin_height"]}
     return out
 
 
 def check_bundle(d: str, genesis: dict, anchor: dict) -> None:
-    b = load(d, "bundle")
-    out = verify_bundle(b, genesis["hash"], "regtest", 3)
-    R.check("bundle: every link verifies (genesis .. path, history, anchor_record, bitcoin at k=3)", True)
-    R.eq("bundle: the submission's block is block 1", out["height"], 1)
-    R.eq("bundle: anchored commitment is anchor.json's", out["anchor"]["commitment"], anchor["commitment"])
-    R.eq("bundle: the record is anchor.json's", out["anchor"]["bitcoin_txid"], anchor["record"]["bitcoin_txid"])
-    plain = {k: v for k, v in b.items() if k != "anchor"}
-    R.check("bundle: without 'anchor' it is a valid finality-only bundle", verify_bundle(plain)["anchor"] is None)
+    """bundle.json (version 2, verified with genesis.json's header) and
+    bundle-v1.json (version 1, carrying its genesis and the record)."""
+    g = genesis["header"]
+    b2, b1 = load(d, "bundle"), load(d, "bundle-v1")
+    for name, b, kw in (("bundle", b2, {"genesis_header": g}), ("bundle-v1", b1, {})):
+        out = verify_bundle(b, genesis["hash"], "regtest", 3, **kw)
+        R.check(f"{name}: every link verifies (genesis .. path, history, {'anchor_record, ' if name == 'bundle-v1' else ''}"
+                "bitcoin at k=3)", True)
+        R.eq(f"{name}: the submission's block is block 1", out["height"], 1)
+        R.eq(f"{name}: anchored commitment is anchor.json's", out["anchor"]["commitment"], anchor["commitment"])
+        R.eq(f"{name}: the Bitcoin transaction is the one anchor.json's record names", out["anchor"]["bitcoin_txid"],
+             anchor["record"]["bitcoin_txid"])
+        plain = {k: v for k, v in b.items() if k != "anchor"}
+        R.check(f"{name}: without 'anchor' it is a valid finality-only bundle",
+                verify_bundle(plain, **kw)["anchor"] is None)
+    R.check("bundle: version 2 carries no genesis and no record",
+            "genesis" not in b2 and "record" not in b2["anchor"])
+    R.eq("bundle: the same submission, header and certificate as bundle-v1", b64(b2["submission"]) + b64(b2["header"])
+         + b64(b2["certificate"]), h2b(b1["submission"]) + h2b(b1["header"]) + h2b(b1["certificate"]))
+    for what, kw in (("without the genesis supplied", {}),
+                     ("with another network's genesis supplied", {"genesis_header": g[:-1] + bytes([g[-1] ^ 1])})):
+        try:
+            verify_bundle(b2, None, "regtest", 3, **kw)
+            R.check(f"bundle: {what} is refused", False, "accepted")
+        except Invalid as e:
+            R.check(f"bundle: {what} is refused at link 'genesis' ({e})", str(e).startswith("genesis:"), str(e))
+    embedded = dict(b2, genesis=base64.b64encode(g).decode())
+    R.check("bundle: with the genesis embedded it verifies alone", verify_bundle(embedded, genesis["hash"], "regtest", 3)
+            ["anchor"] is not None)
 
-    def flip(hexs: str, at: int) -> str:
+    def flip_hex(hexs: str, at: int) -> str:
         raw = bytearray(h2b(hexs))
         raw[at] ^= 1
         return raw.hex()
 
-    def tampered(what: str, prefix: str, edit) -> None:
+    def flip_b64(text: str, at: int) -> str:
+        raw = bytearray(b64(text))
+        raw[at] ^= 1
+        return base64.b64encode(bytes(raw)).decode()
+
+    def tampered(name: str, b: dict, kw: dict, what: str, prefix: str, edit) -> None:
         t = json.loads(json.dumps(b))
         edit(t)
         try:
-            verify_bundle(t, None, "regtest", 3)
-            R.check(f"bundle: {what} is refused", False, "accepted")
+            verify_bundle(t, None, "regtest", 3, **kw)
+            R.check(f"{name}: {what} is refused", False, "accepted")
         except Invalid as e:
-            R.check(f"bundle: {what} is refused at link '{prefix}' ({e})", str(e).startswith(prefix + ":"), str(e))
+            R.check(f"{name}: {what} is refused at link '{prefix}' ({e})", str(e).startswith(prefix + ":"), str(e))
 
-    tampered("a flipped bit in the history path", "history",
-             lambda t: t["anchor"]["history_proof"].__setitem__(0, flip(t["anchor"]["history_proof"][0], 0)))
-    tampered("another anchored height", "history", lambda t: t["anchor"].__setitem__("height", t["anchor"]["height"] + 1))
-    tampered("a flipped commitment bit", "history",
-             lambda t: t["anchor"].__setitem__("commitment", flip(t["anchor"]["commitment"], 31)))
-    tampered("a flipped record signature bit", "anchor_record",
-             lambda t: t["anchor"].__setitem__("record", flip(t["anchor"]["record"], 200)))
-    tampered("a flipped record txid bit", "anchor_record",
-             lambda t: t["anchor"].__setitem__("record", flip(t["anchor"]["record"], 2 + 2 + 8 + 32)))
-    tampered("a flipped raw_tx bit", "anchor_record",
-             lambda t: t["anchor"]["bitcoin"].__setitem__("raw_tx", flip(t["anchor"]["bitcoin"]["raw_tx"], 0)))
-    tampered("a flipped branch bit", "bitcoin",
-             lambda t: t["anchor"]["bitcoin"]["branch"].__setitem__(1, flip(t["anchor"]["bitcoin"]["branch"][1], 0)))
-    tampered("a flipped bit in the last header", "bitcoin",
-             lambda t: t["anchor"]["bitcoin"]["headers"].__setitem__(2, flip(t["anchor"]["bitcoin"]["headers"][2], 79)))
-    tampered("a flipped submission bit", "submission", lambda t: t.__setitem__("submission", flip(t["submission"], 40)))
-    tampered("a flipped header bit", "header", lambda t: t.__setitem__("header", flip(t["header"], 20)))
-    tampered("a flipped inclusion path bit", "path",
-             lambda t: t["inclusion"].__setitem__("path", [flip(x, 0) for x in t["inclusion"]["path"]] or ["00" * 32]))
-    try:
-        verify_bundle(b, None, "regtest", 4)
-        R.check("bundle: k=4 with 3 headers is refused", False, "accepted")
-    except Invalid as e:
-        R.check(f"bundle: k=4 with 3 headers is refused ({e})", str(e).startswith("bitcoin: confirmations"))
+    # Version 1: hex members, and the record.
+    t1 = lambda what, prefix, edit: tampered("bundle-v1", b1, {}, what, prefix, edit)  # noqa: E731
+    t1("a flipped bit in the history path", "history",
+       lambda t: t["anchor"]["history_proof"].__setitem__(0, flip_hex(t["anchor"]["history_proof"][0], 0)))
+    t1("another anchored height", "history", lambda t: t["anchor"].__setitem__("height", t["anchor"]["height"] + 1))
+    t1("a flipped commitment bit", "history",
+       lambda t: t["anchor"].__setitem__("commitment", flip_hex(t["anchor"]["commitment"], 31)))
+    t1("a flipped record signature bit", "anchor_record",
+       lambda t: t["anchor"].__setitem__("record", flip_hex(t["anchor"]["record"], 200)))
+    t1("a flipped record txid bit", "anchor_record",
+       lambda t: t["anchor"].__setitem__("record", flip_hex(t["anchor"]["record"], 2 + 2 + 8 + 32)))
+    t1("a flipped raw_tx bit", "anchor_record",
+       lambda t: t["anchor"]["bitcoin"].__setitem__("raw_tx", flip_hex(t["anchor"]["bitcoin"]["raw_tx"], 0)))
+    t1("a flipped branch bit", "bitcoin",
+       lambda t: t["anchor"]["bitcoin"]["branch"].__setitem__(1, flip_hex(t["anchor"]["bitcoin"]["branch"][1], 0)))
+    t1("a flipped bit in the last header", "bitcoin",
+       lambda t: t["anchor"]["bitcoin"]["headers"].__setitem__(2, flip_hex(t["anchor"]["bitcoin"]["headers"][2], 79)))
+    t1("a flipped submission bit", "submission", lambda t: t.__setitem__("submission", flip_hex(t["submission"], 40)))
+    t1("a flipped header bit", "header", lambda t: t.__setitem__("header", flip_hex(t["header"], 20)))
+    t1("a flipped inclusion path bit", "path",
+       lambda t: t["inclusion"].__setitem__("path", [flip_hex(x, 0) for x in t["inclusion"]["path"]] or ["00" * 32]))
+
+    # Version 2: base64 members; a changed transaction is the bitcoin link.
+    kw2 = {"genesis_header": g}
+    t2 = lambda what, prefix, edit: tampered("bundle", b2, kw2, what, prefix, edit)  # noqa: E731
+    hist_len = len(b64(b2["anchor"]["history_proof"]))
+    t2("a flipped bit in the history path", "history",
+       lambda t: t["anchor"].__setitem__("history_proof", flip_b64(t["anchor"]["history_proof"], 0)))
+    t2("a history path cut mid-hash", "history",
+       lambda t: t["anchor"].__setitem__("history_proof", base64.b64encode(b64(t["anchor"]["history_proof"])[:hist_len - 1]).decode()))
+    t2("another anchored height", "history", lambda t: t["anchor"].__setitem__("height", t["anchor"]["height"] + 1))
+    t2("a flipped commitment bit", "history",
+       lambda t: t["anchor"].__setitem__("commitment", flip_hex(t["anchor"]["commitment"], 31)))
+    t2("a record member", "history", lambda t: t["anchor"].__setitem__("record", b1["anchor"]["record"]))
+    raw_tx_at = 1 + 4  # version, length: the first byte of raw_tx in the binary part (20.5.1)
+    t2("a flipped raw_tx bit", "bitcoin",
+       lambda t: t["anchor"].__setitem__("bitcoin", flip_b64(t["anchor"]["bitcoin"], raw_tx_at)))
+    t2("a flipped bit in the last header", "bitcoin",
+       lambda t: t["anchor"].__setitem__("bitcoin", flip_b64(t["anchor"]["bitcoin"], len(b64(t["anchor"]["bitcoin"])) - 1)))
+    t2("a Bitcoin part in its JSON form", "bitcoin", lambda t: t["anchor"].__setitem__("bitcoin", b1["anchor"]["bitcoin"]))
+    t2("a flipped submission bit", "submission", lambda t: t.__setitem__("submission", flip_b64(t["submission"], 40)))
+    t2("a hex submission", "submission", lambda t: t.__setitem__("submission", b1["submission"]))
+    R.rejects("bundle: base64 with non-zero padding bits ('AB==') is refused", b64, "AB==")
+    R.rejects("bundle: base64 without padding ('AA') is refused", b64, "AA")
+    R.rejects("bundle: URL-safe base64 ('-_8=') is refused", b64, "-_8=")
+    t2("a flipped header bit", "header", lambda t: t.__setitem__("header", flip_b64(t["header"], 20)))
+    t2("a flipped certificate signature bit", "certificate",
+       lambda t: t.__setitem__("certificate", flip_b64(t["certificate"], 100)))
+    t2("a flipped inclusion path bit", "path",
+       lambda t: t["inclusion"].__setitem__("path", flip_b64(t["inclusion"]["path"], 0) if t["inclusion"]["path"]
+                                            else base64.b64encode(bytes(32)).decode()))
+    for name, b, kw in (("bundle", b2, kw2), ("bundle-v1", b1, {})):
+        try:
+            verify_bundle(b, None, "regtest", 4, **kw)
+            R.check(f"{name}: k=4 with 3 headers is refused", False, "accepted")
+        except Invalid as e:
+            R.check(f"{name}: k=4 with 3 headers is refused ({e})", str(e).startswith("bitcoin: confirmations"))
 
 
 def main(argv: list[str]) -> int:
@@ -1667,7 +1771,7 @@ def main(argv: list[str]) -> int:
         ("state.json", lambda: check_state(d, state["pks"], state["genesis"])),
         ("block.json", lambda: check_block(d, state["pks"], state["genesis"])),
         ("anchor.json", anchor),
-        ("bundle.json", lambda: check_bundle(d, state["genesis"], state["anchor"])),
+        ("bundle.json, bundle-v1.json", lambda: check_bundle(d, state["genesis"], state["anchor"])),
     ]
     for name, fn in sections:
         print(f"== {name}")

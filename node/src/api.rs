@@ -101,7 +101,7 @@ impl NodeApi {
         let (Some(live), Some(rpc)) = (view.covering(height).cloned(), view.rpc.clone()) else {
             return Ok(None);
         };
-        let record = live.record().clone();
+        let record = live.record();
         let history = self
             .chain
             .with_ledger(|l| l.history_proof(height, record.height))
@@ -114,12 +114,7 @@ impl NodeApi {
         let part = tokio::runtime::Handle::current()
             .block_on(pantheon_anchor::spv::build(&rpc, &txid, &block, k))
             .map_err(|e| ApiError::internal(format!("building the Bitcoin part: {e}")))?;
-        Ok(Some(AnchorProof::new(
-            &history,
-            record.commitment,
-            &live.tx,
-            part,
-        )))
+        Ok(Some(AnchorProof::new(&history, record.commitment, part)))
     }
 
     fn network(&self) -> NetworkStatus {
@@ -267,7 +262,7 @@ impl Backend for NodeApi {
             .ok_or_else(|| ApiError::not_found(format!("submission {id}")))
     }
 
-    fn proof(&self, id: SubmissionId) -> Result<ProofBundle, ApiError> {
+    fn proof(&self, id: SubmissionId, embed_genesis: bool) -> Result<ProofBundle, ApiError> {
         let store = self.chain.store();
         let Some(loc) = store.location(&id).map_err(ApiError::internal)? else {
             let queued = self.submission(id).is_ok();
@@ -305,14 +300,18 @@ impl Backend for NodeApi {
         });
         let key = key.ok_or_else(|| ApiError::internal("operator key missing"))?;
         let inclusion = inclusion.map_err(ApiError::internal)?;
-        let bundle = ProofBundle::new(
-            self.chain.genesis().header(),
+        let genesis = self.chain.genesis();
+        let mut bundle = ProofBundle::new(
+            genesis.hash(),
             tx,
             key,
             inclusion,
             &header,
-            &cert,
+            &cert.quorum(&genesis.header().validators),
         );
+        if embed_genesis {
+            bundle = bundle.with_genesis(genesis.header());
+        }
         Ok(match self.anchor_part(loc.height)? {
             Some(anchor) => bundle.with_anchor(anchor),
             None => bundle,

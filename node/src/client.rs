@@ -208,8 +208,9 @@ impl Client {
     ///
     /// # Errors
     /// RPC errors (not found, not finalized).
-    pub async fn proof(&self, id: &str) -> Result<ProofBundle> {
-        self.call("pantheon_getProof", rpc_params![id]).await
+    pub async fn proof(&self, id: &str, embed_genesis: bool) -> Result<ProofBundle> {
+        self.call("pantheon_getProof", rpc_params![id, embed_genesis])
+            .await
     }
 }
 

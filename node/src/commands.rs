@@ -54,12 +54,18 @@ pub async fn submit(
 }
 
 /// `pantheon proof`.
-pub async fn proof(rpc: &str, id: &str, wait: Option<Status>, out: Option<&Path>) -> Result<()> {
+pub async fn proof(
+    rpc: &str,
+    id: &str,
+    wait: Option<Status>,
+    embed_genesis: bool,
+    out: Option<&Path>,
+) -> Result<()> {
     let client = Client::new(rpc)?;
     if let Some(status) = wait {
         client.wait_for(id, status).await?;
     }
-    let bundle = client.proof(id).await?;
+    let bundle = client.proof(id, embed_genesis).await?;
     let text = serde_json::to_string_pretty(&bundle)? + "\n";
     match out {
         Some(path) => {
@@ -83,6 +89,43 @@ pub struct BitcoinCheck {
     pub checkpoint: Option<pantheon_anchor::Checkpoint>,
 }
 
+/// Which network `pantheon verify` trusts.
+pub struct GenesisTrust {
+    /// The network's genesis file (`--genesis`): supplies the validator
+    /// set to a bundle that does not embed it, and pins its hash.
+    pub file: Option<std::path::PathBuf>,
+    /// A trusted genesis hash (`--genesis-hash`).
+    pub hash: Option<String>,
+}
+
+impl GenesisTrust {
+    /// The trusted hash, after giving `bundle` the genesis file's header.
+    fn apply(&self, bundle: &mut ProofBundle) -> Result<Option<GenesisHash>> {
+        let mut trusted: Option<GenesisHash> = self
+            .hash
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("--genesis-hash must be 64 hex digits")?;
+        if let Some(path) = &self.file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let genesis: pantheon_runtime::genesis::Genesis = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a genesis file", path.display()))?;
+            if let Some(t) = trusted.filter(|t| *t != genesis.hash()) {
+                bail!(
+                    "{} has genesis hash {}, not the --genesis-hash {t}",
+                    path.display(),
+                    genesis.hash()
+                );
+            }
+            trusted = Some(genesis.hash());
+            bundle.supply_genesis(genesis.header());
+        }
+        Ok(trusted)
+    }
+}
+
 /// `pantheon verify`: checks a bundle offline (and, with `--bitcoin-rpc`,
 /// its Bitcoin block against a live node), naming the first failing link.
 ///
@@ -90,18 +133,15 @@ pub struct BitcoinCheck {
 /// An unreadable file, or an invalid bundle (the failing link).
 pub async fn verify(
     file: &Path,
-    genesis_hash: Option<&str>,
+    genesis: &GenesisTrust,
     json: bool,
     bitcoin: &BitcoinCheck,
 ) -> Result<()> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let bundle: ProofBundle = serde_json::from_str(&text)
+    let mut bundle: ProofBundle = serde_json::from_str(&text)
         .with_context(|| format!("{}: format link failed: not a proof bundle", file.display()))?;
-    let trusted: Option<GenesisHash> = genesis_hash
-        .map(str::parse)
-        .transpose()
-        .context("--genesis-hash must be 64 hex digits")?;
+    let trusted = genesis.apply(&mut bundle)?;
     let fail = |link: &str, reason: String| -> Result<()> {
         if json {
             println!(
@@ -148,7 +188,11 @@ pub async fn verify(
                 Err(e) => return fail("bitcoin", e.to_string()),
             }
         }
-        links.push_str(", history, anchor record, bitcoin");
+        links.push_str(if claim.recorded_by.is_some() {
+            ", history, anchor record, bitcoin"
+        } else {
+            ", history, bitcoin"
+        });
         bitcoin_summary = Some(format!(
             "\n  anchored     block {} (commitment {})\n  bitcoin      tx {} in block {} on {network}, {} confirmations carried{live}",
             claim.height,

@@ -82,6 +82,11 @@ enum Command {
         /// Wait until the submission reaches this status first.
         #[arg(long, value_enum)]
         wait: Option<WaitFor>,
+        /// Also carry the genesis header (validator keys), for a verifier
+        /// who will not have the network's genesis file: about 8 KB more
+        /// with four validators.
+        #[arg(long)]
+        embed_genesis: bool,
         /// Write the bundle here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -92,6 +97,10 @@ enum Command {
     Verify {
         /// The proof bundle (JSON).
         file: PathBuf,
+        /// The network's genesis file, which the bundle's genesis hash must
+        /// match (needed unless the bundle embeds the genesis).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
         /// Also require the bundle to be for this network.
         #[arg(long)]
         genesis_hash: Option<String>,
@@ -410,9 +419,19 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Proof {
             id,
             wait,
+            embed_genesis,
             out,
             client,
-        } => commands::proof(&client.rpc, &id, wait.map(Into::into), out.as_deref()).await,
+        } => {
+            commands::proof(
+                &client.rpc,
+                &id,
+                wait.map(Into::into),
+                embed_genesis,
+                out.as_deref(),
+            )
+            .await
+        }
         Command::Anchor { command } => anchor_command(command).await,
         Command::Verify {
             file,
@@ -421,6 +440,7 @@ async fn run(cli: Cli) -> Result<()> {
             bitcoin_rpc,
             bitcoin_cookie,
             checkpoint,
+            genesis,
             genesis_hash,
             json,
         } => {
@@ -452,7 +472,11 @@ async fn run(cli: Cli) -> Result<()> {
                 rpc,
                 checkpoint,
             };
-            commands::verify(&file, genesis_hash.as_deref(), json, &check).await
+            let trust = commands::GenesisTrust {
+                file: genesis,
+                hash: genesis_hash,
+            };
+            commands::verify(&file, &trust, json, &check).await
         }
         Command::Balance { account, client } => {
             commands::balance(&client.rpc, &account, client.json).await

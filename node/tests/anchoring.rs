@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use pantheon_anchor::bitcoin::{Address, BlockHash, Network};
 use pantheon_anchor::{AnchorKey, Auth, BitcoinRpc};
 use pantheon_runtime::hash::Hash256;
+use pantheon_runtime::proof::ProofBundle;
 use serde_json::Value;
 use support::{DevNode, ok, pantheon};
 
@@ -96,14 +97,22 @@ fn mine_until(node: &DevNode, btc: &Bitcoin, id: &str, want: &str) {
 }
 
 fn verify(bundle: &Path, extra: &[&str]) -> (bool, Value) {
-    let mut args = vec!["verify", bundle.to_str().unwrap(), "--json"];
+    // The dev network's genesis file sits next to the bundles' node home.
+    let genesis = bundle.with_file_name("dev").join("genesis.json");
+    let mut args = vec![
+        "verify",
+        bundle.to_str().unwrap(),
+        "--genesis",
+        genesis.to_str().unwrap(),
+        "--json",
+    ];
     args.extend_from_slice(extra);
     let out = pantheon(&args);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.success(), v)
 }
 
-fn bundle(node: &DevNode, id: &str, path: &Path) -> Value {
+fn bundle(node: &DevNode, id: &str, path: &Path) -> ProofBundle {
     ok(&[
         "proof",
         id,
@@ -145,7 +154,7 @@ fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
     let p1 = dir.path().join("k1.json");
     let first = bundle(&node, &id, &p1);
     assert!(
-        first["anchor"].is_object(),
+        first.anchor.is_some(),
         "an anchored bundle has its anchor part"
     );
     let (valid, v) = verify(&p1, &[]);
@@ -165,30 +174,15 @@ fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
     std::thread::sleep(Duration::from_millis(1500));
     let p6 = dir.path().join("k6.json");
     let six = bundle(&node, &id, &p6);
-    assert_eq!(
-        six["anchor"]["bitcoin"]["headers"]
-            .as_array()
-            .unwrap()
-            .len(),
-        6
-    );
+    let six = six.anchor.unwrap().bitcoin;
+    assert_eq!(six.headers.len(), 6);
     let (valid, v) = verify(&p6, &["--confirmations", "6"]);
     assert!(valid, "{v}");
     let (valid, _) = verify(&p6, &["--confirmations", "7"]);
     assert!(!valid, "only six confirmations exist");
 
     // A reorg drops the anchor's block: back to finalized.
-    let record: pantheon_runtime::tx::SignedTx = pantheon_runtime::codec::decode_exact(
-        &hex::decode(six["anchor"]["record"].as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
-    let old_block: BlockHash = record
-        .as_anchor_record()
-        .unwrap()
-        .bitcoin_block
-        .to_string()
-        .parse()
-        .unwrap();
+    let old_block: BlockHash = six.block_hash().unwrap().to_string().parse().unwrap();
     btc.invalidate(&old_block);
     for _ in 0..8 {
         btc.mine_empty();
@@ -218,7 +212,8 @@ fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
     );
     assert!(valid, "{v}");
     assert_ne!(
-        again["anchor"]["bitcoin"]["headers"][0], six["anchor"]["bitcoin"]["headers"][0],
+        again.anchor.unwrap().bitcoin.headers[0],
+        six.headers[0],
         "anchored again in a different block"
     );
     let anchors = node

@@ -8,19 +8,13 @@
 mod support;
 
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
+use pantheon_runtime::proof::ProofBundle;
 use pantheon_runtime::tx::{Metadata, SubmitRoot, TxBody};
 use serde_json::{Value, json};
 use support::{DevNode, ok, pantheon};
 
 fn root(label: &str, i: u32) -> String {
     Hash256::digest(format!("{label}/{i}").as_bytes()).to_string()
-}
-
-fn flip_hex(bundle: &mut Value, field: &str, byte: usize) {
-    let text = bundle[field].as_str().unwrap();
-    let mut bytes = hex::decode(text).unwrap();
-    bytes[byte] ^= 0x01;
-    bundle[field] = json!(hex::encode(bytes));
 }
 
 #[test]
@@ -127,8 +121,11 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
         .unwrap();
     assert_eq!(found[0]["id"], id);
 
-    // Every proof verifies offline, pinned to the genesis hash.
+    // Every proof verifies offline against the network's genesis file, and
+    // pinned to its hash.
     let genesis_hex = genesis.to_string();
+    let genesis_file = node.home.join("genesis.json");
+    let genesis_file = genesis_file.to_str().unwrap();
     for r in &receipts {
         let id = r["id"].as_str().unwrap();
         let path = dir.path().join(format!("{id}.json"));
@@ -143,6 +140,8 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
         let out: Value = serde_json::from_str(&ok(&[
             "verify",
             path.to_str().unwrap(),
+            "--genesis",
+            genesis_file,
             "--genesis-hash",
             &genesis_hex,
             "--json",
@@ -152,38 +151,57 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
         assert_eq!(out["proof"]["root"], r["root"]);
     }
 
-    // Tampered copies fail, naming the link.
+    // Without the genesis the verifier asks for it; a bundle fetched with
+    // the genesis embedded verifies alone.
     let id = receipts[4]["id"].as_str().unwrap();
-    let bundle: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(format!("{id}.json"))).unwrap(),
-    )
-    .unwrap();
-    let mut cases: Vec<(&str, Value)> = Vec::new();
+    let compact = dir.path().join(format!("{id}.json"));
+    let out = pantheon(&["verify", compact.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("genesis link failed") && stderr.contains("--genesis"),
+        "{stderr}"
+    );
+    let embedded = dir.path().join("embedded.json");
+    ok(&[
+        "proof",
+        id,
+        "--embed-genesis",
+        "--out",
+        embedded.to_str().unwrap(),
+        "--rpc",
+        &node.rpc,
+    ]);
+    ok(&["verify", embedded.to_str().unwrap()]);
+
+    // Tampered copies fail, naming the link.
+    let read = |p: &std::path::Path| -> ProofBundle {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let bundle = read(&compact);
+    let mut cases: Vec<(&str, ProofBundle)> = Vec::new();
     let mut b = bundle.clone();
-    flip_hex(&mut b, "submission", 90);
+    b.submission[90] ^= 1;
     cases.push(("submission", b));
     let mut b = bundle.clone();
-    let path0 = b["inclusion"]["path"][0].as_str().unwrap().to_owned();
-    let mut p = hex::decode(path0).unwrap();
+    let mut p = *b.inclusion.path[0].as_bytes();
     p[0] ^= 1;
-    b["inclusion"]["path"][0] = json!(hex::encode(p));
+    b.inclusion.path[0] = Hash256::from_bytes(p);
     cases.push(("path", b));
     let mut b = bundle.clone();
-    flip_hex(&mut b, "header", 60);
+    b.header[60] ^= 1;
     cases.push(("header", b));
     let mut b = bundle.clone();
-    let n = hex::decode(b["certificate"].as_str().unwrap())
-        .unwrap()
-        .len();
-    flip_hex(&mut b, "certificate", n - 10);
+    let n = b.certificate.len();
+    b.certificate[n - 10] ^= 1;
     cases.push(("certificate", b));
-    let mut b = bundle.clone();
-    flip_hex(&mut b, "genesis", 20);
+    let mut b = read(&embedded);
+    b.genesis.as_mut().unwrap()[20] ^= 1;
     cases.push(("genesis", b));
     for (link, tampered) in cases {
         let path = dir.path().join(format!("tampered-{link}.json"));
-        std::fs::write(&path, tampered.to_string()).unwrap();
-        let out = pantheon(&["verify", path.to_str().unwrap()]);
+        std::fs::write(&path, serde_json::to_string(&tampered).unwrap()).unwrap();
+        let out = pantheon(&["verify", path.to_str().unwrap(), "--genesis", genesis_file]);
         assert!(!out.status.success(), "tampered {link} verified");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -46,11 +46,12 @@ pub trait Backend: Send + Sync + 'static {
     /// # Errors
     /// Not found.
     fn submission(&self, id: SubmissionId) -> Result<SubmissionInfo, ApiError>;
-    /// A finalized submission's proof bundle.
+    /// A finalized submission's proof bundle (version 2), carrying the
+    /// genesis header only if `embed_genesis`.
     ///
     /// # Errors
     /// Not found or not finalized.
-    fn proof(&self, id: SubmissionId) -> Result<ProofBundle, ApiError>;
+    fn proof(&self, id: SubmissionId, embed_genesis: bool) -> Result<ProofBundle, ApiError>;
     /// The submissions carrying `root`.
     ///
     /// # Errors
@@ -114,7 +115,7 @@ pub trait PantheonRpc {
     async fn get_submission(&self, id: String) -> RpcResult<SubmissionInfo>;
     /// The proof bundle of a finalized submission.
     #[method(name = "pantheon_getProof")]
-    async fn get_proof(&self, id: String) -> RpcResult<ProofBundle>;
+    async fn get_proof(&self, id: String, embed_genesis: Option<bool>) -> RpcResult<ProofBundle>;
     /// The submissions that carry a root.
     #[method(name = "pantheon_findRoot")]
     async fn find_root(&self, root: String) -> RpcResult<Vec<SubmissionInfo>>;
@@ -249,9 +250,10 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
         self.call(move |b| b.submission(id)).await
     }
 
-    async fn get_proof(&self, id: String) -> RpcResult<ProofBundle> {
+    async fn get_proof(&self, id: String, embed_genesis: Option<bool>) -> RpcResult<ProofBundle> {
         let id = SubmissionId::new(parse_hash("id", &id)?);
-        self.call(move |b| b.proof(id)).await
+        let embed = embed_genesis.unwrap_or(false);
+        self.call(move |b| b.proof(id, embed)).await
     }
 
     async fn find_root(&self, root: String) -> RpcResult<Vec<SubmissionInfo>> {

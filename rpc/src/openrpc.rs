@@ -42,8 +42,13 @@ pub fn document() -> Value {
         ),
         method(
             "pantheon_getProof",
-            "The self-contained proof bundle of a finalized submission",
-            &[hex_param("id", HASH, "submission id")],
+            "The proof bundle (version 2) of a finalized submission",
+            &[
+                hex_param("id", HASH, "submission id"),
+                json!({ "name": "embed_genesis", "required": false,
+                        "description": "also carry the genesis header, for verifiers without the network's genesis file (default false)",
+                        "schema": { "type": "boolean" } }),
+            ],
             "ProofBundle",
         ),
         method(

@@ -342,6 +342,29 @@ impl CommitCertificate {
         }
     }
 
+    /// The canonical quorum of this certificate: its signatures in
+    /// validator order, up to the first prefix holding more than two
+    /// thirds of `validators`' power (all of them if none does). Still a
+    /// valid certificate if this one is, and the same on every node that
+    /// holds those signatures, however many late precommits each has seen:
+    /// what proof bundles carry (FORMATS 22).
+    #[must_use]
+    pub fn quorum(&self, validators: &ValidatorSet) -> Self {
+        let mut power = 0u64;
+        let mut keep = self.signatures.len();
+        for (i, s) in self.signatures.iter().enumerate() {
+            power = power.saturating_add(validators.get(s.validator).map_or(0, |v| v.power));
+            if validators.is_quorum(power) {
+                keep = i + 1;
+                break;
+            }
+        }
+        Self {
+            signatures: self.signatures[..keep].to_vec(),
+            ..self.clone()
+        }
+    }
+
     /// Checks the certificate finalizes `header` on the network `genesis`
     /// with validator set `validators`.
     ///

@@ -50,7 +50,7 @@ pub fn generate() -> Vec<VectorFile> {
     let validator = key(0x01);
     let operator = key(0x02);
     let genesis = example_genesis(&validator, &operator);
-    let (anchor, bundle) = anchor::anchor_vectors(&genesis, &validator, &operator);
+    let (anchor, bundle, bundle_v1) = anchor::anchor_vectors(&genesis, &validator, &operator);
     vec![
         VectorFile {
             name: "keys",
@@ -83,6 +83,10 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "bundle",
             json: bundle,
+        },
+        VectorFile {
+            name: "bundle-v1",
+            json: bundle_v1,
         },
     ]
 }

@@ -12,7 +12,6 @@ use pantheon_runtime::anchor::{AnchorCommitment, BitcoinPart};
 use pantheon_runtime::block::BlockHeader;
 use pantheon_runtime::codec::{Encode, decode_exact};
 use pantheon_runtime::crypto::{KeyCache, Keypair};
-use pantheon_runtime::genesis::{Genesis, Params, Validator, ValidatorSet};
 use pantheon_runtime::hash::{Hash256, SubmissionId};
 use pantheon_runtime::ledger::{BlockError, Ledger, Mode, TxError};
 use pantheon_runtime::log::leaf_hash;
@@ -223,15 +222,17 @@ fn anchor_record_validity_table() {
     assert_eq!(valid.body().signer(), None);
 }
 
-/// A finality bundle for the submission in block 2 of a chain of `blocks`,
-/// anchored at `anchored`, certified by the first `signers` of `validators`.
+/// A version-2 bundle (genesis embedded) for the submission in block 2 of a
+/// chain of `blocks`, anchored at `anchored`, certified by the first
+/// `signers` of `validators`; its commitment; and the anchor's on-chain
+/// record (what a version-1 bundle also carries).
 fn anchored_bundle(
     n: &Net,
     validators: &[Keypair],
     signers: usize,
     blocks: u64,
     anchored: u64,
-) -> (ProofBundle, AnchorCommitment) {
+) -> (ProofBundle, AnchorCommitment, SignedTx) {
     let op = &n.users[0];
     let mut ledger = Ledger::from_genesis(&n.genesis);
     n.block(&mut ledger, vec![n.register(op, 0)]);
@@ -250,36 +251,54 @@ fn anchored_bundle(
     let record = sign(n, record_body(&ledger, anchored, &part), &validators[0]);
     let history = ledger.history_proof(block.header.height, a).unwrap();
     let bundle = ProofBundle::new(
-        n.genesis.header(),
+        n.hash(),
         &s0,
         op.public().clone(),
         inclusion,
         &block.header,
         &cert,
     )
-    .with_anchor(AnchorProof::new(&history, commitment, &record, part));
-    (bundle, commitment)
+    .with_genesis(n.genesis.header())
+    .with_anchor(AnchorProof::new(&history, commitment, part));
+    (bundle, commitment, record)
+}
+
+/// The same bundle in version 1, with its record.
+fn version_1(n: &Net, b: &ProofBundle, record: &SignedTx) -> ProofBundle {
+    b.clone().into_version_1(n.genesis.header(), Some(record))
 }
 
 #[test]
 fn an_anchored_bundle_verifies_and_returns_the_commitment() {
     let n = net(1, 0);
-    let (b, commitment) = anchored_bundle(&n, std::slice::from_ref(&n.validator), 1, 6, 5);
-    let json = serde_json::to_string(&b).unwrap();
-    let back: ProofBundle = serde_json::from_str(&json).unwrap();
-    assert_eq!(back, b);
-    let v = back.verify(Some(n.hash()), &KeyCache::default()).unwrap();
-    let claim = v.anchor.unwrap();
-    assert_eq!(claim.commitment, commitment);
-    assert_eq!(claim.height, Height::new(5));
+    let (b2, commitment, record) = anchored_bundle(&n, std::slice::from_ref(&n.validator), 1, 6, 5);
+    let b1 = version_1(&n, &b2, &record);
+    for b in [&b2, &b1] {
+        let json = serde_json::to_string(b).unwrap();
+        let back: ProofBundle = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, b);
+        let v = back.verify(Some(n.hash()), &KeyCache::default()).unwrap();
+        let claim = v.anchor.unwrap();
+        assert_eq!(claim.commitment, commitment);
+        assert_eq!(claim.height, Height::new(5));
+        let part = &b.anchor.as_ref().unwrap().bitcoin;
+        assert_eq!(claim.bitcoin_txid, part.txid());
+        assert_eq!(claim.bitcoin_block, part.block_hash());
+        // Only version 1 carries the validator's record of the anchor.
+        let recorded = b.version == 1;
+        assert_eq!(claim.bitcoin_height, recorded.then_some(101));
+        assert_eq!(claim.recorded_by, recorded.then_some(0));
+    }
+    // A version-1 anchor part without its record is refused.
+    let mut t = b1.clone();
+    t.anchor.as_mut().unwrap().record = None;
     assert_eq!(
-        claim.bitcoin_txid,
-        b.anchor.as_ref().unwrap().bitcoin.txid()
+        t.verify(None, &KeyCache::default()).unwrap_err().link,
+        Link::AnchorRecord
     );
-    assert_eq!(claim.bitcoin_height, 101);
 
     // The anchored block itself (S = A) has an empty-or-not path too.
-    let (b, _) = anchored_bundle(&n, std::slice::from_ref(&n.validator), 1, 2, 2);
+    let (b, _, _) = anchored_bundle(&n, std::slice::from_ref(&n.validator), 1, 2, 2);
     assert!(
         b.verify(None, &KeyCache::default())
             .unwrap()
@@ -306,7 +325,7 @@ fn an_anchored_bundle_verifies_and_returns_the_commitment() {
 #[test]
 fn every_tampered_anchor_part_names_its_link() {
     let n = net(1, 0);
-    let (b, _) = anchored_bundle(&n, std::slice::from_ref(&n.validator), 1, 6, 5);
+    let (b, _, record) = anchored_bundle(&n, std::slice::from_ref(&n.validator), 1, 6, 5);
     let keys = KeyCache::default();
     let link = |t: &ProofBundle| t.verify(None, &keys).unwrap_err().link;
     let edit = |f: &dyn Fn(&mut AnchorProof)| {
@@ -347,33 +366,49 @@ fn every_tampered_anchor_part_names_its_link() {
         assert_eq!(link(&t), Link::History, "commitment bit {bit}");
     }
 
-    // anchor_record: a flipped bit anywhere in the record.
-    let len = b.anchor.as_ref().unwrap().record.0.len();
+    // anchor_record (version 1): a flipped bit anywhere in the record.
+    let v1 = version_1(&n, &b, &record);
+    let edit1 = |f: &dyn Fn(&mut AnchorProof)| {
+        let mut t = v1.clone();
+        f(t.anchor.as_mut().unwrap());
+        t
+    };
+    fn record_mut(a: &mut AnchorProof) -> &mut Vec<u8> {
+        a.record.as_mut().unwrap()
+    }
+    let len = record.as_bytes().len();
     for at in (0..len)
         .step_by(7)
         .chain([1, 2, 3, 11, 43, 75, 107, len - 1])
     {
-        let t = edit(&|a| a.record.0[at] ^= 0x01);
+        let t = edit1(&|a| record_mut(a)[at] ^= 0x01);
         assert_eq!(link(&t), Link::AnchorRecord, "record byte {at}");
     }
     assert_eq!(
-        link(&edit(&|a| a.record.0.truncate(100))),
+        link(&edit1(&|a| record_mut(a).truncate(100))),
         Link::AnchorRecord
     );
     // ... or a Bitcoin part that is not the recorded transaction or block.
     assert_eq!(
-        link(&edit(&|a| a.bitcoin.raw_tx[0] ^= 1)),
+        link(&edit1(&|a| a.bitcoin.raw_tx[0] ^= 1)),
         Link::AnchorRecord
     );
     assert_eq!(
-        link(&edit(&|a| a.bitcoin.headers[0][79] ^= 1)),
+        link(&edit1(&|a| a.bitcoin.headers[0][79] ^= 1)),
         Link::AnchorRecord
     );
     // A record of another (submission) kind.
     let submission = b.submission.clone();
     assert_eq!(
-        link(&edit(&|a| a.record = submission.clone())),
+        link(&edit1(&|a| a.record = Some(submission.clone()))),
         Link::AnchorRecord
+    );
+    // Version 2 carries no record: a changed transaction or first header
+    // is the caller's bitcoin link (the payload, the Merkle root).
+    assert!(
+        edit(&|a| a.bitcoin.raw_tx[0] ^= 1)
+            .verify(None, &keys)
+            .is_ok()
     );
 
     // Tampering with branch or later headers is the caller's bitcoin link:
@@ -386,45 +421,45 @@ fn every_tampered_anchor_part_names_its_link() {
 fn bundle_sizes_with_four_validators() {
     // Four validators, three signatures (> 2/3 of equal power).
     let mut n = net(1, 0);
-    let vals: Vec<Keypair> = (0..4u8)
-        .map(|i| Keypair::from_seed(&[0xa0 + i; 32]))
-        .collect();
-    let set = ValidatorSet::new(
-        vals.iter()
-            .map(|k| Validator {
-                public_key: k.public().clone(),
-                power: 1,
-            })
-            .collect(),
-    )
-    .unwrap();
-    n.genesis = Genesis::new(
-        "pantheon-test".into(),
-        1_700_000_000_000,
-        Params::default(),
-        set,
-        n.genesis.allocations().to_vec(),
-    )
-    .unwrap();
-    let (b, _) = anchored_bundle(&n, &vals, 3, 10, 8);
+    let vals = n.with_four_validators(0xa0);
+    let (b, _, record) = anchored_bundle(&n, &vals, 3, 10, 8);
     b.verify(None, &KeyCache::default()).unwrap();
-    let anchor = b.anchor.as_ref().unwrap();
-    let total = serde_json::to_string(&b).unwrap().len();
-    let anchor_json = serde_json::to_string(anchor).unwrap().len();
-    let finality = serde_json::to_string(&ProofBundle {
-        anchor: None,
+    let size = |b: &ProofBundle| serde_json::to_string(b).unwrap().len();
+    let compact = ProofBundle {
+        genesis: None,
         ..b.clone()
-    })
-    .unwrap()
-    .len();
+    };
+    let finality = ProofBundle {
+        anchor: None,
+        ..compact.clone()
+    };
+    let anchor = b.anchor.as_ref().unwrap();
+    let paths = b.inclusion.path.len() + anchor.history_proof.len();
+    let v1 = version_1(&n, &b, &record);
     eprintln!(
-        "4 validators: finality bundle {finality} B, anchor part {anchor_json} B (record {} B, \
-         bitcoin part {} B binary), anchored bundle {total} B (compact JSON)",
-        anchor.record.0.len(),
-        anchor.bitcoin.to_bytes().len()
+        "4 validators, 3 signatures: version 2 anchored bundle {} B ({} path hashes, Bitcoin part \
+         {} B binary), finality only {} B, with the genesis embedded {} B; version 1 {} B",
+        size(&compact),
+        paths,
+        anchor.bitcoin.to_bytes().len(),
+        size(&finality),
+        size(&b),
+        size(&v1),
     );
-    assert_eq!(anchor.record.0.len(), ANCHOR_RECORD_SIZE);
-    assert_eq!(total, finality + anchor_json + r#","anchor":"#.len());
+    assert_eq!(record.as_bytes().len(), ANCHOR_RECORD_SIZE);
+    // The target is 24 KB. Each further path hash (a log or a history
+    // twice as large) adds 43 bytes and each further Bitcoin header 107:
+    // leave room for a log of 2^16 submissions, a history of 2^10 blocks,
+    // a Bitcoin block of 4,096 transactions and six headers (FORMATS 22.4
+    // gives the formula).
+    let room = 43 * (26 - paths)
+        + 107 * (6 - anchor.bitcoin.headers.len())
+        + 43 * (12 - anchor.bitcoin.branch.len());
+    assert!(
+        size(&compact) + room <= 24_000,
+        "{} + {room} bytes",
+        size(&compact)
+    );
 }
 
 proptest! {

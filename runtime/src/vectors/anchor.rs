@@ -186,12 +186,12 @@ fn path(p: &crate::log::InclusionProof) -> Vec<String> {
     p.path.iter().map(ToString::to_string).collect()
 }
 
-/// `anchor.json` and `bundle.json`.
+/// `anchor.json`, `bundle.json` (version 2) and `bundle-v1.json`.
 pub(super) fn anchor_vectors(
     genesis: &Genesis,
     validator: &Keypair,
     operator: &Keypair,
-) -> (Value, Value) {
+) -> (Value, Value, Value) {
     let ex = example(genesis, validator, operator);
     let history = ex.ledger.history();
     let block_hashes: Vec<String> = ex.headers.iter().map(|h| h.hash().to_string()).collect();
@@ -296,21 +296,24 @@ pub(super) fn anchor_vectors(
         .history_proof(ex.headers[0].height, a)
         .expect("in range");
     let bundle = ProofBundle::new(
-        genesis.header(),
+        genesis.hash(),
         &ex.submission,
         operator.public().clone(),
         inclusion,
         &ex.headers[0],
-        &ex.certificate,
+        &ex.certificate.quorum(&genesis.header().validators),
     )
     .with_anchor(AnchorProof::new(
         &history_proof,
         commitment,
-        &ex.record,
         ex.part.clone(),
     ));
+    let v1 = bundle
+        .clone()
+        .into_version_1(genesis.header(), Some(&ex.record));
     (
         anchor,
         serde_json::to_value(&bundle).expect("bundles serialize"),
+        serde_json::to_value(&v1).expect("bundles serialize"),
     )
 }

@@ -63,6 +63,32 @@ pub fn net(funded: usize, unfunded: usize) -> Net {
 }
 
 impl Net {
+    /// The same network with four validators of equal power (key seeds
+    /// `seed..seed + 4`) instead of one; they are returned.
+    pub fn with_four_validators(&mut self, seed: u8) -> Vec<Keypair> {
+        let vals: Vec<Keypair> = (0..4u8)
+            .map(|i| Keypair::from_seed(&[seed + i; 32]))
+            .collect();
+        let set = ValidatorSet::new(
+            vals.iter()
+                .map(|k| Validator {
+                    public_key: k.public().clone(),
+                    power: 1,
+                })
+                .collect(),
+        )
+        .unwrap();
+        self.genesis = Genesis::new(
+            "pantheon-test".into(),
+            1_700_000_000_000,
+            Params::default(),
+            set,
+            self.genesis.allocations().to_vec(),
+        )
+        .unwrap();
+        vals
+    }
+
     pub fn hash(&self) -> GenesisHash {
         self.genesis.hash()
     }
