@@ -3,7 +3,8 @@
 //! with certificates of at least three signatures; one stopped, the chain
 //! goes on and the validator catches up when restarted; two stopped,
 //! finality halts without a fork and resumes when one returns; a full node
-//! started late syncs from genesis and serves the same proofs; the shared
+//! started late syncs from genesis and serves the same proofs; a second
+//! copy of one validator (same key) is reported as equivocating; the shared
 //! regtest bitcoind anchors the chain and every node serves the same
 //! anchored proof.
 
@@ -300,6 +301,96 @@ fn four_validators_finalize_survive_one_halt_at_two_and_a_late_full_node_syncs()
         )
     };
     assert_eq!(anchor("a0.json", 0), anchor("a4.json", 4));
+
+    // Validator 3's operator starts a second copy of it (same validator
+    // key, its own home, ports and peer id): the classic double-signing
+    // mistake. The honest nodes report the equivocation in the log and in
+    // `system_health`, and keep finalizing one chain.
+    let twin = Twin::start(&net, 3);
+    let start = Instant::now();
+    let evidence = loop {
+        let s = net.status();
+        if let Some(e) = s.iter().take(3).find_map(|n| {
+            n["equivocations"]
+                .as_array()
+                .and_then(|e| e.first().cloned())
+        }) {
+            break e.as_str().unwrap().to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no equivocation reported\n{}\n--- twin ---\n{}",
+            net.logs(),
+            twin.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        evidence.contains("v3 ("),
+        "the evidence names validator 3: {evidence}"
+    );
+    let logged = (0..3).any(|i| {
+        std::fs::read_to_string(net.dir.path().join(format!("node-{i}/node.log")))
+            .unwrap_or_default()
+            .contains("equivocation evidence")
+    });
+    assert!(logged, "the evidence is logged");
+    let h = net.height(0);
+    net.wait_height(&[0, 1, 2], h + 3);
+    same_chain(&net, &[0, 1, 2], h + 3, 3);
+    drop(twin);
+
     net.cmd(&["down"]);
     assert!(net.status().iter().all(|n| n["running"] == false));
+}
+
+/// A second process running validator `i`'s key, killed on drop.
+struct Twin {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Twin {
+    fn start(net: &Net, i: usize) -> Self {
+        let original = net.dir.path().join(format!("node-{i}"));
+        let home = net.dir.path().join("twin");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::copy(original.join("validator.key"), home.join("validator.key")).unwrap();
+        let config = std::fs::read_to_string(original.join("node.toml")).unwrap();
+        let mut config: toml::Table = toml::from_str(&config).unwrap();
+        config.remove("anchor");
+        config.insert("home".into(), home.to_str().unwrap().into());
+        let rpc = format!("127.0.0.1:{}", support::free_port());
+        config["rpc"]
+            .as_table_mut()
+            .unwrap()
+            .insert("addr".into(), rpc.into());
+        config["p2p"].as_table_mut().unwrap().insert(
+            "listen".into(),
+            format!("/ip4/127.0.0.1/tcp/{}", support::free_port()).into(),
+        );
+        let path = home.join("config.toml");
+        std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+        let log = home.join("node.log");
+        let child = std::process::Command::new(support::bin())
+            .args(["node", "--config", path.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Self { child, log }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
