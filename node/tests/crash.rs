@@ -35,18 +35,7 @@ impl Lcg {
 
 #[test]
 fn kill_nine_under_load_loses_nothing_finalized() {
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-                .try_into()
-                .unwrap_or(u64::MAX)
-        });
-    eprintln!("crash test seed {seed} (rerun with CRASH_SEED={seed})");
+    let seed = support::seed("CRASH_SEED", "crash test");
     let mut rng = Lcg(seed);
 
     let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,8 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 use serde_json::Value;
 
+pub mod testnet;
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pantheon")
 }
@@ -30,6 +32,24 @@ pub fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// A test's random seed: `$var` if set, else the clock; printed so that a
+/// failing run can be repeated.
+pub fn seed(var: &str, what: &str) -> u64 {
+    let seed = std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+                .try_into()
+                .unwrap_or(u64::MAX)
+        });
+    eprintln!("{what} seed {seed} (rerun with {var}={seed})");
+    seed
 }
 
 pub fn free_port() -> u16 {
