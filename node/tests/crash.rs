@@ -140,9 +140,12 @@ fn kill_nine_under_load_loses_nothing_finalized() {
             .iter()
             .nth(usize::try_from(rng.next()).unwrap() % seen.len().max(1))
         {
-            let bundle: ProofBundle =
-                serde_json::from_value(node.call("pantheon_getProof", vec![json!(id)]).unwrap())
-                    .unwrap();
+            // Fetched with the genesis embedded; `g` pins it.
+            let bundle: ProofBundle = serde_json::from_value(
+                node.call("pantheon_getProof", vec![json!(id), json!(true)])
+                    .unwrap(),
+            )
+            .unwrap();
             bundle
                 .verify(Some(g), &keys_cache)
                 .unwrap_or_else(|e| panic!("seed {seed} cycle {cycle}: {e}"));
