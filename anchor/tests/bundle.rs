@@ -10,11 +10,19 @@ use bitcoin::Network;
 use pantheon_anchor::spv::{self, SpvError};
 use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::genesis::Genesis;
-use pantheon_runtime::proof::ProofBundle;
+use pantheon_runtime::proof::{ProofBundle, VerifiedAnchorClaim};
 
 fn vector(name: &str) -> serde_json::Value {
     let path = format!("{}/../docs/vectors/{name}.json", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// What the runtime's links of `b` prove: the commitment to find in Bitcoin.
+fn claim(b: &ProofBundle) -> VerifiedAnchorClaim {
+    b.verify(None, &KeyCache::default())
+        .unwrap()
+        .anchor
+        .unwrap()
 }
 
 /// `bundle.json` with the genesis of `genesis.json` supplied, as
@@ -30,8 +38,7 @@ fn bundle() -> ProofBundle {
 fn published_anchored_bundles_verify_down_to_bitcoin() {
     let v1: ProofBundle = serde_json::from_value(vector("bundle-v1")).unwrap();
     for b in [bundle(), v1] {
-        let v = b.verify(None, &KeyCache::default()).unwrap();
-        let claim = v.anchor.unwrap();
+        let claim = claim(&b);
         let part = &b.anchor.as_ref().unwrap().bitcoin;
         let anchored = spv::verify(part, &claim.commitment.hash(), Network::Regtest, 3).unwrap();
         assert_eq!(anchored.txid.to_string(), claim.bitcoin_txid.to_string());
@@ -41,11 +48,7 @@ fn published_anchored_bundles_verify_down_to_bitcoin() {
         );
     }
     let b = bundle();
-    let claim = b
-        .verify(None, &KeyCache::default())
-        .unwrap()
-        .anchor
-        .unwrap();
+    let claim = claim(&b);
     let part = &b.anchor.as_ref().unwrap().bitcoin;
     assert!(matches!(
         spv::verify(part, &claim.commitment.hash(), Network::Regtest, 4),
@@ -60,11 +63,7 @@ fn published_anchored_bundles_verify_down_to_bitcoin() {
 #[test]
 fn bitcoin_part_of_the_bundle_catches_flipped_bits() {
     let b = bundle();
-    let claim = b
-        .verify(None, &KeyCache::default())
-        .unwrap()
-        .anchor
-        .unwrap();
+    let claim = claim(&b);
     let part = b.anchor.unwrap().bitcoin;
     for i in 0..part.branch.len() * 256 {
         let mut p = part.clone();

@@ -113,15 +113,7 @@ fn verify(bundle: &Path, extra: &[&str]) -> (bool, Value) {
 }
 
 fn bundle(node: &DevNode, id: &str, path: &Path) -> ProofBundle {
-    ok(&[
-        "proof",
-        id,
-        "--out",
-        path.to_str().unwrap(),
-        "--rpc",
-        &node.rpc,
-    ]);
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    support::fetch_proof(&node.rpc, id, path, &[])
 }
 
 #[test]

@@ -129,14 +129,7 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
     for r in &receipts {
         let id = r["id"].as_str().unwrap();
         let path = dir.path().join(format!("{id}.json"));
-        ok(&[
-            "proof",
-            id,
-            "--out",
-            path.to_str().unwrap(),
-            "--rpc",
-            &node.rpc,
-        ]);
+        support::fetch_proof(&node.rpc, id, &path, &[]);
         let out: Value = serde_json::from_str(&ok(&[
             "verify",
             path.to_str().unwrap(),
@@ -163,15 +156,7 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
         "{stderr}"
     );
     let embedded = dir.path().join("embedded.json");
-    ok(&[
-        "proof",
-        id,
-        "--embed-genesis",
-        "--out",
-        embedded.to_str().unwrap(),
-        "--rpc",
-        &node.rpc,
-    ]);
+    support::fetch_proof(&node.rpc, id, &embedded, &["--embed-genesis"]);
     ok(&["verify", embedded.to_str().unwrap()]);
 
     // Tampered copies fail, naming the link.

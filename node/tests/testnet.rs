@@ -38,7 +38,7 @@ fn submit(key: &Path, root: &str, rpc: &str) -> Value {
 }
 
 fn proof(id: &str, rpc: &str, out: &Path) -> Vec<u8> {
-    ok(&["proof", id, "--out", out.to_str().unwrap(), "--rpc", rpc]);
+    support::fetch_proof(rpc, id, out, &[]);
     // The testnet's genesis file is in its directory, next to the bundles.
     let genesis = out.with_file_name("genesis.json");
     ok(&[

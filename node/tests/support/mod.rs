@@ -52,6 +52,20 @@ pub fn seed(var: &str, what: &str) -> u64 {
     seed
 }
 
+/// `pantheon proof ID --out PATH --rpc RPC [extra...]`: writes the bundle
+/// to `path` and returns it.
+pub fn fetch_proof(
+    rpc: &str,
+    id: &str,
+    path: &Path,
+    extra: &[&str],
+) -> pantheon_runtime::proof::ProofBundle {
+    let mut args = vec!["proof", id, "--out", path.to_str().unwrap(), "--rpc", rpc];
+    args.extend_from_slice(extra);
+    ok(&args);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
