@@ -21,7 +21,7 @@ use jsonrpsee::rpc_params;
 use pantheon_rpc::types::{BlockInfo, HeaderInfo, Receipt, VersionInfo};
 use pantheon_runtime::amount::Amount;
 use pantheon_runtime::crypto::{Keypair, SignContext, VerifyBackend};
-use pantheon_runtime::hash::{AuditRoot, Hash256, SubmissionId};
+use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
 use pantheon_runtime::tx::{Metadata, SignedTx, SubmitRoot, TxBody};
 use rayon::prelude::*;
 use serde_json::json;
@@ -81,6 +81,35 @@ fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
     }
     let rank = (n * per_mille.min(1000)).div_ceil(1000).max(1);
     sorted[rank - 1]
+}
+
+/// `count` chained submissions of `op`, the first at `seq` after `prev`.
+fn sign_chain(
+    genesis: &GenesisHash,
+    op: &Keypair,
+    mut seq: u64,
+    mut prev: SubmissionId,
+    count: u32,
+) -> Vec<SignedTx> {
+    (0..count)
+        .map(|n| {
+            let tx = TxBody::SubmitRoot(SubmitRoot {
+                operator: op.id(),
+                seq,
+                prev,
+                root: AuditRoot::new(Hash256::digest_parts(&[
+                    op.id().as_bytes(),
+                    &seq.to_be_bytes(),
+                    &n.to_be_bytes(),
+                ])),
+                metadata: Metadata::default(),
+            })
+            .sign(genesis, op);
+            prev = tx.submission_id();
+            seq += 1;
+            tx
+        })
+        .collect()
 }
 
 /// Runs the load and prints a JSON report.
@@ -143,33 +172,24 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         "pre-signing {} submissions ...",
         ops.len() as u64 * u64::from(args.per_operator)
     );
-    let mut chains: Vec<Vec<SignedTx>> = Vec::new();
+    let mut starts = Vec::with_capacity(ops.len());
     for op in &ops {
         let info: pantheon_rpc::types::OperatorInfo = client
             .call("pantheon_getOperator", rpc_params![op.id().to_string()])
             .await?;
-        let (mut seq, mut prev) = (info.pending_next_seq, info.pending_prev);
-        let mut chain = Vec::with_capacity(args.per_operator as usize);
-        for n in 0..args.per_operator {
-            let tx = TxBody::SubmitRoot(SubmitRoot {
-                operator: op.id(),
-                seq,
-                prev,
-                root: AuditRoot::new(Hash256::digest_parts(&[
-                    op.id().as_bytes(),
-                    &seq.to_be_bytes(),
-                    &n.to_be_bytes(),
-                ])),
-                metadata: Metadata::default(),
-            })
-            .sign(&genesis, op);
-            prev = tx.submission_id();
-            seq += 1;
-            chain.push(tx);
-        }
-        chains.push(chain);
+        starts.push((info.pending_next_seq, info.pending_prev));
     }
+    // Each operator's chain is sequential; the operators sign in parallel.
+    let per_operator = args.per_operator;
+    let chains: Vec<Vec<SignedTx>> = tokio::task::spawn_blocking(move || {
+        ops.par_iter()
+            .zip(starts)
+            .map(|(op, (seq, prev))| sign_chain(&genesis, op, seq, prev, per_operator))
+            .collect()
+    })
+    .await?;
     let total: usize = chains.iter().map(Vec::len).sum();
+    eprintln!("sending {total} submissions ...");
 
     let start_height = client
         .call::<HeaderInfo>("chain_getHead", rpc_params![])

@@ -14,6 +14,7 @@
 //! [p2p]
 //! listen = "/ip4/127.0.0.1/tcp/27000"
 //! peers = ["/ip4/127.0.0.1/tcp/27001"]
+//! gossip = "broadcast"               # or "gossipsub" when validators are not all peers
 //!
 //! [relay]
 //! peers = ["http://127.0.0.1:9945"]   # other nodes' JSON-RPC: client transactions are relayed there
@@ -236,6 +237,8 @@ pub struct P2pConfig {
     pub listen: String,
     /// Peers to dial.
     pub peers: Vec<String>,
+    /// How consensus messages (votes, proposal parts) spread.
+    pub gossip: Gossip,
 }
 
 impl Default for P2pConfig {
@@ -243,8 +246,26 @@ impl Default for P2pConfig {
         Self {
             listen: "/ip4/127.0.0.1/tcp/0".into(),
             peers: Vec::new(),
+            gossip: Gossip::Broadcast,
         }
     }
+}
+
+/// How consensus messages spread between nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gossip {
+    /// Each message goes once, straight to every connected peer, and is not
+    /// relayed further. For validators that all dial each other (what
+    /// `pantheon testnet` writes). Messages carry no libp2p signature: the
+    /// connection is authenticated (Noise) and every vote and proposal is
+    /// ML-DSA-65 signed, so a per-message Ed25519 signature over megabytes
+    /// of proposal parts would cost CPU and prove nothing more.
+    Broadcast,
+    /// libp2p GossipSub: messages are relayed through a mesh and signed by
+    /// the sender's libp2p key. For networks where validators are not all
+    /// directly connected.
+    Gossipsub,
 }
 
 /// Transaction relay (see [`crate::relay`]).
@@ -382,6 +403,13 @@ block_time_ms = 500
         let bad = text.replace("http://127.0.0.1:9945", "127.0.0.1:9945");
         assert!(toml::from_str::<Config>(&bad).unwrap().validate().is_err());
         assert!(c.anchor.is_none());
+        assert_eq!(c.p2p.gossip, Gossip::Broadcast);
+        let peers = r#"peers = ["/ip4/127.0.0.1/tcp/27001"]"#;
+        let gossipsub = text.replace(peers, &format!("{peers}\ngossip = \"gossipsub\""));
+        let c: Config = toml::from_str(&gossipsub).unwrap();
+        assert_eq!(c.p2p.gossip, Gossip::Gossipsub);
+        let bad = gossipsub.replace("\"gossipsub\"", "\"flood\"");
+        assert!(toml::from_str::<Config>(&bad).is_err());
     }
 
     #[test]

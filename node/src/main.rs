@@ -32,6 +32,14 @@ use pantheon_runtime::amount::{Amount, SUPPLY};
 use pantheon_runtime::ledger::Ledger;
 use serde_json::json;
 
+/// mimalloc instead of the system allocator. A node allocates and frees
+/// multi-megabyte buffers for every block (proposal parts, encodings, RocksDB
+/// batches); glibc serves those with fresh `mmap`s, and under load the
+/// page faults and zeroing of new pages took a fifth of a validator's CPU
+/// (docs/BENCHMARKS.md, "Testnet"). mimalloc reuses freed memory.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "pantheon",

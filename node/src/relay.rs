@@ -21,10 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::traits::ToRpcParams;
 use jsonrpsee::http_client::HttpClientBuilder;
-use jsonrpsee::rpc_params;
 use pantheon_rpc::types::RelayReport;
 use pantheon_runtime::tx::SignedTx;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -58,29 +59,61 @@ pub fn spawn(peers: &[String]) -> Option<mpsc::Sender<SignedTx>> {
     Some(tx)
 }
 
-async fn batch(
-    mut rx: mpsc::Receiver<SignedTx>,
-    outs: Vec<(String, mpsc::Sender<Arc<Vec<String>>>)>,
-) {
+async fn batch(mut rx: mpsc::Receiver<SignedTx>, outs: Vec<(String, mpsc::Sender<Params>)>) {
     while let Some(first) = rx.recv().await {
-        let mut txs = vec![hex::encode(first.as_bytes())];
+        let mut txs = vec![first];
         let deadline = tokio::time::Instant::now() + LINGER;
         while txs.len() < BATCH {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(tx)) => txs.push(hex::encode(tx.as_bytes())),
+                Ok(Some(tx)) => txs.push(tx),
                 Ok(None) | Err(_) => break,
             }
         }
-        let txs = Arc::new(txs);
+        let params = match params(&txs) {
+            Ok(p) => Params(Arc::new(p)),
+            Err(e) => {
+                warn!(target: "pantheon::relay", "relay batch not encoded: {e}");
+                continue;
+            }
+        };
         for (url, out) in &outs {
-            if out.try_send(txs.clone()).is_err() {
+            if out.try_send(params.clone()).is_err() {
                 warn!(target: "pantheon::relay", peer = %url, n = txs.len(), "peer queue full; batch not relayed");
             }
         }
     }
 }
 
-async fn send_to(url: String, mut inbox: mpsc::Receiver<Arc<Vec<String>>>) {
+/// The JSON parameters of `pantheon_relayTransactions` for `txs`,
+/// `[["<hex>", ...]]`, written once per batch and shared by every peer's
+/// request (hex needs no escaping, so the text is assembled directly).
+fn params(txs: &[SignedTx]) -> Result<Box<RawValue>, serde_json::Error> {
+    let len: usize = txs.iter().map(|tx| 2 * tx.as_bytes().len() + 3).sum();
+    let mut text = String::with_capacity(len + 4);
+    text.push_str("[[");
+    for (i, tx) in txs.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push('"');
+        text.push_str(&faster_hex::hex_string(tx.as_bytes()));
+        text.push('"');
+    }
+    text.push_str("]]");
+    RawValue::from_string(text)
+}
+
+/// One batch's encoded parameters, shared between the peers' queues.
+#[derive(Clone)]
+struct Params(Arc<Box<RawValue>>);
+
+impl ToRpcParams for Params {
+    fn to_rpc_params(self) -> Result<Option<Box<RawValue>>, serde_json::Error> {
+        Ok(Some(Box::clone(&self.0)))
+    }
+}
+
+async fn send_to(url: String, mut inbox: mpsc::Receiver<Params>) {
     let client = match HttpClientBuilder::default()
         .max_request_size(8 << 20)
         .request_timeout(Duration::from_secs(10))
@@ -93,18 +126,16 @@ async fn send_to(url: String, mut inbox: mpsc::Receiver<Arc<Vec<String>>>) {
         }
     };
     let mut failing = false;
-    while let Some(txs) = inbox.recv().await {
-        let n = txs.len();
-        let result: Result<RelayReport, _> = client
-            .request("pantheon_relayTransactions", rpc_params![txs.as_ref()])
-            .await;
+    while let Some(params) = inbox.recv().await {
+        let result: Result<RelayReport, _> =
+            client.request("pantheon_relayTransactions", params).await;
         match result {
             Ok(report) => {
                 if failing {
                     debug!(target: "pantheon::relay", peer = %url, "relay peer reachable again");
                 }
                 failing = false;
-                debug!(target: "pantheon::relay", peer = %url, n, ?report, "relayed");
+                debug!(target: "pantheon::relay", peer = %url, ?report, "relayed");
             }
             Err(e) => {
                 if !failing {

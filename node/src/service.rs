@@ -164,6 +164,7 @@ pub async fn run(config: Config) -> Result<()> {
             part_bytes: 1 << 20,
         },
         pubsub_max: ByteSize::mib(4),
+        gossip: config.p2p.gossip,
         rpc_max: ByteSize::mib(96),
         validator_proof: false,
     };

@@ -14,7 +14,9 @@ use anyhow::{Context, Result, bail, ensure};
 use pantheon_testnet::status::{self, NodeStatus};
 use pantheon_testnet::{Manifest, Role, process};
 
-use crate::config::{AnchorConfig, Config, ConsensusConfig, P2pConfig, RelayConfig, RpcConfig};
+use crate::config::{
+    AnchorConfig, Config, ConsensusConfig, Gossip, P2pConfig, RelayConfig, RpcConfig,
+};
 use crate::keyfile;
 
 /// How long `up` and `start` wait for nodes to be serving and in step.
@@ -108,6 +110,8 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
             p2p: P2pConfig {
                 listen: node.p2p.clone(),
                 peers: others.clone().map(|n| n.p2p.clone()).collect(),
+                // Every node dials every other, so nothing needs relaying.
+                gossip: Gossip::Broadcast,
             },
             relay: RelayConfig {
                 peers: others

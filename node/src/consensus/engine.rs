@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use eyre::{Result, eyre};
 use malachitebft_app_channel::app::config::{
-    ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, ValuePayload, ValueSyncConfig,
+    ConsensusConfig, DiscoveryConfig, NodeConfig, P2pConfig, PubSubProtocol, ValuePayload,
+    ValueSyncConfig,
 };
 use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::types::Keypair as NetKeypair;
@@ -20,6 +21,7 @@ use pantheon_runtime::crypto::{KeyCache, Keypair};
 
 use crate::api::NetworkStatus;
 use crate::chain::Chain;
+use crate::config::Gossip;
 use crate::consensus::app::{self, App, AppConfig};
 use crate::consensus::codec::PantheonCodec;
 use crate::consensus::context::{PantheonContext, ValidatorIndex};
@@ -75,6 +77,8 @@ pub struct NodeArgs {
     pub app: AppConfig,
     /// Largest gossip message (proposal parts, votes).
     pub pubsub_max: ByteSize,
+    /// How consensus messages spread.
+    pub gossip: Gossip,
     /// Largest sync response (must exceed the largest block plus certificate).
     pub rpc_max: ByteSize,
     /// Send the ADR-006 validator proof (rejected by 0.8.2 peers: 1 KiB cap).
@@ -119,6 +123,10 @@ pub fn make_config(moniker: String, args: &NodeArgs) -> Config {
             ..DiscoveryConfig::default()
         },
         pubsub_max_size: args.pubsub_max,
+        protocol: match args.gossip {
+            Gossip::Broadcast => PubSubProtocol::Broadcast,
+            Gossip::Gossipsub => PubSubProtocol::default(),
+        },
         rpc_max_size: args.rpc_max,
         ..P2pConfig::default()
     };
