@@ -13,7 +13,11 @@ use pantheon_runtime::genesis::Genesis;
 use pantheon_runtime::proof::{ProofBundle, VerifiedAnchorClaim};
 
 fn vector(name: &str) -> serde_json::Value {
-    let path = format!("{}/../docs/vectors/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    // The manifest directory at run time: cargo reuses a test binary built
+    // in another checkout of the same workspace (shared target directory),
+    // and `env!` would name that checkout.
+    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let path = format!("{root}/../docs/vectors/{name}.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -304,7 +304,8 @@ fn encodings_round_trip_and_are_frozen() {
     // The worked example of docs/FORMATS.md, section 20.8.
     let expected = include_str!("example.json");
     if std::env::var_os("PANTHEON_WRITE_EXAMPLE").is_some() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/spv/example.json");
+        let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+        let path = format!("{root}/src/spv/example.json");
         let doc = serde_json::json!({
             "commitment": commitment().to_string(),
             "network": "regtest",

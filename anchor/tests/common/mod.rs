@@ -19,9 +19,12 @@ pub fn bitcoind_exe() -> PathBuf {
         if let Ok(exe) = pantheon_anchor::find_bitcoind() {
             return exe;
         }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/ensure-bitcoind");
+        // At run time: a test binary reused from another checkout sharing
+        // the target directory would otherwise name that checkout.
+        let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+        let script = format!("{root}/../scripts/ensure-bitcoind");
         eprintln!("bitcoind not found; provisioning it with {script} (builds Bitcoin Core once)");
-        let out = std::process::Command::new(script)
+        let out = std::process::Command::new(&script)
             .stderr(std::process::Stdio::inherit())
             .output()
             .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
