@@ -45,6 +45,10 @@ use rocksdb::{ColumnFamily, DB, IteratorMode, Options, WriteBatch, WriteOptions}
 /// records) are kept in blob files rather than in the LSM tree.
 const MIN_BLOB_SIZE: u64 = 1024;
 
+/// Upper bound of the batch bytes a transaction adds besides its encoding
+/// (its key and the log, submission, root and sequence index entries).
+const BATCH_BYTES_PER_TX: usize = 512;
+
 const CFS: [&str; 12] = [
     "meta",
     "blocks",
@@ -240,7 +244,8 @@ impl Store {
         // Sized up front: a full block's batch is tens of megabytes, and
         // growing it by doubling copies it and faults in fresh pages.
         let tx_bytes: usize = block.txs.iter().map(|tx| tx.as_bytes().len()).sum();
-        let mut batch = WriteBatch::with_capacity_bytes(tx_bytes + block.txs.len() * 512 + 4096);
+        let mut batch =
+            WriteBatch::with_capacity_bytes(tx_bytes + block.txs.len() * BATCH_BYTES_PER_TX + 4096);
         // The header and each transaction under its own key: status and
         // proof queries read one transaction, not a block of up to ~70 MB.
         batch.put_cf(self.cf("blocks"), h, block.header.to_bytes());
