@@ -515,7 +515,9 @@ impl Store {
         if height == Height::GENESIS {
             return Ok(Ledger::from_genesis(genesis));
         }
-        let mut accounts = BTreeMap::new();
+        // Only accounts a block changed are stored: the genesis allocations
+        // that no block has touched yet come from the genesis itself.
+        let mut accounts = Ledger::genesis_accounts(genesis);
         for item in self
             .db
             .iterator_cf(self.cf("accounts"), IteratorMode::Start)
@@ -590,5 +592,101 @@ impl Store {
             });
         }
         Ok(ledger)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pantheon_runtime::amount::{Amount, SUPPLY};
+    use pantheon_runtime::crypto::{KeyCache, Keypair};
+    use pantheon_runtime::genesis::{Allocation, Params, Validator, ValidatorSet};
+    use pantheon_runtime::tx::Transfer;
+
+    use super::*;
+
+    /// Two funded accounts (the validator and `alice`), one validator.
+    fn genesis(validator: &Keypair, alice: &Keypair) -> Genesis {
+        let mut allocations = vec![
+            Allocation {
+                account: validator.id(),
+                amount: Amount::from_units(SUPPLY.units() - 10_000_000),
+            },
+            Allocation {
+                account: alice.id(),
+                amount: Amount::from_units(10_000_000),
+            },
+        ];
+        allocations.sort_by_key(|a| a.account);
+        let validators = ValidatorSet::new(vec![Validator {
+            public_key: validator.public().clone(),
+            power: 1,
+        }])
+        .unwrap();
+        Genesis::new(
+            "store-test".into(),
+            0,
+            Params::default(),
+            validators,
+            allocations,
+        )
+        .unwrap()
+    }
+
+    /// Proposes, stores and commits one block of `txs`.
+    fn commit(store: &Store, ledger: &mut Ledger, txs: Vec<SignedTx>) {
+        let (block, exec) = ledger
+            .propose(0, ledger.height().get() + 1, txs, &KeyCache::default())
+            .unwrap();
+        assert!(exec.rejected.is_empty(), "{:?}", exec.rejected);
+        let cert = CommitCertificate {
+            height: block.header.height,
+            round: 0,
+            block_hash: block.header.hash(),
+            signatures: Vec::new(),
+        };
+        store
+            .commit_block(&block, &cert, &exec, ledger.log().size())
+            .unwrap();
+        ledger.commit(&block.header, exec).unwrap();
+    }
+
+    /// A reopened store rebuilds the ledger it was closed with: on a chain
+    /// of empty blocks (no account ever written, the defect of issue 11),
+    /// and after a transfer that changes one of two genesis accounts.
+    #[test]
+    fn reopened_store_rebuilds_the_ledger_of_empty_and_transfer_chains() {
+        let (validator, alice) = (
+            Keypair::from_seed(&[0xaa; 32]),
+            Keypair::from_seed(&[0x01; 32]),
+        );
+        let genesis = genesis(&validator, &alice);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut ledger = Ledger::from_genesis(&genesis);
+        {
+            let store = Store::open(&path, genesis.hash()).unwrap();
+            for _ in 0..3 {
+                commit(&store, &mut ledger, Vec::new());
+            }
+        }
+        let store = Store::open(&path, genesis.hash()).unwrap();
+        let reopened = store.load_ledger(&genesis).unwrap();
+        assert_eq!(reopened.height(), Height::new(3));
+        assert_eq!(reopened.state_root(), ledger.state_root());
+
+        let transfer = TxBody::Transfer(Transfer {
+            from_key: alice.public().clone(),
+            to: validator.id(),
+            amount: Amount::from_units(1),
+            nonce: 0,
+        })
+        .sign(&genesis.hash(), &alice);
+        commit(&store, &mut ledger, vec![transfer]);
+        drop(store);
+        let store = Store::open(&path, genesis.hash()).unwrap();
+        let reopened = store.load_ledger(&genesis).unwrap();
+        assert_eq!(reopened.height(), Height::new(4));
+        assert_eq!(reopened.state_root(), ledger.state_root());
+        assert_eq!(reopened.total_balance(), u128::from(SUPPLY.units()));
     }
 }

@@ -268,7 +268,23 @@ impl Ledger {
     /// The ledger at height 0.
     #[must_use]
     pub fn from_genesis(genesis: &Genesis) -> Self {
-        let accounts: BTreeMap<AccountId, Account> = genesis
+        Self::restore(
+            genesis,
+            Height::GENESIS,
+            BlockHash::new(genesis.hash().hash()),
+            Self::genesis_accounts(genesis),
+            BTreeMap::new(),
+            MerkleLog::new(),
+            [],
+        )
+    }
+
+    /// The accounts of `genesis` before any block: one per allocation,
+    /// holding its amount. A store that keeps only the accounts blocks
+    /// changed starts from these when it rebuilds the ledger.
+    #[must_use]
+    pub fn genesis_accounts(genesis: &Genesis) -> BTreeMap<AccountId, Account> {
+        genesis
             .allocations()
             .iter()
             .map(|a| {
@@ -278,16 +294,7 @@ impl Ledger {
                 };
                 (a.account, account)
             })
-            .collect();
-        Self::restore(
-            genesis,
-            Height::GENESIS,
-            BlockHash::new(genesis.hash().hash()),
-            accounts,
-            BTreeMap::new(),
-            MerkleLog::new(),
-            [],
-        )
+            .collect()
     }
 
     /// A ledger rebuilt from stored state: the records and keys as of block
