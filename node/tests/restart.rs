@@ -5,7 +5,7 @@
 //! validator that did not propose it, and a full node. The chains: empty
 //! (no transaction at all) and transfers only. After each restart the node
 //! is in step with the others and serves the same blocks, and the network
-//! still finalizes.
+//! still finalizes. A testnet in a relative directory starts and restarts.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::testnet::{Net, free_port_block, same_chain};
 use support::{Rpc, ok};
 
@@ -147,4 +147,45 @@ fn every_role_restarts_on_an_empty_chain_and_on_a_chain_of_transfers() {
         .call("pan_getSupply", vec![])
         .unwrap();
     assert_eq!(supply["conserved"], true, "{supply}");
+}
+
+/// The issue's reproduction uses a relative `--dir`: node processes run in
+/// their own homes, so the testnet must resolve it (they failed with "node
+/// 0 exited" before).
+#[test]
+fn a_testnet_in_a_relative_directory_starts_stops_and_restarts() {
+    let cwd = tempfile::tempdir().unwrap();
+    let base = free_port_block(4).to_string();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(support::bin())
+            .arg("testnet")
+            .args(args)
+            .args(["--dir", "tn"])
+            .current_dir(cwd.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "testnet {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(cwd.path().join("tn/node-0/node.log")).unwrap_or_default()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&[
+        "init",
+        "--validators",
+        "1",
+        "--no-bitcoin",
+        "--base-port",
+        &base,
+        "--block-time-ms",
+        "200",
+    ]);
+    run(&["up"]);
+    run(&["stop", "0"]);
+    run(&["start", "0"]);
+    let status: Vec<Value> = serde_json::from_str(&run(&["status", "--json"])).unwrap();
+    assert_eq!(status[0]["running"], true, "{status:?}");
+    run(&["down"]);
 }

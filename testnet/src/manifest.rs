@@ -96,7 +96,9 @@ impl Manifest {
             path: path.clone(),
             source,
         })?;
-        manifest.dir = dir.to_path_buf();
+        // Absolute: node processes run in their own home directories, where
+        // a relative `--dir` would name nothing.
+        manifest.dir = dir.canonicalize().map_err(io_error(dir))?;
         Ok(manifest)
     }
 
