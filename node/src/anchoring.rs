@@ -36,7 +36,7 @@ use pantheon_anchor::{AnchorEngine, AnchorEvent, AnchorStatus, BitcoinRpc, Polic
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::anchor::{BitcoinBlockHash, BitcoinTxid};
 use pantheon_runtime::crypto::Keypair;
-use pantheon_runtime::tx::{AnchorRecord, SignedTx, TxBody};
+use pantheon_runtime::tx::{AnchorKey, AnchorRecord, SignedTx, TxBody};
 use tracing::{debug, info, warn};
 
 use crate::api::NetworkStatus;
@@ -228,11 +228,11 @@ impl Anchoring {
             };
             let txid = BitcoinTxid::from_bytes(info.txid.to_byte_array());
             let block = BitcoinBlockHash::from_bytes(block.to_byte_array());
-            let recorded = self
-                .chain
-                .store()
-                .anchor_recorded(info.target.height, &block);
-            if !matches!(recorded, Ok(false)) {
+            let recorded = AnchorKey {
+                height: info.target.height,
+                bitcoin_block: block,
+            };
+            if self.chain.with_ledger(|l| l.anchor_recorded(&recorded)) {
                 continue;
             }
             let Ok(commitment) = self

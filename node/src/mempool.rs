@@ -332,7 +332,7 @@ impl Mempool {
                     TxBody::SubmitRoot(s) => account.operator.is_none_or(|op| s.seq < op.next_seq),
                     TxBody::Transfer(t) => t.nonce < account.nonce,
                     TxBody::RegisterOperator(r) => r.nonce < account.nonce,
-                    TxBody::AnchorRecord(_) => false,
+                    TxBody::AnchorRecord(a) => ledger.anchor_recorded(&a.key()),
                 })
                 .map(SignedTx::id)
                 .collect();

@@ -15,8 +15,8 @@
 //! | `anchors` | anchor id (u64 BE, order of recording) | the signed AnchorRecord transaction |
 //! | `anchor_keys` | anchored height (u64 BE) · Bitcoin block (internal order) | anchor id |
 //!
-//! `meta/anchors` counts the anchors recorded; a second record of the same
-//! (height, Bitcoin block) is ignored.
+//! `meta/anchors` counts the anchors recorded; the ledger never lets a
+//! second record of the same (height, Bitcoin block) into a block.
 //!
 //! [`Store::commit_block`] writes a block, its certificate, every state
 //! change, the log leaves and the indexes in one `WriteBatch` with `sync`,
@@ -25,7 +25,7 @@
 //! ([`Store::load_ledger`]) rebuilds the in-memory ledger from the records
 //! and checks its state root and log root against the last header.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use pantheon_runtime::amount::Height;
@@ -35,10 +35,10 @@ use pantheon_runtime::codec::{CodecError, Encode, decode_exact};
 use pantheon_runtime::crypto::{AccountId, OperatorId, PublicKey};
 use pantheon_runtime::genesis::Genesis;
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId, TxId};
-use pantheon_runtime::ledger::{Execution, Ledger};
+use pantheon_runtime::ledger::{Execution, Ledger, StoredState};
 use pantheon_runtime::log::MerkleLog;
 use pantheon_runtime::state::Account;
-use pantheon_runtime::tx::{SignedTx, TxBody};
+use pantheon_runtime::tx::{AnchorKey, SignedTx, TxBody};
 use rocksdb::{ColumnFamily, DB, IteratorMode, Options, WriteBatch, WriteOptions};
 
 /// Values of at least this many bytes (transactions, operator keys, anchor
@@ -71,11 +71,11 @@ fn tx_key(height: Height, index: u32) -> [u8; 12] {
     key
 }
 
-fn anchor_key(height: Height, block: &BitcoinBlockHash) -> [u8; 40] {
-    let mut key = [0u8; 40];
-    key[..8].copy_from_slice(&height.get().to_be_bytes());
-    key[8..].copy_from_slice(block.as_bytes());
-    key
+fn anchor_key(key: &AnchorKey) -> [u8; 40] {
+    let mut bytes = [0u8; 40];
+    bytes[..8].copy_from_slice(&key.height.get().to_be_bytes());
+    bytes[8..].copy_from_slice(key.bitcoin_block.as_bytes());
+    bytes
 }
 
 /// Storage errors.
@@ -287,18 +287,19 @@ impl Store {
             batch.put_cf(self.cf("opseq"), opseq, id.as_bytes());
             log_index += 1;
         }
+        // The ledger refused any record whose key the chain carries, so each
+        // record here is new (FORMATS.md 19).
         let mut anchors = self.anchor_count()?;
-        let mut seen = std::collections::BTreeSet::new();
         for tx in &block.txs {
             let TxBody::AnchorRecord(r) = tx.body() else {
                 continue;
             };
-            let key = anchor_key(r.height, &r.bitcoin_block);
-            if !seen.insert(key) || self.db.get_cf(self.cf("anchor_keys"), key)?.is_some() {
-                continue;
-            }
             batch.put_cf(self.cf("anchors"), anchors.to_be_bytes(), tx.as_bytes());
-            batch.put_cf(self.cf("anchor_keys"), key, anchors.to_be_bytes());
+            batch.put_cf(
+                self.cf("anchor_keys"),
+                anchor_key(&r.key()),
+                anchors.to_be_bytes(),
+            );
             anchors += 1;
         }
         batch.put_cf(self.cf("meta"), b"anchors", anchors.to_be_bytes());
@@ -319,15 +320,29 @@ impl Store {
             .map_or(0, u64::from_be_bytes))
     }
 
-    /// Whether an anchor of `height` in Bitcoin block `block` is recorded.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub fn anchor_recorded(&self, height: Height, block: &BitcoinBlockHash) -> Result<bool> {
-        Ok(self
+    /// The keys of every recorded anchor.
+    fn anchor_keys(&self) -> Result<BTreeSet<AnchorKey>> {
+        let mut out = BTreeSet::new();
+        for item in self
             .db
-            .get_cf(self.cf("anchor_keys"), anchor_key(height, block))?
-            .is_some())
+            .iterator_cf(self.cf("anchor_keys"), IteratorMode::Start)
+        {
+            let (k, _) = item?;
+            let bytes: [u8; 40] = k.as_ref().try_into().map_err(|_| {
+                corrupt("anchor_keys")(CodecError::Invalid {
+                    field: "anchor key",
+                    reason: "not 40 bytes",
+                })
+            })?;
+            let (height, block) = bytes.split_at(8);
+            out.insert(AnchorKey {
+                height: Height::new(u64::from_be_bytes(height.try_into().expect("split at 8"))),
+                bitcoin_block: BitcoinBlockHash::from_bytes(
+                    block.try_into().expect("40 - 8 bytes"),
+                ),
+            });
+        }
+        Ok(out)
     }
 
     /// The recorded anchor `id` (its AnchorRecord transaction).
@@ -572,12 +587,15 @@ impl Store {
         }
         let ledger = Ledger::restore(
             genesis,
-            height,
-            header.hash(),
-            accounts,
-            keys,
-            log,
-            block_hashes,
+            StoredState {
+                height,
+                last_block: header.hash(),
+                accounts,
+                operator_keys: keys,
+                log,
+                block_hashes,
+                anchors: self.anchor_keys()?,
+            },
         );
         if ledger.state_root() != header.state_root {
             return Err(StoreError::Inconsistent {

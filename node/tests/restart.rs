@@ -3,9 +3,10 @@
 //! 1: a validator of a chain whose genesis accounts no block had touched
 //! could never start again). The roles: the proposer of the last block, a
 //! validator that did not propose it, and a full node. The chains: empty
-//! (no transaction at all) and transfers only. After each restart the node
-//! is in step with the others and serves the same blocks, and the network
-//! still finalizes. A testnet in a relative directory starts and restarts.
+//! (no transaction at all), transfers only, and submissions with anchor
+//! records. After each restart the node is in step with the others and
+//! serves the same blocks; an on-chain anchor record replayed through RPC
+//! is refused before and after the restarts, and no block carries it twice.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -15,9 +16,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use pantheon_runtime::hash::Hash256;
 use serde_json::{Value, json};
 use support::testnet::{Net, free_port_block, same_chain};
-use support::{Rpc, ok};
+use support::{Rpc, ok, operator};
 
 const FULL_NODE: usize = 4;
 
@@ -147,6 +149,116 @@ fn every_role_restarts_on_an_empty_chain_and_on_a_chain_of_transfers() {
         .call("pan_getSupply", vec![])
         .unwrap();
     assert_eq!(supply["conserved"], true, "{supply}");
+}
+
+/// The first anchor record on node `rpc`'s chain: (height, id, hex).
+fn first_anchor_record(rpc: &Rpc) -> Option<(u64, String, String)> {
+    let head = rpc.call("chain_getHead", vec![]).unwrap()["header"]["height"]
+        .as_u64()
+        .unwrap();
+    (1..=head).find_map(|h| {
+        let b = rpc
+            .call("chain_getBlock", vec![json!(h), json!(true)])
+            .unwrap();
+        let txs = b["txs"].as_array().unwrap();
+        txs.iter()
+            .position(|t| t.as_str().unwrap().starts_with("0104"))
+            .map(|i| {
+                (
+                    h,
+                    b["tx_ids"][i].as_str().unwrap().to_owned(),
+                    txs[i].as_str().unwrap().to_owned(),
+                )
+            })
+    })
+}
+
+/// Issue 11, defect 2, as an attacker would try it: the bytes of an
+/// on-chain anchor record sent again are refused with code 1022.
+fn replay_is_refused(rpc: &Rpc, hex: &str) {
+    let err = rpc
+        .call("pantheon_submitTransaction", vec![json!(hex)])
+        .expect_err("a replayed anchor record is refused");
+    assert_eq!(err.0, 1022, "{}", err.1);
+}
+
+/// Blocks `1..=head` of `rpc` that carry transaction `id`.
+fn blocks_carrying(rpc: &Rpc, id: &str) -> Vec<u64> {
+    let head = rpc.call("chain_getHead", vec![]).unwrap()["header"]["height"]
+        .as_u64()
+        .unwrap();
+    (1..=head)
+        .filter(|&h| {
+            rpc.call("chain_getBlock", vec![json!(h)]).unwrap()["tx_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == id)
+        })
+        .collect()
+}
+
+#[test]
+fn every_role_restarts_on_a_chain_with_submissions_and_anchor_records() {
+    let net = net(&["--anchor-every", "5"]);
+    let funder = net.dir.path().join("funder.key");
+    let (alice, _) = operator(&net.rpc(0), &funder, net.dir.path(), "alice", "10");
+    let mut last = String::new();
+    for n in 0..3u8 {
+        let root = Hash256::digest(&[n]).to_string();
+        let rpc = net.rpc(usize::from(n) % 5);
+        let receipt: Value = serde_json::from_str(&ok(&[
+            "submit",
+            "--key",
+            alice.to_str().unwrap(),
+            "--root",
+            &root,
+            "--wait",
+            "finalized",
+            "--json",
+            "--rpc",
+            &rpc,
+        ]))
+        .unwrap();
+        assert_eq!(receipt["status"], "finalized", "{receipt}");
+        last = receipt["id"].as_str().unwrap().to_owned();
+    }
+
+    // Wait for an anchor record on chain.
+    let rpc = Rpc::new(&net.rpc(0));
+    let start = Instant::now();
+    let (carried_in, id, hex) = loop {
+        if let Some(found) = first_anchor_record(&rpc) {
+            break found;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no anchor record on chain\n{}",
+            net.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for node in [0, 2, FULL_NODE] {
+        replay_is_refused(&Rpc::new(&net.rpc(node)), &hex);
+    }
+
+    restart_every_role(&net, "submissions and anchor records");
+
+    // The restarted nodes rebuilt the set of recorded anchors: the replay
+    // is still refused everywhere, and no block carries the record twice.
+    for node in 0..5 {
+        replay_is_refused(&Rpc::new(&net.rpc(node)), &hex);
+    }
+    let h = net.height(0);
+    net.wait_height(&[0, 1, 2, 3, 4], h + 2);
+    assert_eq!(blocks_carrying(&rpc, &id), vec![carried_in]);
+    let info = rpc
+        .call("pantheon_getSubmission", vec![json!(last)])
+        .unwrap();
+    assert!(
+        info["status"] == "finalized" || info["status"] == "anchored",
+        "{info}"
+    );
 }
 
 /// The issue's reproduction uses a relative `--dir`: node processes run in

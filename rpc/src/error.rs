@@ -19,6 +19,7 @@
 //! | 1019 | balance overflow |
 //! | 1020 | anchor record from an index outside the validator set |
 //! | 1021 | anchor record for a future height or with a wrong commitment |
+//! | 1022 | anchor record already recorded: the chain carries one for this (height, Bitcoin block) |
 //! | 1030 | mempool full |
 //! | 1031 | this operator's mempool queue is full |
 //! | 1040 | not found |
@@ -113,6 +114,8 @@ pub mod codes {
     pub const UNKNOWN_VALIDATOR: i32 = 1020;
     /// An anchor record for a future height or with a wrong commitment.
     pub const BAD_ANCHOR_RECORD: i32 = 1021;
+    /// An anchor record whose (height, Bitcoin block) the chain carries.
+    pub const ANCHOR_ALREADY_RECORDED: i32 = 1022;
     /// Not found.
     pub const NOT_FOUND: i32 = 1040;
     /// Not finalized yet.
@@ -138,6 +141,7 @@ impl From<TxError> for ApiError {
             TxError::AnchorHeightOutOfRange { .. } | TxError::WrongAnchorCommitment { .. } => {
                 codes::BAD_ANCHOR_RECORD
             }
+            TxError::AnchorAlreadyRecorded(_) => codes::ANCHOR_ALREADY_RECORDED,
         };
         Self {
             code,

@@ -21,7 +21,7 @@
 //! or destroys PAN, so the sum of all balances is [`SUPPLY`] after every
 //! block ([`Ledger::total_balance`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -36,7 +36,7 @@ use crate::hash::{BlockHash, GenesisHash, Hash256, LogRoot, StateRoot, Submissio
 use crate::log::{InclusionProof, LogError, MerkleLog, leaf_hash, root_of};
 use crate::smt::{StateProof, StateTree, Update};
 use crate::state::{Account, LastSubmission, OperatorState, StateKey, value_hash};
-use crate::tx::{AnchorRecord, SignedTx, TxBody};
+use crate::tx::{AnchorKey, AnchorRecord, SignedTx, TxBody};
 
 /// Why a transaction cannot be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
@@ -129,6 +129,10 @@ pub enum TxError {
         /// The record's.
         got: AnchorCommitment,
     },
+    /// An anchor record for an (anchored height, Bitcoin block) the chain
+    /// already carries: a replay, or a second record of the same anchor.
+    #[error("anchor of height {} in Bitcoin block {} is already recorded", .0.height, .0.bitcoin_block)]
+    AnchorAlreadyRecorded(AnchorKey),
 }
 
 /// Why a block cannot be executed or committed.
@@ -218,6 +222,8 @@ pub struct Execution {
     pub changed_accounts: BTreeMap<AccountId, Account>,
     /// Operators registered by the block, with their keys.
     pub new_operators: BTreeMap<OperatorId, PublicKey>,
+    /// The keys of the anchor records the block carries.
+    pub new_anchors: BTreeSet<AnchorKey>,
     tree: StateTree,
 }
 
@@ -262,6 +268,29 @@ pub struct Ledger {
     /// Leaf `h - 1` is the hash of block `h` (RFC 9162, leaf data = the
     /// 32-byte block hash).
     history: MerkleLog,
+    /// Every anchor record the chain carries, by key: none is valid twice.
+    /// Not in the state root (like the log's leaves, it is a function of
+    /// the blocks every node holds).
+    anchors: BTreeSet<AnchorKey>,
+}
+
+/// The stored state a ledger is rebuilt from ([`Ledger::restore`]).
+#[derive(Debug, Clone, Default)]
+pub struct StoredState {
+    /// Height of the last committed block.
+    pub height: Height,
+    /// Hash of that block (the genesis hash's bytes at height 0).
+    pub last_block: BlockHash,
+    /// Every account record: genesis allocations and the blocks' changes.
+    pub accounts: BTreeMap<AccountId, Account>,
+    /// Registered operators' keys.
+    pub operator_keys: BTreeMap<OperatorId, PublicKey>,
+    /// The submission log.
+    pub log: MerkleLog,
+    /// Hashes of blocks `1..=height`, in order.
+    pub block_hashes: Vec<BlockHash>,
+    /// The keys of the anchor records the chain carries.
+    pub anchors: BTreeSet<AnchorKey>,
 }
 
 impl Ledger {
@@ -270,12 +299,12 @@ impl Ledger {
     pub fn from_genesis(genesis: &Genesis) -> Self {
         Self::restore(
             genesis,
-            Height::GENESIS,
-            BlockHash::new(genesis.hash().hash()),
-            Self::genesis_accounts(genesis),
-            BTreeMap::new(),
-            MerkleLog::new(),
-            [],
+            StoredState {
+                height: Height::GENESIS,
+                last_block: BlockHash::new(genesis.hash().hash()),
+                accounts: Self::genesis_accounts(genesis),
+                ..StoredState::default()
+            },
         )
     }
 
@@ -298,22 +327,24 @@ impl Ledger {
     }
 
     /// A ledger rebuilt from stored state: the records and keys as of block
-    /// `height` with hash `last_block`, the log, and the hashes of blocks
-    /// `1..=height` in order (the block history log is rebuilt from them).
-    /// The state tree is recomputed; compare [`Ledger::state_root`] with the
-    /// stored header's, and [`Ledger::history`]'s size with `height`.
+    /// `height` with hash `last_block`, the log, the hashes of blocks
+    /// `1..=height` in order (the block history log is rebuilt from them)
+    /// and the recorded anchors. The state tree is recomputed; compare
+    /// [`Ledger::state_root`] with the stored header's, and
+    /// [`Ledger::history`]'s size with `height`.
     #[must_use]
-    pub fn restore(
-        genesis: &Genesis,
-        height: Height,
-        last_block: BlockHash,
-        accounts: BTreeMap<AccountId, Account>,
-        operator_keys: BTreeMap<OperatorId, PublicKey>,
-        log: MerkleLog,
-        block_hashes: impl IntoIterator<Item = BlockHash>,
-    ) -> Self {
+    pub fn restore(genesis: &Genesis, stored: StoredState) -> Self {
+        let StoredState {
+            height,
+            last_block,
+            accounts,
+            operator_keys,
+            log,
+            block_hashes,
+            anchors,
+        } = stored;
         let history =
-            MerkleLog::from_leaf_hashes(block_hashes.into_iter().map(|h| leaf_hash(h.as_bytes())));
+            MerkleLog::from_leaf_hashes(block_hashes.iter().map(|h| leaf_hash(h.as_bytes())));
         let header = genesis.header();
         let mut updates: Vec<Update> = accounts
             .iter()
@@ -340,6 +371,7 @@ impl Ledger {
             tree,
             log,
             history,
+            anchors,
         }
     }
 
@@ -450,16 +482,26 @@ impl Ledger {
         ))
     }
 
+    /// Whether the chain carries an anchor record with `key`.
+    #[must_use]
+    pub fn anchor_recorded(&self, key: &AnchorKey) -> bool {
+        self.anchors.contains(key)
+    }
+
     /// Checks an anchor record against the ledger (all but its signature):
     /// the validator index is in the set, `1 <= height <=` the ledger's
-    /// height, and the commitment is the ledger's for that height.
+    /// height, the commitment is the ledger's for that height, and no
+    /// record with the same key is on chain.
     ///
     /// # Errors
-    /// [`TxError::UnknownValidator`], [`TxError::AnchorHeightOutOfRange`] or
-    /// [`TxError::WrongAnchorCommitment`].
+    /// [`TxError::UnknownValidator`], [`TxError::AnchorHeightOutOfRange`],
+    /// [`TxError::WrongAnchorCommitment`] or [`TxError::AnchorAlreadyRecorded`].
     pub fn check_anchor_record(&self, record: &AnchorRecord) -> Result<(), TxError> {
         if self.validators.get(record.validator).is_none() {
             return Err(TxError::UnknownValidator(record.validator));
+        }
+        if self.anchor_recorded(&record.key()) {
+            return Err(TxError::AnchorAlreadyRecorded(record.key()));
         }
         let out_of_range = TxError::AnchorHeightOutOfRange {
             height: record.height,
@@ -553,6 +595,7 @@ impl Ledger {
             base: self,
             accounts: BTreeMap::new(),
             new_operators: BTreeMap::new(),
+            new_anchors: BTreeSet::new(),
         };
         let mut applied = Vec::with_capacity(txs.len().min(max));
         let mut rejected = Vec::new();
@@ -583,6 +626,7 @@ impl Ledger {
         let Overlay {
             accounts,
             new_operators,
+            new_anchors,
             ..
         } = overlay;
         let mut tree = self.tree.clone();
@@ -604,6 +648,7 @@ impl Ledger {
             rejected,
             changed_accounts: accounts,
             new_operators,
+            new_anchors,
             tree,
         })
     }
@@ -645,6 +690,7 @@ impl Ledger {
         }
         self.accounts.extend(exec.changed_accounts);
         self.operator_keys.extend(exec.new_operators);
+        self.anchors.extend(exec.new_anchors);
         self.tree = exec.tree;
         self.height = header.height;
         self.last_block = header.hash();
@@ -794,6 +840,7 @@ struct Overlay<'a> {
     base: &'a Ledger,
     accounts: BTreeMap<AccountId, Account>,
     new_operators: BTreeMap<OperatorId, PublicKey>,
+    new_anchors: BTreeSet<AnchorKey>,
 }
 
 impl Overlay<'_> {
@@ -824,7 +871,12 @@ impl Overlay<'_> {
                 if !signature_ok {
                     return Err(TxError::BadSignature(validator.public_key.id()));
                 }
-                return self.base.check_anchor_record(a);
+                self.base.check_anchor_record(a)?;
+                // Once per chain: also not twice in one block.
+                if !self.new_anchors.insert(a.key()) {
+                    return Err(TxError::AnchorAlreadyRecorded(a.key()));
+                }
+                return Ok(());
             }
             body => body
                 .signer()

@@ -144,6 +144,28 @@ pub struct AnchorRecord {
     pub bitcoin_height: u64,
 }
 
+impl AnchorRecord {
+    /// What makes the record unique on chain: the anchored height and the
+    /// Bitcoin block holding the anchor (FORMATS.md 19). A chain carries at
+    /// most one record per key.
+    #[must_use]
+    pub fn key(&self) -> AnchorKey {
+        AnchorKey {
+            height: self.height,
+            bitcoin_block: self.bitcoin_block,
+        }
+    }
+}
+
+/// The identity of a recorded anchor: (anchored height, Bitcoin block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct AnchorKey {
+    /// The anchored height `A`.
+    pub height: Height,
+    /// The Bitcoin block holding the anchor transaction (internal order).
+    pub bitcoin_block: BitcoinBlockHash,
+}
+
 /// The unsigned part of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxBody {

@@ -89,12 +89,14 @@ fn history_proofs_hold_for_every_height_and_size() {
     // Restore rebuilds the same history from the block hashes.
     let restored = Ledger::restore(
         &n.genesis,
-        ledger.height(),
-        ledger.last_block(),
-        ledger.accounts().map(|(k, v)| (*k, *v)).collect(),
-        std::collections::BTreeMap::new(),
-        ledger.log().clone(),
-        headers.iter().map(BlockHeader::hash),
+        pantheon_runtime::ledger::StoredState {
+            height: ledger.height(),
+            last_block: ledger.last_block(),
+            accounts: ledger.accounts().map(|(k, v)| (*k, *v)).collect(),
+            log: ledger.log().clone(),
+            block_hashes: headers.iter().map(BlockHeader::hash).collect(),
+            ..Default::default()
+        },
     );
     assert_eq!(restored.history().root(), ledger.history().root());
     assert_eq!(restored.state_root(), ledger.state_root());
@@ -202,22 +204,76 @@ fn anchor_record_validity_table() {
         assert_eq!(checked.err(), want.clone(), "{name} (mempool checks)");
     }
 
-    // Included: no fee, no state change, not in the submission log; an exact
-    // duplicate in the next block is harmless.
+    // A block may carry a record once: a second copy in the same block is
+    // dropped by the proposer and invalidates the block for validators.
+    let key = valid.as_anchor_record().unwrap().key();
+    let twice = vec![valid.clone(), valid.clone()];
+    for mode in [Mode::Strict, Mode::Certified] {
+        match ledger.execute(0, twice.clone(), mode, &KeyCache::default()) {
+            Err(BlockError::InvalidTx {
+                index: 1, error, ..
+            }) => {
+                assert_eq!(*error, TxError::AnchorAlreadyRecorded(key), "{mode:?}");
+            }
+            other => panic!("two copies in one block ({mode:?}): {other:?}"),
+        }
+    }
+
+    // Included: no fee, no state change, not in the submission log.
     let state = ledger.state_root();
     let log = ledger.log().size();
-    let (block, exec) = ledger
-        .propose(0, 9, vec![valid.clone(), valid.clone()], &n.keys)
-        .unwrap();
-    assert!(exec.rejected.is_empty());
-    assert_eq!(block.txs.len(), 2);
+    let (block, exec) = ledger.propose(0, 9, twice, &n.keys).unwrap();
+    assert_eq!(exec.rejected.len(), 1, "the copy is dropped");
+    assert_eq!(block.txs, vec![valid.clone()]);
     ledger.commit(&block.header, exec).unwrap();
     assert_eq!(ledger.state_root(), state);
     assert_eq!(ledger.log().size(), log);
-    assert_eq!(block.header.tx_root.hash(), {
-        let ids = [valid.id().hash(), valid.id().hash()];
-        pantheon_runtime::log::root_of(&ids)
-    });
+    assert_eq!(
+        block.header.tx_root.hash(),
+        pantheon_runtime::log::root_of(&[valid.id().hash()])
+    );
+    assert!(ledger.anchor_recorded(&key));
+
+    // Once on chain, never again: neither the same bytes (a replay) nor
+    // another record of the same (height, Bitcoin block), whoever signs it.
+    let resigned = sign(
+        &n,
+        AnchorRecord {
+            bitcoin_height: 7,
+            ..record_body(&ledger, 3, &part)
+        },
+        &n.validator,
+    );
+    for (name, tx) in [("replay", &valid), ("same key", &resigned)] {
+        assert_eq!(
+            ledger.check_anchor_record(tx.as_anchor_record().unwrap()),
+            Err(TxError::AnchorAlreadyRecorded(key)),
+            "{name} (mempool checks)"
+        );
+        for mode in [Mode::Strict, Mode::Certified] {
+            match ledger.execute(0, vec![tx.clone()], mode, &KeyCache::default()) {
+                Err(BlockError::InvalidTx { error, .. }) => {
+                    assert_eq!(*error, TxError::AnchorAlreadyRecorded(key), "{name}");
+                }
+                other => panic!("{name} ({mode:?}): {other:?}"),
+            }
+        }
+    }
+    // The same height anchored in another Bitcoin block (after a Bitcoin
+    // reorg) is a new record.
+    let moved = sign(
+        &n,
+        AnchorRecord {
+            bitcoin_block: pantheon_runtime::anchor::BitcoinBlockHash::from_bytes([9; 32]),
+            ..record_body(&ledger, 3, &part)
+        },
+        &n.validator,
+    );
+    assert!(
+        ledger
+            .execute(0, vec![moved], Mode::Strict, &KeyCache::default())
+            .is_ok()
+    );
     assert_eq!(ledger.signer(&valid), Ok(validator_id));
     assert_eq!(valid.body().signer(), None);
 }
