@@ -125,6 +125,14 @@ impl NodeApi {
     }
 
     fn finalized_info(&self, id: SubmissionId) -> Result<Option<SubmissionInfo>, ApiError> {
+        Ok(self.finalized_submission(id)?.map(|(info, _)| info))
+    }
+
+    /// A finalized submission's status and its transaction.
+    fn finalized_submission(
+        &self,
+        id: SubmissionId,
+    ) -> Result<Option<(SubmissionInfo, SignedTx)>, ApiError> {
         let store = self.chain.store();
         let Some(loc) = store.location(&id).map_err(ApiError::internal)? else {
             return Ok(None);
@@ -137,13 +145,14 @@ impl NodeApi {
             .tx(loc.height, loc.tx_index)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::internal("submission index out of range"))?;
-        Ok(Some(self.with_anchor(info(
+        let info = self.with_anchor(info(
             &tx,
             Status::Finalized,
             Some(loc.height),
             Some(header.hash()),
             Some(loc.log_index),
-        ))))
+        ));
+        Ok(Some((info, tx)))
     }
 }
 
@@ -175,6 +184,11 @@ fn mempool_error(e: MempoolError) -> ApiError {
         MempoolError::Invalid(tx) => tx.into(),
         MempoolError::Full(_) => ApiError::new(codes::MEMPOOL_FULL, e.to_string()),
         MempoolError::QueueFull(..) => ApiError::new(codes::OPERATOR_QUEUE_FULL, e.to_string()),
+        MempoolError::Conflict { recorded, .. } => ApiError {
+            code: codes::SUBMISSION_CONFLICT,
+            message: e.to_string(),
+            data: Some(serde_json::json!({ "recorded": recorded })),
+        },
     }
 }
 
@@ -215,12 +229,19 @@ impl Backend for NodeApi {
                 .store()
                 .submission_at(&s.operator, s.seq)
                 .map_err(ApiError::internal)?;
-            if let Some(info) = existing
-                .map(|id| self.finalized_info(id))
+            if let Some((info, recorded)) = existing
+                .map(|id| self.finalized_submission(id))
                 .transpose()?
                 .flatten()
-                && info.root == s.root
             {
+                // Idempotent only for the same signed content.
+                if recorded.body() != tx.body() {
+                    return Err(mempool_error(MempoolError::Conflict {
+                        operator: s.operator,
+                        seq: s.seq,
+                        recorded: info.id,
+                    }));
+                }
                 return Ok(receipt(info.id, Status::Finalized, info.height));
             }
         }

@@ -17,14 +17,18 @@
 //! operator's submission goes into the next block as long as fewer queues
 //! are waiting than a block has room for.
 //!
-//! The same (operator, seq, root) sent twice is idempotent: the second call
-//! gets the first receipt and pays nothing. A different root under a used
-//! sequence number is refused.
+//! The same submission sent twice is idempotent: the second call gets the
+//! first receipt and pays nothing. "The same" means the same signed content
+//! (every field of the SubmitRoot, whatever the signature bytes, which
+//! differ between two signings when a client signs with hedged ML-DSA, as
+//! FIPS 204 recommends); any other
+//! submission under a used sequence number is refused as a
+//! [`MempoolError::Conflict`] naming the submission that holds it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use pantheon_runtime::amount::Amount;
-use pantheon_runtime::crypto::AccountId;
+use pantheon_runtime::crypto::{AccountId, OperatorId};
 use pantheon_runtime::hash::{SubmissionId, TxId};
 use pantheon_runtime::ledger::{Ledger, TxError};
 use pantheon_runtime::tx::{SignedTx, TxBody};
@@ -54,6 +58,20 @@ pub enum MempoolError {
     /// The signer's queue holds its maximum.
     #[error("queue of {0} full ({1} transactions); retry after the next block")]
     QueueFull(AccountId, usize),
+    /// The operator's sequence number is taken by another submission: one
+    /// that differs in a signed field (root, prev, label, record count).
+    #[error(
+        "operator {operator}: sequence {seq} is already taken by submission {recorded}, \
+         whose signed content differs from this one"
+    )]
+    Conflict {
+        /// The operator.
+        operator: OperatorId,
+        /// The sequence number.
+        seq: u64,
+        /// The submission queued or finalized under it.
+        recorded: SubmissionId,
+    },
 }
 
 /// The outcome of a successful [`Mempool::admit`].
@@ -193,11 +211,17 @@ impl Mempool {
                     None => (op.next_seq, op.last.map(|l| l.id).unwrap_or_default()),
                 };
                 if s.seq < expected_seq {
-                    // Idempotent when the same root is queued under this seq.
-                    if let Some(existing) = self.queued_submission(&s.operator, s.seq)
-                        && existing.as_submission().is_some_and(|e| e.root == s.root)
-                    {
-                        return Ok(Admitted::Duplicate(existing.id()));
+                    // Idempotent for the same signed content queued under
+                    // this seq; any other content conflicts with it.
+                    if let Some(existing) = self.queued_submission(&s.operator, s.seq) {
+                        if existing.body() == tx.body() {
+                            return Ok(Admitted::Duplicate(existing.id()));
+                        }
+                        return Err(MempoolError::Conflict {
+                            operator: s.operator,
+                            seq: s.seq,
+                            recorded: existing.submission_id(),
+                        });
                     }
                     return Err(TxError::SeqReused {
                         operator: s.operator,
@@ -520,12 +544,29 @@ mod tests {
             pool.admit(txs[0].clone(), &f.ledger),
             Ok(Admitted::Duplicate(txs[0].id()))
         );
-        // Seq 0 with another root: refused.
+        // The same signed content under other signature bytes (a hedged
+        // re-signing): the same submission, answered with the queued id.
+        let mut sig = *txs[0].signature().as_bytes();
+        sig[0] ^= 1;
+        let resigned = SignedTx::new(
+            txs[0].body().clone(),
+            &pantheon_runtime::crypto::Signature::from_bytes(sig),
+        );
+        assert_ne!(resigned.id(), txs[0].id());
+        assert_eq!(
+            pool.admit(resigned, &f.ledger),
+            Ok(Admitted::Duplicate(txs[0].id()))
+        );
+        // Seq 0 with another root: a conflict naming the queued submission.
         let other = submission(&f, 0, 0, SubmissionId::default(), 77);
-        assert!(matches!(
+        assert_eq!(
             pool.admit(other, &f.ledger),
-            Err(MempoolError::Invalid(TxError::SeqReused { .. }))
-        ));
+            Err(MempoolError::Conflict {
+                operator: f.ops[0].id(),
+                seq: 0,
+                recorded: txs[0].submission_id(),
+            })
+        );
         // A gap: refused.
         assert!(matches!(
             pool.admit(txs[2].clone(), &f.ledger),

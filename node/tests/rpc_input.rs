@@ -28,6 +28,17 @@ fn submission(g: &GenesisHash, k: &Keypair, seq: u64, prev: SubmissionId, root: 
     hex::encode(tx.as_bytes())
 }
 
+/// The node's RPC port and its network's genesis hash.
+fn port_and_genesis(node: &DevNode) -> (u16, GenesisHash) {
+    let port = node.rpc.rsplit(':').next().unwrap().parse().unwrap();
+    let g = node.call("system_version", vec![]).unwrap()["genesis_hash"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (port, g)
+}
+
 /// A raw HTTP POST; returns the status line and body.
 fn post(port: u16, body: &[u8]) -> (String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -49,12 +60,7 @@ fn post(port: u16, body: &[u8]) -> (String, String) {
 fn bad_input_gets_stable_codes_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let node = DevNode::start(&dir.path().join("dev"));
-    let port: u16 = node.rpc.rsplit(':').next().unwrap().parse().unwrap();
-    let g: GenesisHash = node.call("system_version", vec![]).unwrap()["genesis_hash"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (port, g) = port_and_genesis(&node);
 
     // An operator with funds, and one key never funded.
     let (_, op) = node.operator(dir.path(), "op", "1");
@@ -157,7 +163,7 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
             "same seq, another root",
             "pantheon_submitRoot",
             json!(submission(&g, &op, 0, SubmissionId::default(), b"other")),
-            1012,
+            1023,
         ),
         (
             "seq gap",
@@ -191,6 +197,57 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
         assert!(!err.1.is_empty(), "{name}: the message names the problem");
     }
 
+    // The same (operator, seq) and root with any other signed field is a
+    // conflict naming the recorded submission, whether it is still queued
+    // or already finalized (issue 11, defect 4).
+    let changed = |metadata: Metadata, prev: SubmissionId| {
+        hex::encode(
+            TxBody::SubmitRoot(SubmitRoot {
+                operator: op.id(),
+                seq: 0,
+                prev,
+                root: AuditRoot::new(Hash256::digest(b"r0")),
+                metadata,
+            })
+            .sign(&g, &op)
+            .as_bytes(),
+        )
+    };
+    let conflicts = [
+        (
+            "another label",
+            changed(
+                Metadata::new("ward-9", None).unwrap(),
+                SubmissionId::default(),
+            ),
+        ),
+        (
+            "another record count",
+            changed(Metadata::new("", Some(7)).unwrap(), SubmissionId::default()),
+        ),
+        (
+            "another prev",
+            changed(
+                Metadata::default(),
+                SubmissionId::new(Hash256::digest(b"p")),
+            ),
+        ),
+    ];
+    let check_conflicts = |when: &str| {
+        for (name, tx) in &conflicts {
+            let err = node
+                .call("pantheon_submitRoot", vec![json!(tx)])
+                .expect_err(name);
+            assert_eq!(err.0, 1023, "{name} ({when}): {}", err.1);
+            assert!(
+                err.1.contains(&first_id.to_string()),
+                "{name} ({when}): the error names the recorded submission: {}",
+                err.1
+            );
+        }
+    };
+    check_conflicts("queued or just finalized");
+
     // Idempotent: the same submission again gets the same receipt...
     let again = node
         .call("pantheon_submitRoot", vec![json!(first)])
@@ -212,6 +269,7 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
     assert_eq!(after["id"], receipt["id"]);
     assert!(after["status"] == "finalized" || after["status"] == "anchored");
     assert_eq!(after["height"], info["height"]);
+    check_conflicts("finalized");
     let bal = node
         .call("pan_getBalance", vec![json!(op.id().to_string())])
         .unwrap();

@@ -20,6 +20,7 @@
 //! | 1020 | anchor record from an index outside the validator set |
 //! | 1021 | anchor record for a future height or with a wrong commitment |
 //! | 1022 | anchor record already recorded: the chain carries one for this (height, Bitcoin block) |
+//! | 1023 | the operator's sequence number is taken by a submission with different signed content (`data.recorded` names it) |
 //! | 1030 | mempool full |
 //! | 1031 | this operator's mempool queue is full |
 //! | 1040 | not found |
@@ -116,6 +117,9 @@ pub mod codes {
     pub const BAD_ANCHOR_RECORD: i32 = 1021;
     /// An anchor record whose (height, Bitcoin block) the chain carries.
     pub const ANCHOR_ALREADY_RECORDED: i32 = 1022;
+    /// A submission under a taken sequence number, differing in a signed
+    /// field from the one that holds it.
+    pub const SUBMISSION_CONFLICT: i32 = 1023;
     /// Not found.
     pub const NOT_FOUND: i32 = 1040;
     /// Not finalized yet.
