@@ -9,6 +9,10 @@
 //! addr = "127.0.0.1:9944"
 //! max_request_bytes = 1048576
 //! max_connections = 256
+//! max_connections_per_address = 64   # IPv6: per /64
+//! reserved_connections = 32          # only for addresses holding none
+//! header_timeout_ms = 30000          # headers (and keep-alive idle)
+//! body_timeout_ms = 30000            # the body, once its headers arrived
 //! max_batch = 256
 //!
 //! [p2p]
@@ -41,6 +45,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use serde::{Deserialize, Serialize};
@@ -199,6 +204,10 @@ impl AnchorConfig {
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn default_genesis() -> PathBuf {
     "genesis.json".into()
 }
@@ -213,8 +222,33 @@ pub struct RpcConfig {
     pub max_request_bytes: u32,
     /// Most connections.
     pub max_connections: u32,
+    /// Most connections from one address (IPv6: one /64).
+    pub max_connections_per_address: u32,
+    /// Connections kept for addresses that hold none yet.
+    pub reserved_connections: u32,
+    /// Longest wait for a request's headers, milliseconds.
+    pub header_timeout_ms: u64,
+    /// Longest wait for a request's body after its headers, milliseconds.
+    pub body_timeout_ms: u64,
     /// Most calls per batch.
     pub max_batch: u32,
+}
+
+impl RpcConfig {
+    /// The server limits these settings give.
+    #[must_use]
+    pub fn limits(&self) -> pantheon_rpc::Limits {
+        pantheon_rpc::Limits {
+            max_request_bytes: self.max_request_bytes,
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+            reserved_connections: self.reserved_connections,
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            max_batch: self.max_batch,
+            ..pantheon_rpc::Limits::default()
+        }
+    }
 }
 
 impl Default for RpcConfig {
@@ -224,6 +258,10 @@ impl Default for RpcConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 9944)),
             max_request_bytes: limits.max_request_bytes,
             max_connections: limits.max_connections,
+            max_connections_per_address: limits.max_connections_per_address,
+            reserved_connections: limits.reserved_connections,
+            header_timeout_ms: millis(limits.header_timeout),
+            body_timeout_ms: millis(limits.body_timeout),
             max_batch: limits.max_batch,
         }
     }
@@ -347,6 +385,19 @@ impl Config {
         ensure!(
             self.rpc.max_request_bytes >= 16 * 1024,
             "rpc.max_request_bytes must be at least 16384"
+        );
+        ensure!(
+            self.rpc.max_connections_per_address >= 1
+                && self.rpc.max_connections_per_address <= self.rpc.max_connections,
+            "rpc.max_connections_per_address must be in 1..=rpc.max_connections"
+        );
+        ensure!(
+            self.rpc.reserved_connections < self.rpc.max_connections,
+            "rpc.reserved_connections must be below rpc.max_connections"
+        );
+        ensure!(
+            self.rpc.header_timeout_ms >= 100 && self.rpc.body_timeout_ms >= 100,
+            "rpc.header_timeout_ms and rpc.body_timeout_ms must be at least 100"
         );
         if let Some(anchor) = &self.anchor {
             anchor.validate()?;

@@ -185,6 +185,10 @@ enum Command {
         /// Run without the managed bitcoind (no anchoring).
         #[arg(long)]
         no_bitcoin: bool,
+        /// Longest wait, in milliseconds, for a JSON-RPC request's headers
+        /// and for its body (default 30000 each).
+        #[arg(long)]
+        rpc_timeout_ms: Option<u64>,
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
@@ -504,6 +508,7 @@ async fn run(cli: Cli) -> Result<()> {
             anchor_every,
             bitcoin_block_secs,
             no_bitcoin,
+            rpc_timeout_ms,
             json,
         } => {
             dev_command(&home, json)?;
@@ -511,6 +516,11 @@ async fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             let mut config = dev::config(&home, rpc_addr, block_time_ms)?;
+            if let Some(ms) = rpc_timeout_ms {
+                config.rpc.header_timeout_ms = ms;
+                config.rpc.body_timeout_ms = ms;
+                config.validate()?;
+            }
             if no_bitcoin {
                 return service::run(config).await;
             }

@@ -119,13 +119,7 @@ pub async fn run(config: Config) -> Result<()> {
         None => None,
     };
     let backend = Arc::new(NodeApi::new(chain.clone(), network.clone(), anchors));
-    let limits = pantheon_rpc::Limits {
-        max_request_bytes: config.rpc.max_request_bytes,
-        max_connections: config.rpc.max_connections,
-        max_batch: config.rpc.max_batch,
-        ..pantheon_rpc::Limits::default()
-    };
-    let (bound, rpc) = pantheon_rpc::start(config.rpc.addr, backend, limits)
+    let (bound, rpc) = pantheon_rpc::start(config.rpc.addr, backend, config.rpc.limits())
         .await
         .with_context(|| format!("binding JSON-RPC to {}", config.rpc.addr))?;
     eprintln!(

@@ -307,3 +307,137 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
     let supply = node.call("pan_getSupply", vec![]).unwrap();
     assert_eq!(supply["conserved"], true);
 }
+
+/// A connection from `source` that sends a request's headers and part of
+/// its body (or, with `body: false`, part of its headers) and then stops.
+fn half_request(source: [u8; 4], port: u16, body: bool) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let socket = rt.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from((source, 0)))
+            .unwrap();
+        socket
+            .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .unwrap()
+            .into_std()
+            .unwrap()
+    });
+    socket.set_nonblocking(false).unwrap();
+    let mut s = socket;
+    let head = if body {
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,"
+    } else {
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty"
+    };
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+/// What the server sent on `s` until it closed the connection (or `wait`
+/// passed: then `None`).
+fn answer_and_close(s: &mut std::net::TcpStream, wait: Duration) -> Option<String> {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&out).into_owned()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&out).into_owned());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Issue 11, defect 3: 300 connections from one address that send half a
+/// request and stop cannot lock other clients out. One address holds at
+/// most its share of the pool (the rest are answered 429 at once), other
+/// clients submit and read normally meanwhile, and the held connections
+/// are answered 408 and closed when the body timeout passes; half-sent
+/// headers are closed when the header timeout passes.
+#[test]
+fn half_sent_requests_from_one_address_do_not_lock_other_clients_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_secs(4);
+    let node = DevNode::start_with(
+        &dir.path().join("dev"),
+        &["--no-bitcoin", "--rpc-timeout-ms", "4000"],
+    );
+    let (port, g) = port_and_genesis(&node);
+    let (_, op) = node.operator(dir.path(), "op", "1");
+
+    let started = std::time::Instant::now();
+    let mut held: Vec<std::net::TcpStream> = (0..300)
+        .map(|i| half_request([127, 0, 0, 2], port, i % 10 != 0))
+        .collect();
+    // The server answers the connections beyond the address's share at
+    // once, with 429.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut refused = 0;
+    held.retain_mut(|s| match answer_and_close(s, Duration::from_millis(5)) {
+        Some(answer) => {
+            assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+            refused += 1;
+            false
+        }
+        None => true,
+    });
+    assert!(
+        held.len() <= 64,
+        "one address holds {} connections (limit 64)",
+        held.len()
+    );
+    assert_eq!(refused + held.len(), 300);
+
+    // Meanwhile everyone else is served: a submission is accepted and
+    // finalized, reads answer.
+    let first = submission(&g, &op, 0, SubmissionId::default(), b"while-held");
+    let receipt = node
+        .call("pantheon_submitRoot", vec![json!(first)])
+        .unwrap();
+    loop {
+        let info = node
+            .call("pantheon_getSubmission", vec![receipt["id"].clone()])
+            .unwrap();
+        if info["status"] == "finalized" {
+            break;
+        }
+        assert!(started.elapsed() < timeout, "not finalized while held");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(node.call("chain_getHead", vec![]).is_ok());
+    let (status, _) = post(
+        port,
+        br#"{"jsonrpc":"2.0","id":1,"method":"pan_getSupply"}"#,
+    );
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        started.elapsed() < timeout,
+        "the checks above ran while the connections were held"
+    );
+
+    // When the timeouts pass, the server closes every held connection:
+    // a late body is answered 408, late headers are just closed.
+    for s in &mut held {
+        let answer = answer_and_close(s, timeout + Duration::from_secs(5))
+            .expect("the server closes a held connection after its timeout");
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
+    }
+    assert!(started.elapsed() >= timeout);
+    let (status, _) = post(
+        port,
+        br#"{"jsonrpc":"2.0","id":1,"method":"pan_getSupply"}"#,
+    );
+    assert!(status.contains("200"), "{status}");
+}

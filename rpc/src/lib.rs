@@ -8,9 +8,12 @@
 //! - [`types`]: the JSON shapes of answers.
 //! - [`error`]: the stable error codes.
 //! - [`server`]: the server with request-size, response-size, batch,
-//!   connection and subscription limits.
+//!   connection and subscription limits, and header and body timeouts.
+//! - [`admission`]: which connections the server accepts (per-address
+//!   limits and a reserve), a pure core.
 //! - [`openrpc`]: the document served at `rpc.discover`.
 
+pub mod admission;
 pub mod api;
 pub mod error;
 pub mod openrpc;

@@ -1,10 +1,47 @@
 //! The HTTP + WebSocket server (one port) with its limits.
+//!
+//! Accepting is ours, answering is jsonrpsee's. jsonrpsee's own server
+//! counts connections in one pool with no time limit on reading a request,
+//! so a few hundred connections that send half a request and stop would
+//! hold every slot and lock every other client out (issue 11). Here:
+//!
+//! - each accepted socket must pass [`Admission`] (at most
+//!   [`Limits::max_connections_per_address`] per address, and a reserve for
+//!   addresses that hold none); a refused one is answered
+//!   `429 Too Many Requests` and closed, and the permit travels with the
+//!   socket, so a WebSocket session counts for as long as it lives;
+//! - request headers must arrive within [`Limits::header_timeout`]
+//!   (hyper's header read timer, which also closes idle keep-alive
+//!   connections), and the body within [`Limits::body_timeout`] of its
+//!   headers, read here with the size limit before jsonrpsee sees it; a
+//!   late body is answered `408 Request Timeout` and the connection closed.
+//!
+//! Connections speak HTTP/1.1, which every JSON-RPC and WebSocket client
+//! uses; HTTP/2 would need its own per-stream timeouts to be as safe.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use jsonrpsee::server::{
+    BatchRequestConfig, HttpBody, Methods, ServerConfig, ServerHandle, StopHandle, TowerService,
+    stop_channel,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower_layer::Identity;
+use tower_service::Service as _;
 
+/// jsonrpsee's service for one connection, without middleware.
+type JsonRpc = TowerService<Identity, Identity>;
+
+use crate::admission::{Admission, Permit, Refused};
 use crate::api::{Api, Backend, PantheonRpcServer};
 
 /// Server limits.
@@ -16,6 +53,15 @@ pub struct Limits {
     pub max_response_bytes: u32,
     /// Most simultaneous connections.
     pub max_connections: u32,
+    /// Most simultaneous connections from one address (IPv6: one /64).
+    pub max_connections_per_address: u32,
+    /// Connections kept for addresses that hold none yet.
+    pub reserved_connections: u32,
+    /// Longest wait for a request's headers (and between requests on a
+    /// kept-alive connection).
+    pub header_timeout: Duration,
+    /// Longest wait for a request's body once its headers arrived.
+    pub body_timeout: Duration,
     /// Most calls in one batch request.
     pub max_batch: u32,
     /// Most subscriptions per connection.
@@ -28,6 +74,10 @@ impl Default for Limits {
             max_request_bytes: 1 << 20,
             max_response_bytes: 256 << 20,
             max_connections: 256,
+            max_connections_per_address: 64,
+            reserved_connections: 32,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
             max_batch: 256,
             max_subscriptions: 16,
         }
@@ -44,6 +94,18 @@ pub async fn start<B: Backend>(
     backend: Arc<B>,
     limits: Limits,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let (stop, handle) = stop_channel();
+    let methods: Methods = Api::new(backend).into_rpc().into();
+    tokio::spawn(accept(listener, methods, limits, stop));
+    tracing::info!(target: "pantheon::rpc", %bound, "JSON-RPC listening (HTTP and WebSocket)");
+    Ok((bound, handle))
+}
+
+/// The accept loop: admits or refuses each socket, then serves it in its
+/// own task.
+async fn accept(listener: TcpListener, methods: Methods, limits: Limits, stop: StopHandle) {
     let config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_bytes)
         .max_response_body_size(limits.max_response_bytes)
@@ -51,9 +113,208 @@ pub async fn start<B: Backend>(
         .max_subscriptions_per_connection(limits.max_subscriptions)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
         .build();
-    let server = Server::builder().set_config(config).build(addr).await?;
-    let bound = server.local_addr()?;
-    let handle = server.start(Api::new(backend).into_rpc());
-    tracing::info!(target: "pantheon::rpc", %bound, "JSON-RPC listening (HTTP and WebSocket)");
-    Ok((bound, handle))
+    let services = jsonrpsee::server::Server::builder()
+        .set_config(config)
+        .to_service_builder();
+    let admission = Arc::new(Mutex::new(Admission::new(&limits)));
+    let mut next_id: u32 = 0;
+    loop {
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some to close.
+                    tracing::warn!(target: "pantheon::rpc", "accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stop.clone().shutdown() => return,
+        };
+        let permit = match Permit::acquire(&admission, peer.ip()) {
+            Ok(p) => p,
+            Err(refused) => {
+                tracing::debug!(target: "pantheon::rpc", %peer, "connection refused: {refused}");
+                tokio::spawn(refuse(socket, refused));
+                continue;
+            }
+        };
+        next_id = next_id.wrapping_add(1);
+        let service = services
+            .clone()
+            .connection_id(next_id)
+            .build(methods.clone(), stop.clone());
+        tokio::spawn(serve(socket, permit, service, limits, stop.clone()));
+    }
+}
+
+/// Answers a refused socket `429` and closes it, reading (and dropping)
+/// what the client sent for up to a second so that it sees the answer
+/// rather than a reset.
+async fn refuse(mut socket: TcpStream, refused: Refused) {
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","error":{{"code":-32000,"message":"too many connections: {refused}"}},"id":null}}"#
+    );
+    let head = format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let answer = async {
+        socket.write_all(head.as_bytes()).await?;
+        socket.write_all(body.as_bytes()).await?;
+        socket.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while socket.read(&mut sink).await? > 0 {}
+        std::io::Result::Ok(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+}
+
+/// Serves one admitted connection until it closes, times out or the
+/// server stops.
+async fn serve(
+    socket: TcpStream,
+    permit: Permit,
+    service: JsonRpc,
+    limits: Limits,
+    stop: StopHandle,
+) {
+    let io = TokioIo::new(Counted {
+        socket,
+        _permit: permit,
+    });
+    let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let service = service.clone();
+        async move { handle(request, service, limits).await }
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let connection = http.serve_connection(io, handler).with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(target: "pantheon::rpc", "connection closed: {e}");
+            }
+        }
+        () = stop.shutdown() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// Reads the body within the time and size limits, then hands the request
+/// to jsonrpsee.
+async fn handle(
+    request: Request<Incoming>,
+    mut service: JsonRpc,
+    limits: Limits,
+) -> Result<Response<HttpBody>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let limited = Limited::new(body, limits.max_request_bytes as usize);
+    let bytes = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => {
+            return Ok(refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "request body exceeds the limit of {} bytes",
+                    limits.max_request_bytes
+                ),
+            ));
+        }
+        Ok(Err(e)) => {
+            return Ok(refusal(
+                StatusCode::BAD_REQUEST,
+                &format!("reading the request body: {e}"),
+            ));
+        }
+        Err(_) => {
+            return Ok(refusal(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "request body not received within {} ms",
+                    limits.body_timeout.as_millis()
+                ),
+            ));
+        }
+    };
+    let request = Request::from_parts(parts, HttpBody::new(Full::new(bytes)));
+    Ok(service.call(request).await.unwrap_or_else(|e| {
+        refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("internal error: {e}"),
+        )
+    }))
+}
+
+/// A JSON-RPC error answer that closes the connection.
+fn refusal(status: StatusCode, message: &str) -> Response<HttpBody> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "error": { "code": -32000, "message": message },
+        "id": null,
+    })
+    .to_string();
+    let mut response = Response::new(HttpBody::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// A socket that holds its admission permit for as long as it lives.
+struct Counted {
+    socket: TcpStream,
+    _permit: Permit,
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().socket).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().socket).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().socket).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().socket).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().socket).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.socket.is_write_vectored()
+    }
 }
