@@ -251,6 +251,8 @@ fn every_role_restarts_on_a_chain_with_submissions_and_anchor_records() {
     }
     let h = net.height(0);
     net.wait_height(&[0, 1, 2, 3, 4], h + 2);
+    // A new client: node 0 restarted under the first one's connections.
+    let rpc = Rpc::new(&net.rpc(0));
     assert_eq!(blocks_carrying(&rpc, &id), vec![carried_in]);
     let info = rpc
         .call("pantheon_getSubmission", vec![json!(last)])
