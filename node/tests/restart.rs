@@ -19,28 +19,14 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pantheon_runtime::hash::Hash256;
 use serde_json::{Value, json};
-use support::testnet::{Net, free_port_block, same_chain};
+use support::testnet::{Net, same_chain};
 use support::{Rpc, ok, operator};
 
 const FULL_NODE: usize = 4;
 
 /// A 4-validator testnet with one full node, every node running.
 fn net(extra: &[&str]) -> Net {
-    let net = Net::new();
-    let base = free_port_block(12).to_string();
-    let mut args = vec![
-        "init",
-        "--validators",
-        "4",
-        "--full-nodes",
-        "1",
-        "--base-port",
-        &base,
-        "--block-time-ms",
-        "400",
-    ];
-    args.extend_from_slice(extra);
-    net.cmd(&args);
+    let net = Net::four_and_a_full_node(extra);
     net.cmd(&["up"]);
     net
 }

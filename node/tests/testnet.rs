@@ -52,21 +52,7 @@ fn proof(id: &str, rpc: &str, out: &Path) -> Vec<u8> {
 
 #[test]
 fn four_validators_finalize_survive_one_halt_at_two_and_a_late_full_node_syncs() {
-    let net = Net::new();
-    // Ports: node i uses base + 2i and base + 2i + 1, bitcoind the two
-    // after the nodes.
-    let base = support::testnet::free_port_block(12);
-    net.cmd(&[
-        "init",
-        "--validators",
-        "4",
-        "--full-nodes",
-        "1",
-        "--base-port",
-        &base.to_string(),
-        "--block-time-ms",
-        "400",
-    ]);
+    let net = Net::four_and_a_full_node(&[]);
     for i in 0..4 {
         net.cmd(&["start", &i.to_string()]);
     }

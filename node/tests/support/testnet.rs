@@ -21,6 +21,28 @@ impl Net {
         }
     }
 
+    /// `testnet init` of 4 validators and one full node with 400 ms blocks
+    /// on a free port block (node i uses base + 2i and base + 2i + 1,
+    /// bitcoind the two after the nodes), plus `extra` arguments.
+    pub fn four_and_a_full_node(extra: &[&str]) -> Self {
+        let net = Self::new();
+        let base = free_port_block(12).to_string();
+        let mut args = vec![
+            "init",
+            "--validators",
+            "4",
+            "--full-nodes",
+            "1",
+            "--base-port",
+            &base,
+            "--block-time-ms",
+            "400",
+        ];
+        args.extend_from_slice(extra);
+        net.cmd(&args);
+        net
+    }
+
     pub fn path(&self) -> &str {
         self.dir.path().to_str().unwrap()
     }
