@@ -24,6 +24,10 @@ use support::{Rpc, ok, operator};
 
 const FULL_NODE: usize = 4;
 
+/// One testnet at a time: two 5-node testnets (and a bitcoind) on 2 cores
+/// left a syncing full node behind a 400 ms chain for over two minutes.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A 4-validator testnet with one full node, every node running.
 fn net(extra: &[&str]) -> Net {
     let net = Net::four_and_a_full_node(extra);
@@ -106,6 +110,9 @@ fn tx_count(rpc: &Rpc) -> usize {
 
 #[test]
 fn every_role_restarts_on_an_empty_chain_and_on_a_chain_of_transfers() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let net = net(&["--no-bitcoin"]);
     net.wait_height(&[0, 1, 2, 3, 4], 3);
     restart_every_role(&net, "empty chain");
@@ -187,6 +194,9 @@ fn blocks_carrying(rpc: &Rpc, id: &str) -> Vec<u64> {
 
 #[test]
 fn every_role_restarts_on_a_chain_with_submissions_and_anchor_records() {
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let net = net(&["--anchor-every", "5"]);
     let funder = net.dir.path().join("funder.key");
     let (alice, _) = operator(&net.rpc(0), &funder, net.dir.path(), "alice", "10");
