@@ -20,6 +20,8 @@
 //! | [`spv`] | the Bitcoin part of a proof bundle; offline and live checks |
 //! | [`policy`] | network, confirmations, fee policy |
 //! | [`engine`] | the persisted state machine that anchors and tracks |
+//! | [`ids`] | the one conversion between Bitcoin's ids and types and ours |
+//! | [`verify`] | the one verification call for a proof bundle, down to Bitcoin |
 //!
 //! Invariants: every byte a verifier reads is specified in
 //! `docs/FORMATS.md` (section 20); an anchor transaction is persisted before it is
@@ -51,6 +53,7 @@
 pub mod bitcoind;
 pub mod engine;
 mod fsio;
+pub mod ids;
 pub mod key;
 pub mod merkle;
 pub mod payload;
@@ -58,6 +61,7 @@ pub mod policy;
 pub mod rpc;
 pub mod spv;
 pub mod txbuild;
+pub mod verify;
 
 pub use bitcoin;
 pub use bitcoind::{Regtest, find_bitcoind};
@@ -67,3 +71,4 @@ pub use payload::AnchorPayload;
 pub use policy::{FeePolicy, Policy};
 pub use rpc::{Auth, BitcoinRpc, RpcError};
 pub use spv::{BitcoinPart, Checkpoint, VerifiedAnchor};
+pub use verify::{Checks, Trust, Verdict, verify_bundle};

@@ -180,6 +180,10 @@ pub struct VerifiedAnchor {
     pub block_hash: BlockHash,
     /// The number of headers, the block's own included.
     pub confirmations: u32,
+    /// The block's header time (seconds since the Unix epoch): the
+    /// commitment existed no later than about this time (Bitcoin allows a
+    /// block's time up to two hours ahead of the network's).
+    pub block_time: u32,
     /// The hash of every header, in order.
     pub header_hashes: Vec<BlockHash>,
 }
@@ -308,6 +312,7 @@ pub fn verify(
         commitment,
         block_hash: header_hashes[0],
         confirmations,
+        block_time: header0.time,
         header_hashes,
     })
 }

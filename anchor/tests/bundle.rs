@@ -85,3 +85,215 @@ fn bitcoin_part_of_the_bundle_catches_flipped_bits() {
         );
     }
 }
+
+mod one_call {
+    //! `verify_bundle`, the one verification call, on the published
+    //! bundles: the network comes from the genesis, a stated network must
+    //! agree, and off regtest headers alone are refused.
+
+    use pantheon_anchor::verify::{
+        BitcoinBacking, GenesisPin, LiveAnswer, LiveBlock, NetworkSource,
+    };
+    use pantheon_anchor::{Checkpoint, Checks, Trust, verify_bundle};
+    use pantheon_runtime::anchor::BitcoinNetwork;
+    use pantheon_runtime::crypto::KeyCache;
+    use pantheon_runtime::genesis::Genesis;
+    use pantheon_runtime::proof::{Link, ProofBundle};
+
+    use super::vector;
+
+    fn pinned(network: &str) -> ProofBundle {
+        serde_json::from_value(vector("bundle-pinned")[network].clone()).unwrap()
+    }
+
+    fn check(
+        b: &ProofBundle,
+        trust: &Trust,
+        checks: &Checks,
+    ) -> Result<pantheon_anchor::Verdict, (Link, String)> {
+        verify_bundle(b, trust, checks, &KeyCache::default()).map_err(|e| (e.link, e.reason))
+    }
+
+    #[test]
+    fn a_self_contained_bundle_verifies_with_no_flags_and_says_what_it_rests_on() {
+        let v = check(&pinned("regtest"), &Trust::default(), &Checks::default()).unwrap();
+        assert_eq!(v.genesis_pinned, GenesisPin::Unpinned);
+        let b = v.bitcoin.unwrap();
+        assert_eq!(b.network, BitcoinNetwork::Regtest);
+        assert_eq!(b.network_source, NetworkSource::Genesis);
+        assert_eq!((b.confirmations, b.required_confirmations), (3, 1));
+        assert_eq!(b.backed_by, BitcoinBacking::HeadersOnly);
+        assert!(b.block_time > 0);
+        assert_eq!(
+            v.links,
+            [
+                Link::Format,
+                Link::Genesis,
+                Link::Submission,
+                Link::Header,
+                Link::Certificate,
+                Link::Path,
+                Link::History,
+                Link::Bitcoin
+            ]
+        );
+        // Pinned by its hash, the same verdict says so.
+        let hash = v.proof.genesis_hash;
+        let trust = Trust {
+            genesis_hash: Some(hash),
+            ..Trust::default()
+        };
+        assert_eq!(
+            check(&pinned("regtest"), &trust, &Checks::default())
+                .unwrap()
+                .genesis_pinned,
+            GenesisPin::Hash
+        );
+    }
+
+    #[test]
+    fn a_stated_root_network_or_depth_adds_a_check() {
+        let b = pinned("regtest");
+        let root = check(&b, &Trust::default(), &Checks::default())
+            .unwrap()
+            .proof
+            .root;
+        let ok = Checks {
+            root: Some(root),
+            ..Checks::default()
+        };
+        assert!(
+            check(&b, &Trust::default(), &ok)
+                .unwrap()
+                .links
+                .contains(&Link::Root)
+        );
+        let other = Checks {
+            root: Some(pantheon_runtime::hash::AuditRoot::default()),
+            ..Checks::default()
+        };
+        let (link, why) = check(&b, &Trust::default(), &other).unwrap_err();
+        assert_eq!(link, Link::Root);
+        assert!(why.contains(&root.to_string()), "{why}");
+        let testnet4 = Checks {
+            bitcoin_network: Some(BitcoinNetwork::Testnet4),
+            ..Checks::default()
+        };
+        let (link, why) = check(&b, &Trust::default(), &testnet4).unwrap_err();
+        assert_eq!(link, Link::Bitcoin);
+        assert!(why.contains("not the stated testnet4"), "{why}");
+        let deeper = Checks {
+            confirmations: Some(4),
+            ..Checks::default()
+        };
+        assert_eq!(
+            check(&b, &Trust::default(), &deeper).unwrap_err().0,
+            Link::Bitcoin
+        );
+    }
+
+    #[test]
+    fn a_testnet4_genesis_with_regtest_headers_is_refused() {
+        let b = pinned("testnet4");
+        let (link, why) = check(&b, &Trust::default(), &Checks::default()).unwrap_err();
+        assert_eq!(link, Link::Bitcoin);
+        assert!(
+            why.contains("headers alone are cheap to forge on testnet4"),
+            "{why}"
+        );
+        // A checkpoint on its own header does not make the work real.
+        let first = pantheon_anchor::ids::block_hash(
+            &b.anchor.as_ref().unwrap().bitcoin.block_hash().unwrap(),
+        );
+        let trust = Trust {
+            checkpoint: Some(Checkpoint {
+                height: 1,
+                hash: first,
+            }),
+            ..Trust::default()
+        };
+        let (link, why) = check(&b, &trust, &Checks::default()).unwrap_err();
+        assert_eq!(link, Link::Bitcoin);
+        assert!(why.contains("above"), "{why}");
+        // Nor does a live node of another chain.
+        let trust = Trust {
+            live: Some(LiveAnswer {
+                node: "http://127.0.0.1:1".into(),
+                answer: Ok(LiveBlock {
+                    chain: "regtest".into(),
+                    block: first,
+                    status: Some((1, 6)),
+                }),
+            }),
+            ..Trust::default()
+        };
+        assert_eq!(
+            check(&b, &trust, &Checks::default()).unwrap_err().0,
+            Link::Bitcoin
+        );
+    }
+
+    #[test]
+    fn a_version_1_genesis_needs_a_stated_network_and_a_live_answer_is_checked() {
+        let v1: ProofBundle = serde_json::from_value(vector("bundle-v1")).unwrap();
+        let (link, why) = check(&v1, &Trust::default(), &Checks::default()).unwrap_err();
+        assert_eq!(link, Link::Bitcoin);
+        assert!(why.contains("--bitcoin-network"), "{why}");
+        let regtest = Checks {
+            bitcoin_network: Some(BitcoinNetwork::Regtest),
+            ..Checks::default()
+        };
+        let v = check(&v1, &Trust::default(), &regtest).unwrap();
+        assert_eq!(
+            v.bitcoin.as_ref().unwrap().network_source,
+            NetworkSource::Stated
+        );
+        assert!(v.links.contains(&Link::AnchorRecord));
+
+        // The compact bundle with the genesis file supplied; a live node's
+        // answer backs the headers, or refuses them.
+        let b: ProofBundle = serde_json::from_value(vector("bundle")).unwrap();
+        let genesis: Genesis =
+            serde_json::from_value(vector("genesis")["genesis"].clone()).unwrap();
+        let block = pantheon_anchor::ids::block_hash(
+            &b.anchor.as_ref().unwrap().bitcoin.block_hash().unwrap(),
+        );
+        let live = |chain: &str, status| Trust {
+            genesis: Some(genesis.header().clone()),
+            live: Some(LiveAnswer {
+                node: "http://127.0.0.1:1".into(),
+                answer: Ok(LiveBlock {
+                    chain: chain.into(),
+                    block,
+                    status,
+                }),
+            }),
+            ..Trust::default()
+        };
+        let v = check(&b, &live("regtest", Some((7, 3))), &regtest).unwrap();
+        assert_eq!(v.genesis_pinned, GenesisPin::File);
+        assert!(matches!(
+            v.bitcoin.unwrap().backed_by,
+            BitcoinBacking::LiveNode {
+                block_height: 7,
+                confirmations: 3,
+                ..
+            }
+        ));
+        for (chain, status) in [
+            ("main", Some((7, 3))),
+            ("regtest", Some((7, -1))),
+            ("regtest", None),
+        ] {
+            assert_eq!(
+                check(&b, &live(chain, status), &regtest).unwrap_err().0,
+                Link::Bitcoin,
+                "{chain} {status:?}"
+            );
+        }
+        // Without the genesis file the compact bundle names what to pass.
+        let (link, why) = check(&b, &Trust::default(), &regtest).unwrap_err();
+        assert_eq!(link, Link::Genesis);
+        assert!(why.contains("--genesis"), "{why}");
+    }
+}

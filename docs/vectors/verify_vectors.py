@@ -74,7 +74,9 @@ ACCOUNT_MAX = 99
 HEADER_LEN = 159
 VOTE_MAX = 79
 CERT_MAX = 47 + MAX_VALIDATORS * (2 + SIGNATURE_LEN)
-GENESIS_HEADER_MAX = 1 + 1 + MAX_CHAIN_ID_LEN + 8 + 28 + 2 + MAX_VALIDATORS * (PUBLIC_KEY_LEN + 8) + 32
+GENESIS_HEADER_MAX = 1 + 1 + MAX_CHAIN_ID_LEN + 8 + 28 + 4 + 2 + MAX_VALIDATORS * (PUBLIC_KEY_LEN + 8) + 32
+# Bitcoin networks a version-2 genesis may commit (FORMATS.md 11.7).
+BITCOIN_NETWORKS = {1: "bitcoin", 2: "testnet4", 3: "signet", 4: "regtest"}
 MAX_TOTAL_POWER = U64_MAX // 3
 
 # PKCS#8 seed form (FORMATS.md 3.4): the 22 bytes before the seed.
@@ -652,19 +654,43 @@ def check_chain_id(b: bytes) -> None:
         raise DecodeError("chain_id: not 1..=32 printable ASCII bytes (0x21..0x7e)")
 
 
+def encode_bitcoin_params(b: dict | None) -> bytes:
+    if b is None:
+        return b"\x00"
+    code = {name: c for c, name in BITCOIN_NETWORKS.items()}[b["network"]]
+    return b"\x01" + bytes([code]) + be(b["confirmations"], 2)
+
+
 def encode_genesis_header(g: dict) -> bytes:
     cid = g["chain_id"]
-    return (b"\x01" + bytes([len(cid)]) + cid + be(g["time_ms"], 8) + encode_params(g["params"])
-            + encode_validators(g["validators"]) + g["allocations_hash"])
+    version = g.get("version", 1)
+    bitcoin = encode_bitcoin_params(g["bitcoin"]) if version == 2 else b""
+    return (bytes([version]) + bytes([len(cid)]) + cid + be(g["time_ms"], 8) + encode_params(g["params"])
+            + bitcoin + encode_validators(g["validators"]) + g["allocations_hash"])
 
 
 def decode_genesis_header(data: bytes) -> dict:
     def body(r: Reader) -> dict:
-        r.version("genesis")
+        version = r.u8()
+        if version not in (1, 2):
+            raise DecodeError(f"genesis: unsupported version {version}")
         cid = r.short_bytes("chain_id", MAX_CHAIN_ID_LEN)
         check_chain_id(cid)
-        return {"chain_id": cid, "time_ms": r.u64(), "params": decode_params(r),
-                "validators": decode_validators(r), "allocations_hash": r.take(32)}
+        out = {"chain_id": cid, "time_ms": r.u64(), "params": decode_params(r)}
+        if version == 2:
+            out["version"] = 2
+            out["bitcoin"] = None
+            if r.option("bitcoin"):
+                code = r.u8()
+                if code not in BITCOIN_NETWORKS:
+                    raise DecodeError(f"genesis: unknown Bitcoin network code {code}")
+                confirmations = r.u16()
+                if not 1 <= confirmations <= 100:
+                    raise DecodeError("genesis: confirmations not in 1..=100")
+                out["bitcoin"] = {"network": BITCOIN_NETWORKS[code], "confirmations": confirmations}
+        out["validators"] = decode_validators(r)
+        out["allocations_hash"] = r.take(32)
+        return out
 
     return decode_exact(data, GENESIS_HEADER_MAX, body)
 
@@ -678,7 +704,12 @@ def allocations_hash(allocs: list[tuple[bytes, int]]) -> bytes:
 
 def genesis_from_json(j: dict) -> dict:
     """Parses and validates a JSON genesis file (FORMATS.md 11.6)."""
-    for obj, fields in [(j, {"chain_id", "time_ms", "params", "validators", "allocations"}),
+    top = {"chain_id", "time_ms", "params", "validators", "allocations"}
+    if "version" in j:
+        if j["version"] != 2:
+            raise DecodeError(f"genesis JSON version {j['version']!r}: this reader knows 1 (no member) and 2")
+        top |= {"version", "bitcoin"}
+    for obj, fields in [(j, top),
                         (j["params"], {"submit_fee", "transfer_fee", "register_fee", "max_block_txs"})]:
         if set(obj) != fields:
             raise DecodeError(f"genesis JSON members {sorted(obj)} != {sorted(fields)}")
@@ -705,8 +736,18 @@ def genesis_from_json(j: dict) -> dict:
             raise DecodeError("allocations must be sorted, unique and non-zero")
     if sum(a for _, a in allocs) != SUPPLY:
         raise DecodeError("allocations do not sum to the supply")
-    return {"chain_id": cid, "time_ms": j["time_ms"], "params": params, "validators": validators,
-            "allocations": allocs, "allocations_hash": allocations_hash(allocs)}
+    out = {"chain_id": cid, "time_ms": j["time_ms"], "params": params, "validators": validators,
+           "allocations": allocs, "allocations_hash": allocations_hash(allocs)}
+    if "version" in j:
+        b = j["bitcoin"]
+        if b is not None:
+            if set(b) != {"network", "confirmations"} or b["network"] not in BITCOIN_NETWORKS.values():
+                raise DecodeError("genesis JSON: bitcoin is {network, confirmations} with a known network")
+            if not isinstance(b["confirmations"], int) or not 1 <= b["confirmations"] <= 100:
+                raise DecodeError("genesis JSON: bitcoin.confirmations not in 1..=100")
+        out["version"] = 2
+        out["bitcoin"] = b
+    return out
 
 
 def is_quorum(power: int, total: int) -> bool:
@@ -822,7 +863,7 @@ def check_constants() -> None:
          sha256(b"pantheon/v1/block-header\x00x"))
     R.eq("limits: max transaction size", MAX_TX_SIZE, 5311)
     R.eq("limits: max commit certificate size", CERT_MAX, 423_855)
-    R.eq("limits: max genesis header size", GENESIS_HEADER_MAX, 250_984)
+    R.eq("limits: max genesis header size", GENESIS_HEADER_MAX, 250_988)
     R.eq("amount: supply is 5e9 PAN = 5e18 units", SUPPLY, 5 * 10**18)
     R.check("amount: supply fits in u64", SUPPLY <= U64_MAX)
 
@@ -887,7 +928,7 @@ def check_genesis(d: str, pks: dict[bytes, bytes]) -> dict:
     R.eq("genesis: default params", g["params"],
          {"submit_fee": 1_000_000, "transfer_fee": 1_000_000, "register_fee": 100_000_000, "max_block_txs": 20_000})
     b = h2b(v["header_bytes"])
-    R.rejects("genesis: decoder rejects version 2", decode_genesis_header, b"\x02" + b[1:])
+    R.rejects("genesis: decoder rejects version 3", decode_genesis_header, b"\x03" + b[1:])
     R.rejects("genesis: decoder rejects a trailing byte", decode_genesis_header, b + b"\x00")
     R.rejects("genesis: decoder rejects truncation", decode_genesis_header, b[:-1])
     R.rejects("genesis: decoder rejects a chain id with a space", decode_genesis_header,
@@ -899,6 +940,35 @@ def check_genesis(d: str, pks: dict[bytes, bytes]) -> dict:
     R.rejects("genesis: JSON with unsorted allocations is invalid", genesis_from_json, bad)
     bad = dict(v["genesis"], validators=v["genesis"]["validators"] * 2)
     R.rejects("genesis: JSON with a duplicate validator is invalid", genesis_from_json, bad)
+    for name, want_bitcoin in (("regtest", {"network": "regtest", "confirmations": 1}),
+                               ("testnet4", {"network": "testnet4", "confirmations": 6}),
+                               ("no_bitcoin", None)):
+        w = v["version_2"][name]
+        g2 = genesis_from_json(w["genesis"])
+        R.eq(f"genesis v2 {name}: bitcoin member", g2["bitcoin"], want_bitcoin)
+        h2 = encode_genesis_header(g2)
+        R.eq(f"genesis v2 {name}: header bytes from the JSON fields", h2, w["header_bytes"])
+        R.eq(f"genesis v2 {name}: header size 73 + C + 1960 n + (3 if anchoring)", len(h2),
+             73 + len(g2["chain_id"]) + 1960 * len(g2["validators"]) + (3 if want_bitcoin else 0))
+        d2 = decode_genesis_header(h2)
+        R.check(f"genesis v2 {name}: header bytes decode to the JSON fields",
+                d2 == {k: g2[k] for k in ("version", "chain_id", "time_ms", "params", "bitcoin", "validators",
+                                          "allocations_hash")})
+        R.eq(f"genesis v2 {name}: genesis hash", tagged(TAG_GENESIS, h2), w["genesis_hash"])
+        R.check(f"genesis v2 {name}: another network than version 1", tagged(TAG_GENESIS, h2) != gh)
+        if want_bitcoin:
+            off = 2 + len(g2["chain_id"]) + 8 + 28
+            R.rejects(f"genesis v2 {name}: decoder rejects network code 0", decode_genesis_header,
+                      h2[:off + 1] + b"\x00" + h2[off + 2:])
+            R.rejects(f"genesis v2 {name}: decoder rejects 0 confirmations", decode_genesis_header,
+                      h2[:off + 2] + b"\x00\x00" + h2[off + 4:])
+            R.rejects(f"genesis v2 {name}: decoder rejects 101 confirmations", decode_genesis_header,
+                      h2[:off + 2] + be(101, 2) + h2[off + 4:])
+    bad = dict(v["genesis"], bitcoin=None)
+    R.rejects("genesis: JSON with a bitcoin member but no version is invalid", genesis_from_json, bad)
+    bad = dict(v["version_2"]["regtest"]["genesis"])
+    del bad["bitcoin"]
+    R.rejects("genesis: version-2 JSON without a bitcoin member is invalid", genesis_from_json, bad)
     g["hash"] = gh
     g["header"] = header
     return g
@@ -1549,12 +1619,16 @@ def b64_hashes(text: str) -> list[bytes]:
     return [raw[i:i + 32] for i in range(0, len(raw), 32)]
 
 
-def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str = "regtest", k: int = 1,
-                  genesis_header: bytes | None = None) -> dict:
+def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | None = None, k: int | None = None,
+                  genesis_header: bytes | None = None, checkpoint: bytes | None = None) -> dict:
     """FORMATS 16, 21 (version 1) and 22 (version 2): every link of an
     (anchored) proof bundle, in order. `genesis_header` is the verifier's
     copy of the network's genesis header, for a bundle that does not carry
-    it. Raises Invalid naming the first link that fails."""
+    it. `chain` is the Bitcoin network the verifier states (a version-2
+    genesis commits one, which must agree; a version-1 genesis needs it),
+    `k` confirmations beyond the genesis's, `checkpoint` the internal-order
+    hash of a Bitcoin block the verifier trusts (FORMATS 11.7). Raises
+    Invalid naming the first link that fails."""
     def link(name, fn):
         try:
             return fn()
@@ -1633,11 +1707,55 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str = "r
                 or (part["headers"] and rec["bitcoin_block"] != h2(part["headers"][0])):
             raise Invalid("anchor_record: does not match the bundle")
         out["anchor"]["bitcoin_height"] = rec["bitcoin_height"]
+    # The network: the genesis's (version 2), else the stated one.
+    if g.get("version") == 2:
+        if g["bitcoin"] is None:
+            raise Invalid("bitcoin: the genesis says the network does not anchor")
+        if chain is not None and chain != g["bitcoin"]["network"]:
+            raise Invalid(f"bitcoin: the genesis anchors to {g['bitcoin']['network']}, not the stated {chain}")
+        chain, need = g["bitcoin"]["network"], g["bitcoin"]["confirmations"]
+    elif chain is None:
+        raise Invalid("bitcoin: a version-1 genesis commits no Bitcoin network: state one")
+    else:
+        need = 1 if chain == "regtest" else 6
+    need = max(need, k or 0)
+    if chain != "regtest" and checkpoint is None:
+        raise Invalid(f"bitcoin: headers alone are cheap to forge on {chain}: a checkpoint or live node is needed")
     try:
-        verify_part(part, commitment, chain, k)
+        verify_part(part, commitment, chain, need)
     except Invalid as e:
         raise Invalid(f"bitcoin: {e}") from None
+    if checkpoint is not None and checkpoint not in [h2(h) for h in part["headers"]]:
+        raise Invalid("bitcoin: the headers do not reach the checkpoint")
+    out["anchor"]["network"], out["anchor"]["required"] = chain, need
     return out
+
+
+def check_pinned_bundles(d: str) -> None:
+    """bundle-pinned.json: the Bitcoin network comes from a version-2
+    genesis, and off regtest headers alone are refused (FORMATS 11.7)."""
+    v = load(d, "bundle-pinned")
+    reg, tn4 = v["regtest"], v["testnet4"]
+    out = verify_bundle(reg)
+    R.check("bundle-pinned regtest: valid with no trust given, network from the genesis",
+            out["anchor"]["network"] == "regtest" and out["anchor"]["required"] == 1)
+    R.check("bundle-pinned regtest: genesis version 2, committing regtest",
+            decode_genesis_header(b64(reg["genesis"]))["bitcoin"] == {"network": "regtest", "confirmations": 1})
+
+    def refused(what, b, prefix, **kw):
+        try:
+            verify_bundle(b, **kw)
+            R.check(f"bundle-pinned: {what} is refused", False, "accepted")
+        except Invalid as e:
+            R.check(f"bundle-pinned: {what} is refused at '{prefix}' ({e})", str(e).startswith(prefix), str(e))
+
+    refused("regtest, checked as testnet4", reg, "bitcoin: the genesis anchors to regtest", chain="testnet4")
+    refused("regtest, asking 4 confirmations of 3", reg, "bitcoin: confirmations", k=4)
+    refused("testnet4 genesis with regtest-difficulty headers and no checkpoint", tn4, "bitcoin: headers alone")
+    first = h2(decode_part(b64(tn4["anchor"]["bitcoin"]))["headers"][0])
+    refused("testnet4 genesis with regtest-difficulty headers and a checkpoint", tn4, "bitcoin: header 0",
+            checkpoint=first)
+    refused("a version-1 genesis with no stated network", load(d, "bundle-v1"), "bitcoin: a version-1 genesis")
 
 
 def check_bundle(d: str, genesis: dict, anchor: dict) -> None:
@@ -1772,6 +1890,7 @@ def main(argv: list[str]) -> int:
         ("block.json", lambda: check_block(d, state["pks"], state["genesis"])),
         ("anchor.json", anchor),
         ("bundle.json, bundle-v1.json", lambda: check_bundle(d, state["genesis"], state["anchor"])),
+        ("bundle-pinned.json", lambda: check_pinned_bundles(d)),
     ]
     for name, fn in sections:
         print(f"== {name}")

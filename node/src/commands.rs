@@ -9,8 +9,8 @@ use jsonrpsee::rpc_params;
 use pantheon_rpc::types::{BalanceInfo, Status};
 use pantheon_runtime::amount::Amount;
 use pantheon_runtime::crypto::{AccountId, KeyCache};
-use pantheon_runtime::hash::{AuditRoot, GenesisHash};
-use pantheon_runtime::proof::ProofBundle;
+use pantheon_runtime::hash::AuditRoot;
+use pantheon_runtime::proof::{Link, ProofBundle, ProofError};
 use pantheon_runtime::tx::Metadata;
 use serde_json::json;
 
@@ -77,148 +77,203 @@ pub async fn proof(
     Ok(())
 }
 
-/// How `pantheon verify` checks a bundle's Bitcoin part.
-pub struct BitcoinCheck {
-    /// The Bitcoin network the anchor is on.
-    pub network: pantheon_anchor::bitcoin::Network,
-    /// Confirmations required (default 1 on regtest, 6 elsewhere).
-    pub confirmations: Option<u32>,
-    /// A live bitcoind to check the block is in the best chain.
-    pub rpc: Option<pantheon_anchor::BitcoinRpc>,
-    /// A trusted Bitcoin block the headers must reach.
-    pub checkpoint: Option<pantheon_anchor::Checkpoint>,
-}
-
-/// Which network `pantheon verify` trusts.
-pub struct GenesisTrust {
-    /// The network's genesis file (`--genesis`): supplies the validator
-    /// set to a bundle that does not embed it, and pins its hash.
-    pub file: Option<std::path::PathBuf>,
+/// What `pantheon verify` was given: the bundle, the trust and the checks.
+pub struct VerifyArgs {
+    /// The bundle file.
+    pub file: std::path::PathBuf,
+    /// The network's genesis file (`--genesis`).
+    pub genesis: Option<std::path::PathBuf>,
     /// A trusted genesis hash (`--genesis-hash`).
-    pub hash: Option<String>,
+    pub genesis_hash: Option<String>,
+    /// The Bitcoin network the user expects (`--bitcoin-network`).
+    pub bitcoin_network: Option<String>,
+    /// Confirmations required, if more than the genesis asks.
+    pub confirmations: Option<u32>,
+    /// A live bitcoind to ask about the anchor's block.
+    pub bitcoin_rpc: Option<pantheon_anchor::BitcoinRpc>,
+    /// A trusted Bitcoin block, `HEIGHT:HASH`.
+    pub checkpoint: Option<String>,
+    /// The audit root the user holds.
+    pub root: Option<String>,
+    /// Print JSON.
+    pub json: bool,
 }
 
-impl GenesisTrust {
-    /// The trusted hash, after giving `bundle` the genesis file's header.
-    fn apply(&self, bundle: &mut ProofBundle) -> Result<Option<GenesisHash>> {
-        let mut trusted: Option<GenesisHash> = self
-            .hash
+/// Why `pantheon verify` did not say VALID.
+enum Refusal {
+    /// The bundle fails a link.
+    Link(ProofError),
+    /// The inputs are unusable (a file that cannot be read, a bad flag).
+    Input(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Refusal {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Input(e)
+    }
+}
+
+/// `pantheon verify`: reads the files, asks the live node if one is
+/// given, and lets [`pantheon_anchor::verify_bundle`] judge. Every outcome
+/// is printed as JSON with `--json`, failures included.
+///
+/// # Errors
+/// An invalid bundle (the failing link) or unusable inputs.
+pub async fn verify(args: &VerifyArgs) -> Result<()> {
+    match judge(args).await {
+        Ok(verdict) => {
+            output(
+                args.json,
+                &json!({ "valid": true, "proof": verdict.proof, "trust": {
+                    "genesis_pinned": verdict.genesis_pinned,
+                    "bitcoin": verdict.bitcoin,
+                }, "links": verdict.links }),
+                || describe(&verdict),
+            );
+            Ok(())
+        }
+        Err(Refusal::Link(e)) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({ "valid": false, "failed_link": e.link, "reason": e.reason })
+                );
+            }
+            bail!("INVALID: {} link failed: {}", e.link, e.reason)
+        }
+        Err(Refusal::Input(e)) => {
+            if args.json {
+                println!("{}", json!({ "valid": false, "error": format!("{e:#}") }));
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn judge(args: &VerifyArgs) -> Result<pantheon_anchor::Verdict, Refusal> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let bundle: ProofBundle = serde_json::from_str(&text).map_err(|e| {
+        Refusal::Link(ProofError {
+            link: Link::Format,
+            reason: format!("not a proof bundle: {e}"),
+        })
+    })?;
+    let mut trust = pantheon_anchor::Trust {
+        genesis_hash: args
+            .genesis_hash
             .as_deref()
             .map(str::parse)
             .transpose()
-            .context("--genesis-hash must be 64 hex digits")?;
-        if let Some(path) = &self.file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let genesis: pantheon_runtime::genesis::Genesis = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a genesis file", path.display()))?;
-            if let Some(t) = trusted.filter(|t| *t != genesis.hash()) {
-                bail!(
-                    "{} has genesis hash {}, not the --genesis-hash {t}",
-                    path.display(),
-                    genesis.hash()
-                );
-            }
-            trusted = Some(genesis.hash());
-            bundle.supply_genesis(genesis.header());
-        }
-        Ok(trusted)
+            .context("--genesis-hash must be 64 hex digits")?,
+        ..pantheon_anchor::Trust::default()
+    };
+    if let Some(path) = &args.genesis {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let genesis: pantheon_runtime::genesis::Genesis = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a genesis file", path.display()))?;
+        trust.genesis = Some(genesis.header().clone());
     }
+    if let Some(c) = &args.checkpoint {
+        let (h, hash) = c.split_once(':').context("--checkpoint is HEIGHT:HASH")?;
+        trust.checkpoint = Some(pantheon_anchor::Checkpoint {
+            height: h.parse().context("--checkpoint height")?,
+            hash: hash.parse().context("--checkpoint hash")?,
+        });
+    }
+    if let Some(rpc) = &args.bitcoin_rpc {
+        trust.live = pantheon_anchor::verify::ask_live_node(rpc, &bundle).await;
+    }
+    let checks = pantheon_anchor::Checks {
+        bitcoin_network: args
+            .bitcoin_network
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("--bitcoin-network")?,
+        confirmations: args.confirmations,
+        root: args
+            .root
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("--root must be 64 hex digits")?,
+    };
+    pantheon_anchor::verify_bundle(&bundle, &trust, &checks, &KeyCache::new(64))
+        .map_err(Refusal::Link)
 }
 
-/// `pantheon verify`: checks a bundle offline (and, with `--bitcoin-rpc`,
-/// its Bitcoin block against a live node), naming the first failing link.
-///
-/// # Errors
-/// An unreadable file, or an invalid bundle (the failing link).
-pub async fn verify(
-    file: &Path,
-    genesis: &GenesisTrust,
-    json: bool,
-    bitcoin: &BitcoinCheck,
-) -> Result<()> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut bundle: ProofBundle = serde_json::from_str(&text)
-        .with_context(|| format!("{}: format link failed: not a proof bundle", file.display()))?;
-    let trusted = genesis.apply(&mut bundle)?;
-    let fail = |link: &str, reason: String| -> Result<()> {
-        if json {
-            println!(
-                "{}",
-                json!({ "valid": false, "failed_link": link, "reason": reason })
-            );
+/// The human-readable verdict: what was proven and what it rests on.
+fn describe(v: &pantheon_anchor::Verdict) -> String {
+    use pantheon_anchor::verify::{BitcoinBacking, GenesisPin, NetworkSource};
+    let p = &v.proof;
+    let pinned = match v.genesis_pinned {
+        GenesisPin::Unpinned => {
+            "NOT pinned: the bundle carries this genesis; check the hash is the network you trust, \
+             or pass --genesis FILE / --genesis-hash HEX"
         }
-        bail!("INVALID: {link} link failed: {reason}")
+        GenesisPin::File => "pinned by --genesis",
+        GenesisPin::Hash => "pinned by --genesis-hash",
+        GenesisPin::FileAndHash => "pinned by --genesis and --genesis-hash",
     };
-    let v = match bundle.verify(trusted, &KeyCache::new(64)) {
-        Ok(v) => v,
-        Err(e) => {
-            return fail(&e.link.to_string(), e.reason.clone());
-        }
-    };
-    let mut links = "genesis, submission signature, header, certificate, log path".to_owned();
-    let mut bitcoin_summary = None;
-    if let (Some(claim), Some(part)) = (&v.anchor, bundle.anchor.as_ref().map(|a| &a.bitcoin)) {
-        let network = bitcoin.network;
-        let regtest = network == pantheon_anchor::bitcoin::Network::Regtest;
-        let k = bitcoin.confirmations.unwrap_or(if regtest { 1 } else { 6 });
-        if !regtest && bitcoin.rpc.is_none() && bitcoin.checkpoint.is_none() {
-            return fail(
-                "bitcoin",
-                format!(
-                    "headers alone are cheap to forge on {network}: give --bitcoin-rpc URL or --checkpoint HEIGHT:HASH"
-                ),
-            );
-        }
-        let anchored =
-            match pantheon_anchor::spv::verify(part, &claim.commitment.hash(), network, k) {
-                Ok(a) => a,
-                Err(e) => return fail("bitcoin", e.to_string()),
-            };
-        if let Some(cp) = &bitcoin.checkpoint
-            && let Err(e) = anchored.check_checkpoint(cp)
-        {
-            return fail("bitcoin", e.to_string());
-        }
-        let mut live = String::new();
-        if let Some(rpc) = &bitcoin.rpc {
-            match pantheon_anchor::spv::check_best_chain(rpc, part, network, k).await {
-                Ok(status) => live = format!(", in the best chain of {} ({status:?})", rpc.url()),
-                Err(e) => return fail("bitcoin", e.to_string()),
+    let mut out = format!(
+        "VALID\n  root         {}\n  submission   {}\n  operator     {} (seq {})\n  block        {} at height {}, time {} ({} of {} validators signed)\n  network      {}, genesis {} ({pinned})",
+        p.root,
+        p.submission_id,
+        p.operator,
+        p.seq,
+        p.block_hash,
+        p.height,
+        utc(p.block_time_ms / 1000),
+        p.signers.0,
+        p.signers.1,
+        p.chain_id,
+        p.genesis_hash,
+    );
+    if let (Some(claim), Some(b)) = (&p.anchor, &v.bitcoin) {
+        let source = match b.network_source {
+            NetworkSource::Genesis => "committed in the genesis",
+            NetworkSource::Stated => "as stated: the version-1 genesis commits none",
+        };
+        let backing = match &b.backed_by {
+            BitcoinBacking::HeadersOnly => "the carried headers alone (regtest)".to_owned(),
+            BitcoinBacking::Checkpoint {
+                height,
+                hash,
+                block_height,
+            } => {
+                format!("checkpoint {height}:{hash} (the anchor block is at height {block_height})")
             }
-        }
-        links.push_str(if claim.recorded_by.is_some() {
-            ", history, anchor record, bitcoin"
-        } else {
-            ", history, bitcoin"
-        });
-        bitcoin_summary = Some(format!(
-            "\n  anchored     block {} (commitment {})\n  bitcoin      tx {} in block {} on {network}, {} confirmations carried{live}",
+            BitcoinBacking::LiveNode {
+                node,
+                block_height,
+                confirmations,
+            } => format!(
+                "the best chain of {node}: height {block_height}, {confirmations} confirmations"
+            ),
+        };
+        out.push_str(&format!(
+            "\n  anchored     block {} (commitment {})\n  bitcoin      {} ({source})\n  bitcoin tx   {}\n  bitcoin block {}\n  existed by   {} (Bitcoin block time)\n  confirmations {} carried, {} required; backed by {backing}",
             claim.height,
             claim.commitment,
-            anchored.txid,
-            anchored.block_hash,
-            anchored.confirmations
+            b.network,
+            b.txid,
+            b.block_hash,
+            utc(u64::from(b.block_time)),
+            b.confirmations,
+            b.required_confirmations,
         ));
     }
-    output(json, &json!({ "valid": true, "proof": v }), || {
-        format!(
-            "VALID\n  root         {}\n  submission   {}\n  operator     {} (seq {})\n  block        {} at height {} ({} of {} validators signed)\n  network      {} ({}){}\n  links        {links}",
-            v.root,
-            v.submission_id,
-            v.operator,
-            v.seq,
-            v.block_hash,
-            v.height,
-            v.signers.0,
-            v.signers.1,
-            v.chain_id,
-            v.genesis_hash,
-            bitcoin_summary.clone().unwrap_or_default(),
-        )
-    });
-    Ok(())
+    let links: Vec<String> = v.links.iter().map(ToString::to_string).collect();
+    out.push_str(&format!("\n  links        {}", links.join(", ")));
+    out
+}
+
+/// Seconds since the Unix epoch as RFC 3339 UTC.
+fn utc(secs: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
 }
 
 /// `pantheon balance`.

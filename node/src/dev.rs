@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use pantheon_runtime::amount::SUPPLY;
+use pantheon_runtime::anchor::{BitcoinNetwork, BitcoinParams};
 use pantheon_runtime::crypto::Keypair;
 use pantheon_runtime::genesis::{Allocation, Genesis, Params, Validator, ValidatorSet};
 
@@ -69,15 +70,28 @@ fn load_or_create(path: &Path) -> Result<Keypair> {
 }
 
 fn dev_genesis(validator: &Keypair, funder: &Keypair) -> Result<Genesis> {
-    genesis("pantheon-dev", &[validator], funder)
+    // Anchored to regtest even when run with `--no-bitcoin`: the network
+    // is made once, and may anchor on its next start.
+    genesis(
+        "pantheon-dev",
+        &[validator],
+        funder,
+        Some(BitcoinParams::for_network(BitcoinNetwork::Regtest)),
+    )
 }
 
-/// A genesis with `validators` (power 1 each) and the whole supply in
-/// `funder`'s account, timed now.
+/// A version-2 genesis with `validators` (power 1 each), the whole supply
+/// in `funder`'s account and `bitcoin` as its anchoring (`None`: the
+/// network does not anchor), timed now.
 ///
 /// # Errors
 /// A clock before 1970 or an invalid validator set.
-pub fn genesis(chain_id: &str, validators: &[&Keypair], funder: &Keypair) -> Result<Genesis> {
+pub fn genesis(
+    chain_id: &str,
+    validators: &[&Keypair],
+    funder: &Keypair,
+    bitcoin: Option<BitcoinParams>,
+) -> Result<Genesis> {
     let time_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("system clock before 1970")?
@@ -101,7 +115,8 @@ pub fn genesis(chain_id: &str, validators: &[&Keypair], funder: &Keypair) -> Res
         Params::default(),
         validators,
         allocations,
-    )?)
+    )?
+    .with_bitcoin(bitcoin)?)
 }
 
 /// The node configuration of a dev home.

@@ -26,7 +26,7 @@ mod testnet;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use pantheon_runtime::amount::{Amount, SUPPLY};
 use pantheon_runtime::ledger::Ledger;
@@ -90,10 +90,15 @@ enum Command {
         /// Wait until the submission reaches this status first.
         #[arg(long, value_enum)]
         wait: Option<WaitFor>,
-        /// Also carry the genesis header (validator keys), for a verifier
-        /// who will not have the network's genesis file: about 8 KB more
-        /// with four validators.
+        /// Leave the genesis header (the validator keys, about 10.6 KB of
+        /// the bundle with four validators) out, for a verifier who holds
+        /// the network's genesis file (`pantheon verify --genesis FILE`).
+        /// By default the bundle carries it and verifies alone.
         #[arg(long)]
+        no_genesis: bool,
+        /// The default since the genesis is embedded by default; kept so
+        /// that older scripts run.
+        #[arg(long, hide = true)]
         embed_genesis: bool,
         /// Write the bundle here instead of stdout.
         #[arg(long)]
@@ -105,17 +110,24 @@ enum Command {
     Verify {
         /// The proof bundle (JSON).
         file: PathBuf,
-        /// The network's genesis file, which the bundle's genesis hash must
-        /// match (needed unless the bundle embeds the genesis).
+        /// The network's genesis file: pins the network (the bundle must
+        /// be for it) and supplies the validator keys to a bundle fetched
+        /// with `--no-genesis`.
         #[arg(long)]
         genesis: Option<PathBuf>,
-        /// Also require the bundle to be for this network.
+        /// Pin the network by its genesis hash.
         #[arg(long)]
         genesis_hash: Option<String>,
-        /// The Bitcoin network of the anchor: regtest, signet, testnet4, bitcoin.
-        #[arg(long, default_value = "regtest")]
-        bitcoin_network: String,
-        /// Confirmations the Bitcoin part must carry (default 1 on regtest, 6 elsewhere).
+        /// The audit root you hold: the bundle must prove this root.
+        #[arg(long)]
+        root: Option<String>,
+        /// The Bitcoin network you expect the anchor on (regtest, signet,
+        /// testnet4, bitcoin). A version-2 genesis commits it and this
+        /// must agree; a version-1 genesis commits none and needs it.
+        #[arg(long)]
+        bitcoin_network: Option<String>,
+        /// Confirmations the Bitcoin part must carry, if more than the
+        /// genesis asks (1 on regtest, 6 elsewhere by default).
         #[arg(long)]
         confirmations: Option<u32>,
         /// Also check the anchor's block is in this live bitcoind's best chain.
@@ -431,7 +443,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Proof {
             id,
             wait,
-            embed_genesis,
+            no_genesis,
+            embed_genesis: _,
             out,
             client,
         } => {
@@ -439,7 +452,7 @@ async fn run(cli: Cli) -> Result<()> {
                 &client.rpc,
                 &id,
                 wait.map(Into::into),
-                embed_genesis,
+                !no_genesis,
                 out.as_deref(),
             )
             .await
@@ -454,41 +467,31 @@ async fn run(cli: Cli) -> Result<()> {
             checkpoint,
             genesis,
             genesis_hash,
+            root,
             json,
         } => {
-            let network = config::bitcoin_network(&bitcoin_network)?;
-            let rpc = bitcoin_rpc
-                .map(|url| -> Result<_> {
-                    let auth = match bitcoin_cookie {
-                        Some(c) => pantheon_anchor::Auth::Cookie(c),
-                        None => pantheon_anchor::Auth::UserPass {
-                            user: std::env::var("BITCOIN_RPC_USER").unwrap_or_default(),
-                            password: std::env::var("BITCOIN_RPC_PASSWORD").unwrap_or_default(),
-                        },
-                    };
-                    Ok(pantheon_anchor::BitcoinRpc::new(url, auth))
-                })
-                .transpose()?;
-            let checkpoint = checkpoint
-                .map(|c| -> Result<_> {
-                    let (h, hash) = c.split_once(':').context("--checkpoint is HEIGHT:HASH")?;
-                    Ok(pantheon_anchor::Checkpoint {
-                        height: h.parse().context("--checkpoint height")?,
-                        hash: hash.parse().context("--checkpoint hash")?,
-                    })
-                })
-                .transpose()?;
-            let check = commands::BitcoinCheck {
-                network,
+            let bitcoin_rpc = bitcoin_rpc.map(|url| {
+                let auth = match bitcoin_cookie {
+                    Some(c) => pantheon_anchor::Auth::Cookie(c),
+                    None => pantheon_anchor::Auth::UserPass {
+                        user: std::env::var("BITCOIN_RPC_USER").unwrap_or_default(),
+                        password: std::env::var("BITCOIN_RPC_PASSWORD").unwrap_or_default(),
+                    },
+                };
+                pantheon_anchor::BitcoinRpc::new(url, auth)
+            });
+            commands::verify(&commands::VerifyArgs {
+                file,
+                genesis,
+                genesis_hash,
+                bitcoin_network,
                 confirmations,
-                rpc,
+                bitcoin_rpc,
                 checkpoint,
-            };
-            let trust = commands::GenesisTrust {
-                file: genesis,
-                hash: genesis_hash,
-            };
-            commands::verify(&file, &trust, json, &check).await
+                root,
+                json,
+            })
+            .await
         }
         Command::Balance { account, client } => {
             commands::balance(&client.rpc, &account, client.json).await
@@ -515,6 +518,10 @@ async fn run(cli: Cli) -> Result<()> {
             if init_only {
                 return Ok(());
             }
+            // Absolute from here on: the config resolves its paths against
+            // the home, so a relative home would be applied twice (the
+            // anchor key, funded here, was looked for in <home>/<home>/).
+            let home = std::path::absolute(&home)?;
             let mut config = dev::config(&home, rpc_addr, block_time_ms)?;
             if let Some(ms) = rpc_timeout_ms {
                 config.rpc.header_timeout_ms = ms;

@@ -29,6 +29,39 @@ fn init_tracing() {
         .try_init();
 }
 
+/// `[anchor]`'s policy under the genesis: a version-2 genesis fixes the
+/// network and the confirmations, and the config may only agree.
+fn pinned_policy(
+    anchor: &AnchorConfig,
+    genesis: &pantheon_runtime::genesis::GenesisHeader,
+) -> Result<pantheon_anchor::Policy> {
+    let mut policy = anchor.policy()?;
+    if !genesis.pins_bitcoin() {
+        return Ok(policy);
+    }
+    let Some(pinned) = genesis.bitcoin else {
+        anyhow::bail!(
+            "[anchor]: the genesis of {} says the network does not anchor to Bitcoin",
+            genesis.chain_id
+        );
+    };
+    let network = pantheon_anchor::ids::our_network(policy.network);
+    anyhow::ensure!(
+        network == Some(pinned.network),
+        "[anchor] network is {}, but the genesis anchors to {}",
+        policy.network,
+        pinned.network
+    );
+    let k = u32::from(pinned.confirmations);
+    anyhow::ensure!(
+        anchor.confirmations.is_none_or(|c| c == k),
+        "[anchor] confirmations: the genesis fixes them at {k}"
+    );
+    policy.confirmations = k;
+    policy.watch_depth = policy.watch_depth.max(k);
+    Ok(policy)
+}
+
 /// Opens the anchor engine of `[anchor]` (key created on first use).
 fn start_anchoring(
     config: &Config,
@@ -38,7 +71,7 @@ fn start_anchoring(
     view: &SharedView,
     network: &Arc<Mutex<NetworkStatus>>,
 ) -> Result<Anchoring> {
-    let policy = anchor.policy()?;
+    let policy = pinned_policy(anchor, chain.genesis().header())?;
     let key_path = config.resolve(&anchor.key);
     if let Some(dir) = key_path.parent() {
         std::fs::create_dir_all(dir)?;

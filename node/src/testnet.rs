@@ -65,6 +65,11 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
         "pantheon-testnet",
         &keys.iter().collect::<Vec<_>>(),
         &funder,
+        args.bitcoin.then(|| {
+            pantheon_runtime::anchor::BitcoinParams::for_network(
+                pantheon_runtime::anchor::BitcoinNetwork::Regtest,
+            )
+        }),
     )?;
     std::fs::write(
         dir.join("genesis.json"),
@@ -291,9 +296,12 @@ pub async fn status(dir: &Path) -> Result<Vec<NodeStatus>> {
     Ok(status::collect(&net).await)
 }
 
-/// Waits until each node of `watch` serves RPC and is within one block of
-/// the highest node (and past genesis if `blocks`), printing each node's
-/// line when it changes.
+/// Waits until each node of `watch` serves RPC and is in step with the
+/// highest node (and past genesis if `blocks`), printing each node's line
+/// when it changes. In step: within one block for a validator, and within
+/// two seconds of blocks for a full node, which learns each block only
+/// after the validators finalize it (at 400 ms blocks on two busy cores it
+/// trails by two or three blocks for good).
 async fn wait_in_step(
     net: &Manifest,
     watch: &[usize],
@@ -312,10 +320,16 @@ async fn wait_in_step(
             }
         }
         let top = report.iter().map(|s| s.height).max().unwrap_or(0);
+        let follower_lag = (2_000 / net.block_time_ms.max(1)).max(1);
         let ready = watch.iter().all(|&i| {
+            let lag = if net.nodes.get(i).is_some_and(|n| n.role == Role::Full) {
+                follower_lag
+            } else {
+                1
+            };
             report
                 .get(i)
-                .is_some_and(|s| s.reachable && (s.height >= 1 || !blocks) && s.height + 1 >= top)
+                .is_some_and(|s| s.reachable && (s.height >= 1 || !blocks) && s.height + lag >= top)
         });
         if ready {
             return Ok(report);
@@ -325,7 +339,10 @@ async fn wait_in_step(
             .find(|&&i| report.get(i).is_some_and(|s| !s.running))
         {
             let log = process::log_file(net, *dead)?;
-            bail!("node {dead} exited; see {}", log.display());
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+            bail!("node {dead} exited; see {}; its last lines:\n{tail}", log.display());
         }
         if started.elapsed() > WAIT {
             bail!(

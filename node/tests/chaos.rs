@@ -240,9 +240,12 @@ fn seeded_partitions_and_crashes_keep_one_chain_and_lose_nothing() {
                 "heal all links".to_owned()
             }
         };
-        // A crashed validator comes back one or two steps later.
+        // A crashed validator comes back a few steps later, when the links
+        // are healed: `testnet start` waits for it to catch up, which an
+        // isolated node cannot do (seed 1796133675161600106 restarted node
+        // 1 into an isolation and waited 120 s).
         if let Some(i) = down
-            && !action.starts_with("kill")
+            && action.starts_with("heal")
             && rng.below(2) == 0
         {
             net.cmd(&["start", &i.to_string()]);

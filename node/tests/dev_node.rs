@@ -144,10 +144,18 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
         assert_eq!(out["proof"]["root"], r["root"]);
     }
 
-    // Without the genesis the verifier asks for it; a bundle fetched with
-    // the genesis embedded verifies alone.
+    // A default bundle carries its genesis and verifies with no flags,
+    // saying the network was not pinned; one fetched with --no-genesis
+    // asks for the genesis file.
     let id = receipts[4]["id"].as_str().unwrap();
-    let compact = dir.path().join(format!("{id}.json"));
+    let embedded = dir.path().join(format!("{id}.json"));
+    let out = ok(&["verify", embedded.to_str().unwrap()]);
+    assert!(
+        out.contains(&genesis_hex) && out.contains("pantheon-dev") && out.contains("NOT pinned"),
+        "{out}"
+    );
+    let compact = dir.path().join("compact.json");
+    support::fetch_proof(&node.rpc, id, &compact, &["--no-genesis"]);
     let out = pantheon(&["verify", compact.to_str().unwrap()]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -155,9 +163,28 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
         stderr.contains("genesis link failed") && stderr.contains("--genesis"),
         "{stderr}"
     );
-    let embedded = dir.path().join("embedded.json");
-    support::fetch_proof(&node.rpc, id, &embedded, &["--embed-genesis"]);
-    ok(&["verify", embedded.to_str().unwrap()]);
+    // The auditor states the root they hold; another root fails, naming it.
+    let root = receipts[4]["root"].as_str().unwrap();
+    ok(&["verify", embedded.to_str().unwrap(), "--root", root]);
+    let other = Hash256::digest(b"another batch").to_string();
+    let out = pantheon(&[
+        "verify",
+        embedded.to_str().unwrap(),
+        "--root",
+        &other,
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["failed_link"], "root", "{v}");
+    assert!(v["reason"].as_str().unwrap().contains(root), "{v}");
+    // --json prints JSON for a file that is not a bundle too.
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{\"version\": 2").unwrap();
+    let out = pantheon(&["verify", junk.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["failed_link"], "format", "{v}");
 
     // Tampered copies fail, naming the link.
     let read = |p: &std::path::Path| -> ProofBundle {

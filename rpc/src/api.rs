@@ -47,7 +47,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Not found.
     fn submission(&self, id: SubmissionId) -> Result<SubmissionInfo, ApiError>;
     /// A finalized submission's proof bundle (version 2), carrying the
-    /// genesis header only if `embed_genesis`.
+    /// genesis header if `embed_genesis` (the RPC's default).
     ///
     /// # Errors
     /// Not found or not finalized.
@@ -252,7 +252,8 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
 
     async fn get_proof(&self, id: String, embed_genesis: Option<bool>) -> RpcResult<ProofBundle> {
         let id = SubmissionId::new(parse_hash("id", &id)?);
-        let embed = embed_genesis.unwrap_or(false);
+        // Self-contained by default: the bundle verifies with no other file.
+        let embed = embed_genesis.unwrap_or(true);
         self.call(move |b| b.proof(id, embed)).await
     }
 

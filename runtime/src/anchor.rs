@@ -379,3 +379,147 @@ mod tests {
         assert_eq!(part.block_hash().unwrap().as_bytes(), &sha256d(&[4; 80]));
     }
 }
+
+/// The Bitcoin network a Pantheon network anchors to, as its genesis
+/// commits it (`docs/FORMATS.md` 11.7). Its text form is the name
+/// `bitcoind -chain=` takes, except `bitcoin` for mainnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BitcoinNetwork {
+    /// Bitcoin mainnet (code 1).
+    Bitcoin,
+    /// testnet4, BIP 94 (code 2).
+    Testnet4,
+    /// The default signet (code 3).
+    Signet,
+    /// A local regression-test chain (code 4): headers cost nothing.
+    Regtest,
+}
+
+impl BitcoinNetwork {
+    /// Every network, in code order.
+    pub const ALL: [Self; 4] = [Self::Bitcoin, Self::Testnet4, Self::Signet, Self::Regtest];
+
+    /// The one-byte code in a genesis header.
+    #[must_use]
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Bitcoin => 1,
+            Self::Testnet4 => 2,
+            Self::Signet => 3,
+            Self::Regtest => 4,
+        }
+    }
+
+    /// The network of a code.
+    #[must_use]
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.code() == code)
+    }
+
+    /// Its name: `bitcoin`, `testnet4`, `signet` or `regtest`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Bitcoin => "bitcoin",
+            Self::Testnet4 => "testnet4",
+            Self::Signet => "signet",
+            Self::Regtest => "regtest",
+        }
+    }
+
+    /// The confirmations an anchor needs by default: 1 on regtest (blocks
+    /// are mined on demand), 6 elsewhere.
+    #[must_use]
+    pub const fn default_confirmations(self) -> u16 {
+        match self {
+            Self::Regtest => 1,
+            _ => 6,
+        }
+    }
+}
+
+impl fmt::Display for BitcoinNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown Bitcoin network name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not one of bitcoin (or mainnet), testnet4, signet, regtest")]
+pub struct UnknownNetwork(pub String);
+
+impl FromStr for BitcoinNetwork {
+    type Err = UnknownNetwork;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "mainnet" => Ok(Self::Bitcoin),
+            other => Self::ALL
+                .into_iter()
+                .find(|n| n.name() == other)
+                .ok_or_else(|| UnknownNetwork(other.to_owned())),
+        }
+    }
+}
+
+/// The most confirmations a genesis may ask of an anchor.
+pub const MAX_ANCHOR_CONFIRMATIONS: u16 = 100;
+
+/// How a network anchors to Bitcoin, committed in its genesis (version 2):
+/// which Bitcoin network, and how many confirmations an anchor needs
+/// before the chain records it and verifiers accept it by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitcoinParams {
+    /// The Bitcoin network.
+    pub network: BitcoinNetwork,
+    /// Confirmations, `1..=100`.
+    pub confirmations: u16,
+}
+
+impl BitcoinParams {
+    /// `network` with its default confirmations.
+    #[must_use]
+    pub const fn for_network(network: BitcoinNetwork) -> Self {
+        Self {
+            network,
+            confirmations: network.default_confirmations(),
+        }
+    }
+
+    /// Whether the confirmations are in `1..=100`.
+    #[must_use]
+    pub const fn is_valid(&self) -> bool {
+        self.confirmations >= 1 && self.confirmations <= MAX_ANCHOR_CONFIRMATIONS
+    }
+}
+
+impl Encode for BitcoinParams {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.network.code());
+        out.extend_from_slice(&self.confirmations.to_be_bytes());
+    }
+}
+
+impl Decode for BitcoinParams {
+    const MAX_SIZE: usize = 3;
+    fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
+        let code = r.u8()?;
+        let network = BitcoinNetwork::from_code(code).ok_or(CodecError::InvalidTag {
+            field: "bitcoin.network",
+            tag: code,
+        })?;
+        let params = Self {
+            network,
+            confirmations: r.u16()?,
+        };
+        if !params.is_valid() {
+            return Err(CodecError::Invalid {
+                field: "bitcoin.confirmations",
+                reason: "not in 1..=100",
+            });
+        }
+        Ok(params)
+    }
+}

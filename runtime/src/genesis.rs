@@ -4,6 +4,9 @@
 //! ```text
 //! GenesisHeader = version:u8 (=1) || chain_id:u8-len ASCII (<=32) || time_ms:u64
 //!                 || Params || ValidatorSet || allocations_hash:[32]
+//!               | version:u8 (=2) || chain_id || time_ms || Params
+//!                 || bitcoin:Option<network:u8 || confirmations:u16>
+//!                 || ValidatorSet || allocations_hash
 //! allocations_hash = SHA-256("pantheon/v1/genesis-allocations" || 0x00
 //!                    || count:u32 || (account:[32] || amount:u64)*)
 //! genesis_hash     = SHA-256("pantheon/v1/genesis" || 0x00 || GenesisHeader)
@@ -11,16 +14,25 @@
 //!
 //! The header is small and self-contained, so a proof bundle carries it and
 //! a verifier recomputes the genesis hash to learn the validator set.
+//! Version 2 also commits the Bitcoin network the chain anchors to (and
+//! the confirmations an anchor needs), so that a bundle's trust root pins
+//! it: a verifier never has to guess, or default to, a network. Version 1
+//! stays readable; it pins no network.
 
 use serde::{Deserialize, Serialize};
 
 use crate::amount::{Amount, SUPPLY};
+use crate::anchor::BitcoinParams;
 use crate::codec::{self, CodecError, Decode, Encode, Reader, put_count16, put_short_bytes};
 use crate::crypto::{AccountId, PublicKey};
 use crate::hash::{Domain, GenesisHash, Hash256};
 
-/// The genesis format version.
-pub const GENESIS_VERSION: u8 = 1;
+/// The genesis format version new networks are made with: it commits the
+/// Bitcoin network.
+pub const GENESIS_VERSION: u8 = 2;
+/// The first genesis format version, still read (it pins no Bitcoin
+/// network).
+pub const GENESIS_VERSION_1: u8 = 1;
 /// Longest chain id, in bytes.
 pub const MAX_CHAIN_ID_LEN: usize = 32;
 /// Most validators in a set.
@@ -46,6 +58,12 @@ pub enum GenesisError {
     /// The chain id is empty, too long or not printable ASCII.
     #[error("chain id must be 1..=32 printable ASCII bytes")]
     BadChainId,
+    /// An unknown version, or version-1 with a Bitcoin member.
+    #[error("genesis version: {0}")]
+    BadVersion(&'static str),
+    /// Bitcoin confirmations outside `1..=100`.
+    #[error("bitcoin.confirmations must be between 1 and 100")]
+    BadBitcoin,
     /// Encoding error.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -218,16 +236,28 @@ impl Decode for ValidatorSet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisHeader {
+    /// [`GENESIS_VERSION`] or [`GENESIS_VERSION_1`].
+    #[serde(default = "version_1")]
+    pub version: u8,
     /// A human-readable network name.
     pub chain_id: String,
     /// Genesis time, milliseconds since the Unix epoch.
     pub time_ms: u64,
     /// Fees and limits.
     pub params: Params,
+    /// Version 2: the Bitcoin network anchors go to and the confirmations
+    /// they need (`None`: this network does not anchor). Always `None` in
+    /// version 1, which pins no network.
+    #[serde(default)]
+    pub bitcoin: Option<BitcoinParams>,
     /// The validator set.
     pub validators: ValidatorSet,
     /// The hash of the allocation list.
     pub allocations_hash: Hash256,
+}
+
+const fn version_1() -> u8 {
+    GENESIS_VERSION_1
 }
 
 impl GenesisHeader {
@@ -236,14 +266,29 @@ impl GenesisHeader {
     pub fn hash(&self) -> GenesisHash {
         GenesisHash::new(Hash256::tagged(Domain::Genesis, &self.to_bytes()))
     }
+
+    /// Whether this genesis commits its Bitcoin network (version 2).
+    #[must_use]
+    pub const fn pins_bitcoin(&self) -> bool {
+        self.version >= GENESIS_VERSION
+    }
 }
 
 impl Encode for GenesisHeader {
     fn encode(&self, out: &mut Vec<u8>) {
-        out.push(GENESIS_VERSION);
+        out.push(self.version);
         put_short_bytes(out, self.chain_id.as_bytes());
         self.time_ms.encode(out);
         self.params.encode(out);
+        if self.version >= GENESIS_VERSION {
+            match &self.bitcoin {
+                None => out.push(0),
+                Some(b) => {
+                    out.push(1);
+                    b.encode(out);
+                }
+            }
+        }
         self.validators.encode(out);
         out.extend_from_slice(self.allocations_hash.as_bytes());
     }
@@ -251,18 +296,33 @@ impl Encode for GenesisHeader {
 
 impl Decode for GenesisHeader {
     const MAX_SIZE: usize =
-        1 + 1 + MAX_CHAIN_ID_LEN + 8 + 28 + 2 + MAX_VALIDATORS * (1952 + 8) + 32;
+        1 + 1 + MAX_CHAIN_ID_LEN + 8 + 28 + 4 + 2 + MAX_VALIDATORS * (1952 + 8) + 32;
     fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
-        r.version("genesis", GENESIS_VERSION)?;
+        let version = r.u8()?;
+        if version != GENESIS_VERSION && version != GENESIS_VERSION_1 {
+            return Err(CodecError::UnsupportedVersion {
+                what: "genesis",
+                version,
+            });
+        }
         let chain_id = r.short_bytes("chain_id", MAX_CHAIN_ID_LEN)?;
         let chain_id = parse_chain_id(chain_id).ok_or(CodecError::Invalid {
             field: "chain_id",
             reason: "not 1..=32 printable ASCII bytes",
         })?;
+        let time_ms = r.u64()?;
+        let params = Params::decode(r)?;
+        let bitcoin = if version == GENESIS_VERSION && r.option_tag("bitcoin")? {
+            Some(BitcoinParams::decode(r)?)
+        } else {
+            None
+        };
         Ok(Self {
+            version,
             chain_id,
-            time_ms: r.u64()?,
-            params: Params::decode(r)?,
+            time_ms,
+            params,
+            bitcoin,
             validators: ValidatorSet::decode(r)?,
             allocations_hash: Hash256::from_bytes(r.array()?),
         })
@@ -295,30 +355,65 @@ pub struct Genesis {
     hash: GenesisHash,
 }
 
-/// The JSON form of a genesis file.
+/// The JSON form of a genesis file. Version 1 files have neither
+/// `version` nor `bitcoin`; version 2 files have `"version": 2` and a
+/// `bitcoin` member (an object, or `null` for a network that does not
+/// anchor).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GenesisFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<u8>,
     chain_id: String,
     time_ms: u64,
     params: Params,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    bitcoin: Option<Option<BitcoinParams>>,
     validators: ValidatorSet,
     allocations: Vec<Allocation>,
+}
+
+/// A member that is present, possibly `null` (absent is `None`, by
+/// `#[serde(default)]`).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<BitcoinParams>>, D::Error> {
+    Option::<BitcoinParams>::deserialize(d).map(Some)
 }
 
 impl TryFrom<GenesisFile> for Genesis {
     type Error = GenesisError;
     fn try_from(f: GenesisFile) -> Result<Self, Self::Error> {
-        Self::new(f.chain_id, f.time_ms, f.params, f.validators, f.allocations)
+        let v1 = Self::new(f.chain_id, f.time_ms, f.params, f.validators, f.allocations)?;
+        match (f.version, f.bitcoin) {
+            (None | Some(GENESIS_VERSION_1), None) => Ok(v1),
+            (None | Some(GENESIS_VERSION_1), Some(_)) => Err(GenesisError::BadVersion(
+                "a `bitcoin` member needs \"version\": 2",
+            )),
+            (Some(GENESIS_VERSION), Some(bitcoin)) => v1.with_bitcoin(bitcoin),
+            (Some(GENESIS_VERSION), None) => Err(GenesisError::BadVersion(
+                "version 2 needs a `bitcoin` member (an object, or null)",
+            )),
+            (Some(_), _) => Err(GenesisError::BadVersion(
+                "this reader knows versions 1 and 2",
+            )),
+        }
     }
 }
 
 impl From<Genesis> for GenesisFile {
     fn from(g: Genesis) -> Self {
+        let v2 = g.header.pins_bitcoin();
         Self {
+            version: v2.then_some(g.header.version),
             chain_id: g.header.chain_id,
             time_ms: g.header.time_ms,
             params: g.header.params,
+            bitcoin: v2.then_some(g.header.bitcoin),
             validators: g.header.validators,
             allocations: g.allocations,
         }
@@ -326,8 +421,10 @@ impl From<Genesis> for GenesisFile {
 }
 
 impl Genesis {
-    /// A validated genesis. Allocations must be sorted by account, unique,
-    /// non-zero, and add up to exactly [`SUPPLY`].
+    /// A validated version-1 genesis (it pins no Bitcoin network: new
+    /// networks add one with [`Self::with_bitcoin`]). Allocations must be
+    /// sorted by account, unique, non-zero, and add up to exactly
+    /// [`SUPPLY`].
     ///
     /// # Errors
     /// [`GenesisError`].
@@ -363,9 +460,11 @@ impl Genesis {
             return Err(GenesisError::SupplyMismatch { total });
         }
         let header = GenesisHeader {
+            version: GENESIS_VERSION_1,
             chain_id,
             time_ms,
             params,
+            bitcoin: None,
             validators,
             allocations_hash: allocations_hash(&allocations),
         };
@@ -375,6 +474,22 @@ impl Genesis {
             allocations,
             hash,
         })
+    }
+
+    /// The same genesis as version 2, committing the Bitcoin network its
+    /// anchors go to (`None`: the network does not anchor). The hash
+    /// changes: this is another network.
+    ///
+    /// # Errors
+    /// [`GenesisError::BadBitcoin`] for confirmations outside `1..=100`.
+    pub fn with_bitcoin(mut self, bitcoin: Option<BitcoinParams>) -> Result<Self, GenesisError> {
+        if bitcoin.is_some_and(|b| !b.is_valid()) {
+            return Err(GenesisError::BadBitcoin);
+        }
+        self.header.version = GENESIS_VERSION;
+        self.header.bitcoin = bitcoin;
+        self.hash = self.header.hash();
+        Ok(self)
     }
 
     /// The hashed header.

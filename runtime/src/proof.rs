@@ -134,6 +134,9 @@ pub enum Link {
     Genesis,
     /// The operator's signed submission.
     Submission,
+    /// The audit root the verifier's user holds (`pantheon verify
+    /// --root`), if they stated one.
+    Root,
     /// The block header and its hash.
     Header,
     /// The commit certificate.
@@ -155,6 +158,7 @@ impl std::fmt::Display for Link {
             Self::Format => "format",
             Self::Genesis => "genesis",
             Self::Submission => "submission",
+            Self::Root => "root",
             Self::Header => "header",
             Self::Certificate => "certificate",
             Self::Path => "path",
@@ -250,6 +254,21 @@ impl ProofBundle {
         trusted_genesis: Option<GenesisHash>,
         keys: &KeyCache,
     ) -> Result<Verified, ProofError> {
+        self.verify_expecting(trusted_genesis, None, keys)
+    }
+
+    /// [`Self::verify`], and if `root` is given, the `root` link after the
+    /// submission: the submission's audit root must be the one the
+    /// verifier's user holds.
+    ///
+    /// # Errors
+    /// [`ProofError`] naming the first link that fails.
+    pub fn verify_expecting(
+        &self,
+        trusted_genesis: Option<GenesisHash>,
+        root: Option<AuditRoot>,
+        keys: &KeyCache,
+    ) -> Result<Verified, ProofError> {
         if self.version != BUNDLE_VERSION && self.version != BUNDLE_VERSION_1 {
             return Err(fail(
                 Link::Format,
@@ -305,6 +324,15 @@ impl ProofBundle {
             .verify(tx.body().context(), &message, &tx.signature())
         {
             return Err(fail(Link::Submission, "operator signature does not verify"));
+        }
+        if let Some(root) = root.filter(|r| *r != submission.root) {
+            return Err(fail(
+                Link::Root,
+                format!(
+                    "the submission commits to root {}, not the root {root} you hold",
+                    submission.root
+                ),
+            ));
         }
 
         let header: BlockHeader = decode_exact(&self.header).map_err(|e| fail(Link::Header, e))?;

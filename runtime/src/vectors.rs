@@ -9,6 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::amount::{Amount, Height, SUPPLY};
+use crate::anchor::{BitcoinNetwork, BitcoinParams};
 use crate::block::{
     BlockHeader, CommitCertificate, CommitSignature, ProposalMessage, VoteMessage, VoteType,
 };
@@ -51,6 +52,7 @@ pub fn generate() -> Vec<VectorFile> {
     let operator = key(0x02);
     let genesis = example_genesis(&validator, &operator);
     let (anchor, bundle, bundle_v1) = anchor::anchor_vectors(&genesis, &validator, &operator);
+    let pinned = pinned_bundles(&genesis, &validator, &operator);
     vec![
         VectorFile {
             name: "keys",
@@ -88,7 +90,34 @@ pub fn generate() -> Vec<VectorFile> {
             name: "bundle-v1",
             json: bundle_v1,
         },
+        VectorFile {
+            name: "bundle-pinned",
+            json: pinned,
+        },
     ]
+}
+
+/// `bundle-pinned.json`: the example chain made again under version-2
+/// genesis files that commit the Bitcoin network (FORMATS 11.7), each
+/// bundle carrying its genesis. The Bitcoin part is the synthetic regtest
+/// one in both: valid under `regtest`, refused under `testnet4`.
+fn pinned_bundles(genesis: &Genesis, validator: &Keypair, operator: &Keypair) -> Value {
+    let bundle = |network| {
+        let g = genesis
+            .clone()
+            .with_bitcoin(Some(BitcoinParams::for_network(network)))
+            .expect("valid Bitcoin params");
+        let (_, bundle, _) = anchor::anchor_vectors(&g, validator, operator);
+        let mut bundle: crate::proof::ProofBundle =
+            serde_json::from_value(bundle).expect("the bundle reads back");
+        bundle = bundle.with_genesis(g.header());
+        serde_json::to_value(&bundle).expect("bundles serialize")
+    };
+    json!({
+        "description": "The anchored bundle of bundle.json, made on version-2 genesis files (each embedded) that commit regtest (1 confirmation) and testnet4 (6 confirmations); both carry the synthetic regtest Bitcoin part of anchor.json. Expected verdicts: `regtest` is valid with no trust given (genesis unpinned, network from the genesis, 3 confirmations carried against 1 required) and fails the bitcoin link if the verifier states another network; `testnet4` fails the bitcoin link without a checkpoint or live node (headers alone), and with a checkpoint on its first header still fails it (the headers' target is above testnet4's proof-of-work limit).",
+        "regtest": bundle(BitcoinNetwork::Regtest),
+        "testnet4": bundle(BitcoinNetwork::Testnet4),
+    })
 }
 
 fn example_genesis(validator: &Keypair, operator: &Keypair) -> Genesis {
@@ -153,12 +182,28 @@ fn keys() -> Value {
 }
 
 fn genesis_vectors(g: &Genesis) -> Value {
+    let v2 = |bitcoin| {
+        let g = g
+            .clone()
+            .with_bitcoin(bitcoin)
+            .expect("valid Bitcoin params");
+        json!({
+            "genesis": serde_json::to_value(&g).expect("genesis serializes"),
+            "header_bytes": hx(&g.header().to_bytes()),
+            "genesis_hash": g.hash().to_string(),
+        })
+    };
     json!({
-        "description": "A genesis with one validator and two allocations: header encoding, allocations hash and genesis hash",
+        "description": "A genesis with one validator and two allocations: header encoding, allocations hash and genesis hash; the same as version 2, anchoring to regtest with 1 confirmation and to testnet4 with 6, and not anchoring",
         "genesis": serde_json::to_value(g).expect("genesis serializes"),
         "allocations_hash": g.header().allocations_hash.to_string(),
         "header_bytes": hx(&g.header().to_bytes()),
         "genesis_hash": g.hash().to_string(),
+        "version_2": {
+            "regtest": v2(Some(BitcoinParams::for_network(BitcoinNetwork::Regtest))),
+            "testnet4": v2(Some(BitcoinParams::for_network(BitcoinNetwork::Testnet4))),
+            "no_bitcoin": v2(None),
+        },
     })
 }
 

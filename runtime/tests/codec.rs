@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 use pantheon_runtime::amount::{Amount, Height};
+use pantheon_runtime::anchor::{BitcoinNetwork, BitcoinParams};
 use pantheon_runtime::block::{
     BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType,
 };
@@ -157,12 +158,22 @@ fn genesis_header() -> impl Strategy<Value = GenesisHeader> {
         any::<u64>(),
         prop::collection::vec(public_key(), 1..3),
         hash(),
+        0u8..6,
+        1u16..=100,
     )
         .prop_map(
-            |(chain_id, time_ms, keys, allocations_hash)| GenesisHeader {
+            |(chain_id, time_ms, keys, allocations_hash, bitcoin, confirmations)| GenesisHeader {
+                // 0: version 1; 1: version 2 without anchoring; 2..=5 a network.
+                version: if bitcoin == 0 { 1 } else { 2 },
                 chain_id,
                 time_ms,
                 params: Params::default(),
+                bitcoin: BitcoinNetwork::from_code(bitcoin.saturating_sub(1)).map(|network| {
+                    BitcoinParams {
+                        network,
+                        confirmations,
+                    }
+                }),
                 validators: ValidatorSet::new(
                     keys.into_iter()
                         .map(|public_key| Validator {

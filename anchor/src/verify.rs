@@ -1,0 +1,428 @@
+//! The one verification call: a proof bundle, the trust the verifier
+//! brings and the checks its user asks for, in; the verdict, out.
+//!
+//! ```text
+//! verify_bundle(bundle, &Trust, &Checks, keys) -> Verdict | ProofError
+//!   format -> genesis -> submission -> root -> header -> certificate
+//!     -> path -> history -> (anchor_record, version 1) -> bitcoin
+//! ```
+//!
+//! It lives here, not in the runtime, because its last link is Bitcoin's
+//! (proof of work, Merkle branch, the live node's answer), which needs the
+//! `bitcoin` crate; the runtime checks everything up to the commitment
+//! ([`ProofBundle::verify_expecting`]) and this module adds the rest and
+//! the rules about what the verdict may rest on. It is pure: the one
+//! input that comes from the network, a live Bitcoin node's answer, is
+//! fetched by the caller ([`ask_live_node`]) and passed in as
+//! [`Trust::live`]. `pantheon verify` only reads files, calls this and
+//! prints; a second implementation mirrors this function.
+//!
+//! Trust is explicit and never weakened by a default (FORMATS 11.7):
+//! - the Bitcoin network is the one the bundle's genesis commits (version
+//!   2); a network the user states must agree with it; a version-1
+//!   genesis pins none, so the user must state one;
+//! - the confirmations are at least the genesis's (or the network's
+//!   default); the user may ask for more, never fewer;
+//! - off regtest, headers alone are refused: a checkpoint the headers
+//!   reach, or a live node's best chain, must back them;
+//! - the verdict says whether the genesis was pinned by the user
+//!   (`--genesis`, `--genesis-hash`) or only carried by the bundle.
+
+use bitcoin::BlockHash;
+use pantheon_runtime::anchor::BitcoinNetwork;
+use pantheon_runtime::codec::decode_exact;
+use pantheon_runtime::crypto::KeyCache;
+use pantheon_runtime::genesis::GenesisHeader;
+use pantheon_runtime::hash::{AuditRoot, GenesisHash};
+use pantheon_runtime::proof::{Link, ProofBundle, ProofError, Verified};
+use serde::Serialize;
+
+use crate::ids;
+use crate::rpc::BitcoinRpc;
+use crate::spv::{self, Checkpoint};
+
+/// What the verifier trusts beyond the mathematics.
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// The network's genesis (from its genesis file): the bundle must be
+    /// for it, and it supplies the validator keys to a bundle that does
+    /// not carry them.
+    pub genesis: Option<GenesisHeader>,
+    /// A genesis hash the bundle must be for.
+    pub genesis_hash: Option<GenesisHash>,
+    /// A Bitcoin block the carried headers must reach.
+    pub checkpoint: Option<Checkpoint>,
+    /// What a live Bitcoin node answered about the anchor's block.
+    pub live: Option<LiveAnswer>,
+}
+
+/// A live Bitcoin node's answer about one block ([`ask_live_node`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveAnswer {
+    /// Which node (its URL), for the verdict.
+    pub node: String,
+    /// Its answer, or why there is none.
+    pub answer: Result<LiveBlock, String>,
+}
+
+/// What the node said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveBlock {
+    /// The chain it runs, as Bitcoin Core names it (`main`, `testnet4`,
+    /// `signet`, `regtest`).
+    pub chain: String,
+    /// The block asked about.
+    pub block: BlockHash,
+    /// The block's height and its confirmations in the node's best chain
+    /// (`-1`: known but not in it); `None`: the node does not know it.
+    pub status: Option<(u64, i64)>,
+}
+
+/// Asks `rpc` about the block holding `bundle`'s anchor, for
+/// [`Trust::live`]. A bundle without an anchor part asks nothing.
+pub async fn ask_live_node(rpc: &BitcoinRpc, bundle: &ProofBundle) -> Option<LiveAnswer> {
+    let block = bundle.anchor.as_ref()?.bitcoin.block_hash()?;
+    let block = ids::block_hash(&block);
+    let answer = async {
+        let chain = rpc.get_blockchain_info().await?.chain;
+        let status = match rpc.get_block_header_info(&block).await {
+            Ok(h) => Some((h.height, h.confirmations)),
+            Err(e) if e.code() == Some(crate::rpc::codes::INVALID_ADDRESS_OR_KEY) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(LiveBlock {
+            chain,
+            block,
+            status,
+        })
+    }
+    .await
+    .map_err(|e: crate::RpcError| e.to_string());
+    Some(LiveAnswer {
+        node: rpc.url().to_owned(),
+        answer,
+    })
+}
+
+/// What the verifier's user asks for on top of the bundle's own rules.
+/// Every member adds a check; none removes one.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    /// The Bitcoin network the user expects: must be the genesis's
+    /// (version 2), and is required for an anchored bundle under a
+    /// version-1 genesis.
+    pub bitcoin_network: Option<BitcoinNetwork>,
+    /// Confirmations the Bitcoin part must carry, if more than the
+    /// genesis asks.
+    pub confirmations: Option<u32>,
+    /// The audit root the user holds.
+    pub root: Option<AuditRoot>,
+}
+
+/// Who pinned the network the verdict is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GenesisPin {
+    /// Nobody: the bundle carries its genesis and the verdict holds for
+    /// the network that genesis names. Compare its hash with the one you
+    /// trust.
+    Unpinned,
+    /// The user's genesis file.
+    File,
+    /// The user's genesis hash.
+    Hash,
+    /// Both.
+    FileAndHash,
+}
+
+impl GenesisPin {
+    /// Whether the user pinned it.
+    #[must_use]
+    pub const fn pinned(self) -> bool {
+        !matches!(self, Self::Unpinned)
+    }
+}
+
+/// Where the Bitcoin network came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkSource {
+    /// The genesis commits it (version 2).
+    Genesis,
+    /// The user stated it (a version-1 genesis commits none).
+    Stated,
+}
+
+/// What the headers' proof of work is backed by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum BitcoinBacking {
+    /// Nothing: regtest, where headers cost nothing anyway.
+    HeadersOnly,
+    /// A checkpoint the headers reach.
+    Checkpoint {
+        /// The checkpoint.
+        height: u64,
+        /// Its hash.
+        hash: String,
+        /// The anchor block's height it implies.
+        block_height: u64,
+    },
+    /// A live node's best chain.
+    LiveNode {
+        /// The node.
+        node: String,
+        /// The anchor block's height there.
+        block_height: u64,
+        /// Its confirmations there.
+        confirmations: u64,
+    },
+}
+
+/// The Bitcoin part of a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BitcoinVerdict {
+    /// The Bitcoin network.
+    pub network: BitcoinNetwork,
+    /// Where the network came from.
+    pub network_source: NetworkSource,
+    /// The anchor transaction.
+    pub txid: String,
+    /// The block holding it.
+    pub block_hash: String,
+    /// Its header time, seconds since the Unix epoch: the commitment, and
+    /// so the submission, existed no later than about this time.
+    pub block_time: u32,
+    /// Headers carried (the block's own included).
+    pub confirmations: u32,
+    /// Confirmations required.
+    pub required_confirmations: u32,
+    /// What backs the headers.
+    pub backed_by: BitcoinBacking,
+}
+
+/// A valid bundle's verdict: what it proves and what that rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The facts the runtime's links establish.
+    pub proof: Verified,
+    /// Who pinned the network.
+    pub genesis_pinned: GenesisPin,
+    /// The anchor's Bitcoin facts, for an anchored bundle.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitcoin: Option<BitcoinVerdict>,
+    /// The links checked, in order.
+    pub links: Vec<Link>,
+}
+
+fn fail(link: Link, reason: impl std::fmt::Display) -> ProofError {
+    ProofError {
+        link,
+        reason: reason.to_string(),
+    }
+}
+
+/// Checks `bundle` under `trust` and `checks`, naming the first failing
+/// link. See the module docs for the rules.
+///
+/// # Errors
+/// [`ProofError`]: the first failing link and why.
+pub fn verify_bundle(
+    bundle: &ProofBundle,
+    trust: &Trust,
+    checks: &Checks,
+    keys: &KeyCache,
+) -> Result<Verdict, ProofError> {
+    // Genesis: the user's file supplies a bundle that does not carry one,
+    // and pins the hash; a stated hash pins it too.
+    let mut trusted = trust.genesis_hash;
+    let pin = match (&trust.genesis, trust.genesis_hash) {
+        (None, None) => GenesisPin::Unpinned,
+        (Some(_), None) => GenesisPin::File,
+        (None, Some(_)) => GenesisPin::Hash,
+        (Some(_), Some(_)) => GenesisPin::FileAndHash,
+    };
+    let supplied;
+    let mut bundle = bundle;
+    if let Some(file) = &trust.genesis {
+        let hash = file.hash();
+        if let Some(stated) = trusted.filter(|t| *t != hash) {
+            return Err(fail(
+                Link::Genesis,
+                format!("the genesis file is network {hash}, not the stated {stated}"),
+            ));
+        }
+        trusted = Some(hash);
+        if bundle.genesis.is_none() {
+            let mut with_file = bundle.clone();
+            with_file.supply_genesis(file);
+            supplied = with_file;
+            bundle = &supplied;
+        }
+    }
+    let proof = bundle.verify_expecting(trusted, checks.root, keys)?;
+    let genesis: GenesisHeader = bundle
+        .genesis
+        .as_deref()
+        .map(decode_exact)
+        .transpose()
+        .ok()
+        .flatten()
+        .ok_or_else(|| fail(Link::Genesis, "the genesis does not decode"))?;
+
+    let mut links = vec![
+        Link::Format,
+        Link::Genesis,
+        Link::Submission,
+        Link::Header,
+        Link::Certificate,
+        Link::Path,
+    ];
+    if checks.root.is_some() {
+        links.insert(3, Link::Root);
+    }
+    let (Some(anchor), Some(claim)) = (&bundle.anchor, &proof.anchor) else {
+        return Ok(Verdict {
+            proof,
+            genesis_pinned: pin,
+            bitcoin: None,
+            links,
+        });
+    };
+    links.push(Link::History);
+    if claim.recorded_by.is_some() {
+        links.push(Link::AnchorRecord);
+    }
+    links.push(Link::Bitcoin);
+    let bitcoin = verify_bitcoin(&genesis, anchor, &claim.commitment.hash(), trust, checks)?;
+    Ok(Verdict {
+        proof,
+        genesis_pinned: pin,
+        bitcoin: Some(bitcoin),
+        links,
+    })
+}
+
+/// The `bitcoin` link: the network, the part's own checks, and what backs
+/// its headers.
+fn verify_bitcoin(
+    genesis: &GenesisHeader,
+    anchor: &pantheon_runtime::proof::AnchorProof,
+    commitment: &pantheon_runtime::hash::Hash256,
+    trust: &Trust,
+    checks: &Checks,
+) -> Result<BitcoinVerdict, ProofError> {
+    let bad = |reason: String| fail(Link::Bitcoin, reason);
+    let (network, source, genesis_k) = if genesis.pins_bitcoin() {
+        let Some(params) = genesis.bitcoin else {
+            return Err(bad(format!(
+                "network {} does not anchor to Bitcoin (its genesis says so), yet the bundle has an \
+                 anchor part",
+                genesis.chain_id
+            )));
+        };
+        if let Some(stated) = checks.bitcoin_network.filter(|n| *n != params.network) {
+            return Err(bad(format!(
+                "the genesis anchors to {}, not the stated {stated}",
+                params.network
+            )));
+        }
+        (
+            params.network,
+            NetworkSource::Genesis,
+            u32::from(params.confirmations),
+        )
+    } else {
+        let Some(stated) = checks.bitcoin_network else {
+            return Err(bad(
+                "this network's genesis (version 1) does not commit a Bitcoin network: state the \
+                 one its anchors are on (--bitcoin-network)"
+                    .to_owned(),
+            ));
+        };
+        (
+            stated,
+            NetworkSource::Stated,
+            u32::from(stated.default_confirmations()),
+        )
+    };
+    let required = checks.confirmations.unwrap_or(0).max(genesis_k);
+    let regtest = network == BitcoinNetwork::Regtest;
+    if !regtest && trust.checkpoint.is_none() && trust.live.is_none() {
+        return Err(bad(format!(
+            "headers alone are cheap to forge on {network}: give a live node of that network \
+             (--bitcoin-rpc URL) or a block you trust (--checkpoint HEIGHT:HASH)"
+        )));
+    }
+    let btc_network = ids::network(network);
+    let anchored = spv::verify(&anchor.bitcoin, commitment, btc_network, required)
+        .map_err(|e| bad(e.to_string()))?;
+    let mut backed_by = BitcoinBacking::HeadersOnly;
+    if let Some(cp) = &trust.checkpoint {
+        let block_height = anchored
+            .check_checkpoint(cp)
+            .map_err(|e| bad(e.to_string()))?;
+        backed_by = BitcoinBacking::Checkpoint {
+            height: cp.height,
+            hash: cp.hash.to_string(),
+            block_height,
+        };
+    }
+    if let Some(live) = &trust.live {
+        backed_by = check_live(live, network, &anchored.block_hash, required).map_err(bad)?;
+    }
+    Ok(BitcoinVerdict {
+        network,
+        network_source: source,
+        txid: anchored.txid.to_string(),
+        block_hash: anchored.block_hash.to_string(),
+        block_time: anchored.block_time,
+        confirmations: anchored.confirmations,
+        required_confirmations: required,
+        backed_by,
+    })
+}
+
+fn check_live(
+    live: &LiveAnswer,
+    network: BitcoinNetwork,
+    block: &BlockHash,
+    required: u32,
+) -> Result<BitcoinBacking, String> {
+    let node = &live.node;
+    let answer = live
+        .answer
+        .as_ref()
+        .map_err(|e| format!("live node {node}: {e}"))?;
+    let expected = ids::network(network).to_core_arg();
+    if answer.chain != expected {
+        return Err(format!(
+            "live node {node} runs chain {:?}, the anchor is on {network}",
+            answer.chain
+        ));
+    }
+    if answer.block != *block {
+        return Err(format!(
+            "live node {node} was asked about block {}, not the anchor's {block}",
+            answer.block
+        ));
+    }
+    let Some((height, confirmations)) = answer.status else {
+        return Err(format!("live node {node} does not know block {block}"));
+    };
+    let Ok(confirmations) = u64::try_from(confirmations) else {
+        return Err(format!(
+            "block {block} is not in the best chain of live node {node}"
+        ));
+    };
+    if confirmations < u64::from(required) {
+        return Err(format!(
+            "block {block} has {confirmations} confirmations at live node {node}, {required} required"
+        ));
+    }
+    Ok(BitcoinBacking::LiveNode {
+        node: node.clone(),
+        block_height: height,
+        confirmations,
+    })
+}
