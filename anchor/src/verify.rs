@@ -22,7 +22,8 @@
 //!   2); a network the user states must agree with it; a version-1
 //!   genesis pins none, so the user must state one;
 //! - the confirmations are at least the genesis's (or the network's
-//!   default); the user may ask for more, never fewer;
+//!   default), and the carried headers must reach them; the user may ask
+//!   for more, never fewer, which the headers or a live node must meet;
 //! - off regtest, headers alone are refused: a checkpoint the headers
 //!   reach, or a live node's best chain, must back them;
 //! - the verdict says whether the genesis was pinned by the user
@@ -355,7 +356,14 @@ fn verify_bitcoin(
         )));
     }
     let btc_network = ids::network(network);
-    let anchored = spv::verify(&anchor.bitcoin, commitment, btc_network, required)
+    // The carried headers must reach the genesis's depth; a deeper
+    // requirement is met by them or by a live node's best chain.
+    let carried = if trust.live.is_some() {
+        genesis_k
+    } else {
+        required
+    };
+    let anchored = spv::verify(&anchor.bitcoin, commitment, btc_network, carried)
         .map_err(|e| bad(e.to_string()))?;
     let mut backed_by = BitcoinBacking::HeadersOnly;
     if let Some(cp) = &trust.checkpoint {

@@ -121,7 +121,7 @@ mod one_call {
         let b = v.bitcoin.unwrap();
         assert_eq!(b.network, BitcoinNetwork::Regtest);
         assert_eq!(b.network_source, NetworkSource::Genesis);
-        assert_eq!((b.confirmations, b.required_confirmations), (3, 1));
+        assert_eq!((b.confirmations, b.required_confirmations), (3, 3));
         assert_eq!(b.backed_by, BitcoinBacking::HeadersOnly);
         assert!(b.block_time > 0);
         assert_eq!(

@@ -58,9 +58,9 @@ CTX_TRANSFER = b"pantheon/v1/transfer"
 CTX_VOTE = b"pantheon/v1/vote"
 CTX_ANCHOR_RECORD = b"pantheon/v1/anchor-record"
 
-KIND_REGISTER, KIND_SUBMIT, KIND_TRANSFER, KIND_ANCHOR = 1, 2, 3, 4
+KIND_REGISTER, KIND_SUBMIT, KIND_TRANSFER, KIND_ANCHOR, KIND_ANCHOR_WITH_PART = 1, 2, 3, 4, 5
 KIND_CONTEXT = {KIND_REGISTER: CTX_REGISTER, KIND_SUBMIT: CTX_SUBMIT, KIND_TRANSFER: CTX_TRANSFER,
-                KIND_ANCHOR: CTX_ANCHOR_RECORD}
+                KIND_ANCHOR: CTX_ANCHOR_RECORD, KIND_ANCHOR_WITH_PART: CTX_ANCHOR_RECORD}
 ANCHOR_RECORD_SIZE = 2 + 2 + 8 + 32 + 32 + 32 + 8 + SIGNATURE_LEN  # 3425
 VOTE_PREVOTE, VOTE_PRECOMMIT = 1, 2
 
@@ -69,7 +69,9 @@ MAX_CHAIN_ID_LEN = 32
 MAX_VALIDATORS = 128
 MAX_ALLOCATIONS = 1 << 20
 MAX_BLOCK_TXS = 100_000
-MAX_TX_SIZE = 2 + PUBLIC_KEY_LEN + 8 + 32 + 8 + SIGNATURE_LEN  # 5311
+MAX_RECORD_BITCOIN_TX = 1000
+MAX_RECORD_PART = 1 + 4 + MAX_RECORD_BITCOIN_TX + 4 + 2 + 32 * 32 + 2 + 80 * 100  # 10,037
+MAX_TX_SIZE = 2 + 2 + 8 + 32 + 8 + 2 + MAX_RECORD_PART + SIGNATURE_LEN  # 13,400: kind 5 (19.1)
 ACCOUNT_MAX = 99
 HEADER_LEN = 159
 VOTE_MAX = 79
@@ -333,6 +335,18 @@ def decode_tx(data: bytes) -> dict:
             tx["bitcoin_txid"] = r.take(32)
             tx["bitcoin_block"] = r.take(32)
             tx["bitcoin_height"] = r.u64()
+        elif kind == KIND_ANCHOR_WITH_PART:
+            tx["validator"] = r.u16()
+            tx["height"] = r.u64()
+            tx["commitment"] = r.take(32)
+            tx["bitcoin_height"] = r.u64()
+            n = r.count("part", 2, MAX_RECORD_PART)
+            part = decode_part(r.take(n))
+            if len(part["raw_tx"]) > MAX_RECORD_BITCOIN_TX or not 1 <= len(part["headers"]) <= 100:
+                raise DecodeError("part: over the record limits")
+            tx["part"] = part
+            tx["bitcoin_txid"] = h2(part["raw_tx"])
+            tx["bitcoin_block"] = h2(part["headers"][0])
         else:
             raise DecodeError(f"kind: invalid tag {kind}")
         tx["signature"] = r.take(SIGNATURE_LEN)
@@ -861,7 +875,7 @@ def check_constants() -> None:
          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     R.eq("hash: tagged = SHA-256(tag || 0x00 || data)", tagged(TAG_BLOCK_HEADER, b"x"),
          sha256(b"pantheon/v1/block-header\x00x"))
-    R.eq("limits: max transaction size", MAX_TX_SIZE, 5311)
+    R.eq("limits: max transaction size", MAX_TX_SIZE, 13_400)
     R.eq("limits: max commit certificate size", CERT_MAX, 423_855)
     R.eq("limits: max genesis header size", GENESIS_HEADER_MAX, 250_988)
     R.eq("amount: supply is 5e9 PAN = 5e18 units", SUPPLY, 5 * 10**18)
@@ -1733,14 +1747,29 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
 
 def check_pinned_bundles(d: str) -> None:
     """bundle-pinned.json: the Bitcoin network comes from a version-2
-    genesis, and off regtest headers alone are refused (FORMATS 11.7)."""
+    genesis, and off regtest headers alone are refused (FORMATS 11.7); the
+    kind-5 record carries the Bitcoin part (19.1)."""
     v = load(d, "bundle-pinned")
     reg, tn4 = v["regtest"], v["testnet4"]
+    rv = v["record_kind5"]
+    rb = h2b(rv["bytes"])
+    rec = decode_tx(rb)
+    gh = tagged(TAG_GENESIS, b64(reg["genesis"]))
+    R.eq("record kind 5: kind byte", rec["kind"], KIND_ANCHOR_WITH_PART)
+    R.eq("record kind 5: size 3,363 + part", len(rb), 3363 + len(encode_part(rec["part"])))
+    R.eq("record kind 5: the part is the regtest bundle's", encode_part(rec["part"]), b64(reg["anchor"]["bitcoin"]))
+    R.check("record kind 5: height and commitment are the bundle's",
+            rec["height"] == reg["anchor"]["height"] and rec["commitment"] == h2b(reg["anchor"]["commitment"]))
+    R.eq("record kind 5: id", tx_id(rb), h2b(rv["id"]))
+    R.check("record kind 5: validator 0's signature verifies (context anchor-record)",
+            mldsa_verify(decode_genesis_header(b64(reg["genesis"]))["validators"][0]["public_key"],
+                         gh + rb[:-SIGNATURE_LEN], rec["signature"], CTX_ANCHOR_RECORD))
+    R.rejects("record kind 5: decoder rejects a truncated part", decode_tx, rb[:60] + rb[61:])
     out = verify_bundle(reg)
     R.check("bundle-pinned regtest: valid with no trust given, network from the genesis",
-            out["anchor"]["network"] == "regtest" and out["anchor"]["required"] == 1)
+            out["anchor"]["network"] == "regtest" and out["anchor"]["required"] == 3)
     R.check("bundle-pinned regtest: genesis version 2, committing regtest",
-            decode_genesis_header(b64(reg["genesis"]))["bitcoin"] == {"network": "regtest", "confirmations": 1})
+            decode_genesis_header(b64(reg["genesis"]))["bitcoin"] == {"network": "regtest", "confirmations": 3})
 
     def refused(what, b, prefix, **kw):
         try:

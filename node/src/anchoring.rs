@@ -12,30 +12,35 @@
 //!    its interval; the next anchor commits to everything before it.
 //! 2. **Tick.** The engine broadcasts, tracks confirmations, bumps fees and
 //!    follows reorgs, persisting its state before every broadcast.
-//! 3. **Record.** For every anchor the engine reports confirmed that the
-//!    chain has not recorded yet, this validator signs an `AnchorRecord`
-//!    (transaction kind 4) and submits it like any transaction (it is
-//!    relayed). Reconciling from the engine's status, rather than from its
-//!    one-shot events, makes recording crash-safe: a node killed between
-//!    confirmation and recording records at its next start.
-//! 4. **Judge.** Every recorded anchor whose Bitcoin block is in this
-//!    node's bitcoind's best chain is *live*, with its confirmations. A
-//!    submission in block `S` is `anchored` when a live anchor with `A >= S`
-//!    has the policy's confirmations; a reorg that drops the block turns it
-//!    back to `finalized` until the engine's re-confirmation is recorded.
-//!    Every node judges with its own bitcoind, so validators check the
-//!    designated anchorer's claim rather than trust it.
+//! 3. **Record.** For every anchor the engine reports confirmed (with the
+//!    genesis's `k` confirmations) that the chain has not recorded yet,
+//!    this validator builds the Bitcoin part once, with exactly `k`
+//!    headers, and signs an `AnchorRecord` carrying it (kind 5; kind 4,
+//!    without a part, under a version-1 genesis) and submits it like any
+//!    transaction. Reconciling from the engine's status, rather than from
+//!    its one-shot events, makes recording crash-safe: a node killed
+//!    between confirmation and recording records at its next start.
+//! 4. **Judge.** This node's bitcoind says which recorded anchors are in
+//!    its best chain ([`AnchorView::judged`]); a reorg that drops a block
+//!    turns its submissions back to `finalized` until the engine's
+//!    re-confirmation is recorded. An unanswered question keeps the last
+//!    answer: a bitcoind outage changes nothing that was served.
+//!
+//! What counts, and what proofs are built from, is [`covering`]: a pure
+//! function of the recorded anchors (whose Bitcoin parts every node checks
+//! with `spv::verify`) and, where the node has a bitcoind, its judgement.
+//! A node without a bitcoind (a full node) counts every recorded anchor
+//! whose part verifies, so every node serves the same anchored bundle from
+//! its own store, and none asks bitcoind while answering (ADR 0013).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use pantheon_anchor::bitcoin::Network;
-use pantheon_anchor::bitcoin::hashes::Hash as _;
-use pantheon_anchor::{AnchorEngine, AnchorEvent, AnchorStatus, BitcoinRpc, Policy, Target};
+use pantheon_anchor::{AnchorEngine, AnchorEvent, AnchorStatus, BitcoinRpc, Policy, Target, ids};
 use pantheon_runtime::amount::Height;
-use pantheon_runtime::anchor::{BitcoinBlockHash, BitcoinTxid};
 use pantheon_runtime::crypto::Keypair;
+use pantheon_runtime::genesis::GenesisHeader;
 use pantheon_runtime::tx::{AnchorKey, AnchorRecord, SignedTx, TxBody};
 use tracing::{debug, info, warn};
 
@@ -45,56 +50,70 @@ use crate::chain::Chain;
 /// Recorded anchors judged per pass (the newest).
 const JUDGE_WINDOW: usize = 64;
 
-/// A recorded anchor as this node's bitcoind sees it.
-#[derive(Debug, Clone)]
-pub struct LiveAnchor {
-    /// Its id (order of recording on chain).
-    pub id: u64,
-    /// The signed record.
-    pub tx: SignedTx,
-    /// Confirmations of its Bitcoin block in the best chain.
-    pub confirmations: u64,
-}
-
-impl LiveAnchor {
-    /// The record.
-    ///
-    /// # Panics
-    /// Never: only `AnchorRecord` transactions are stored as anchors.
-    #[must_use]
-    pub fn record(&self) -> &AnchorRecord {
-        match self.tx.body() {
-            TxBody::AnchorRecord(r) => r,
-            _ => unreachable!("anchors are AnchorRecord transactions"),
-        }
-    }
-}
-
-/// What RPC reads: the engine's status and the live anchors.
+/// What RPC reads: the engine's status and this node's bitcoind's
+/// judgement of the recorded anchors.
 #[derive(Debug, Clone, Default)]
 pub struct AnchorView {
-    /// The Bitcoin network, once anchoring runs.
-    pub network: Option<Network>,
-    /// Confirmations an anchor needs.
-    pub confirmations: u64,
     /// The engine's status at the last pass.
     pub status: Option<AnchorStatus>,
-    /// Live anchors by anchored height (one per height: the deepest).
-    pub live: BTreeMap<Height, LiveAnchor>,
-    /// bitcoind, for building proofs.
-    pub rpc: Option<BitcoinRpc>,
+    /// By anchor id, the confirmations of each recorded anchor's block in
+    /// this node's bitcoind's best chain (0: not in it). `None`: this node
+    /// has no bitcoind and counts every anchor whose part verifies.
+    pub judged: Option<BTreeMap<u64, u64>>,
 }
 
-impl AnchorView {
-    /// The anchor that makes block `height` `anchored`: the lowest live
-    /// anchor at or above it with enough confirmations.
-    #[must_use]
-    pub fn covering(&self, height: Height) -> Option<&LiveAnchor> {
-        self.live
-            .range(height..)
-            .map(|(_, a)| a)
-            .find(|a| a.confirmations >= self.confirmations)
-    }
+/// A recorded anchor whose Bitcoin part verifies under the genesis.
+#[derive(Debug, Clone)]
+pub struct CountedAnchor {
+    /// Its id (order of recording on chain).
+    pub id: u64,
+    /// The record, with its part.
+    pub record: AnchorRecord,
+}
+
+/// The recorded anchors (id, transaction) whose Bitcoin part proves their
+/// commitment under `genesis`'s network with its `k` confirmations. Under
+/// a version-1 genesis (kind-4 records, no part) none does.
+#[must_use]
+pub fn counted(recorded: Vec<(u64, SignedTx)>, genesis: &GenesisHeader) -> Vec<CountedAnchor> {
+    let Some(params) = genesis.bitcoin else {
+        return Vec::new();
+    };
+    let network = pantheon_anchor::ids::network(params.network);
+    recorded
+        .into_iter()
+        .filter_map(|(id, tx)| {
+            let record = tx.as_anchor_record()?.clone();
+            let part = record.part.as_ref()?;
+            pantheon_anchor::spv::verify(
+                part,
+                &record.commitment.hash(),
+                network,
+                u32::from(params.confirmations),
+            )
+            .ok()?;
+            Some(CountedAnchor { id, record })
+        })
+        .collect()
+}
+
+/// The anchor that makes block `height` `anchored`, and whose part its
+/// proof carries: among the counted anchors (that this node's bitcoind,
+/// if it has one, has in its best chain with `k` confirmations), the one
+/// of the lowest anchored height `A >= height`, the most recently recorded
+/// for that height.
+#[must_use]
+pub fn covering<'a>(
+    counted: &'a [CountedAnchor],
+    height: Height,
+    judged: Option<&BTreeMap<u64, u64>>,
+    k: u64,
+) -> Option<&'a CountedAnchor> {
+    counted
+        .iter()
+        .filter(|a| a.record.height >= height)
+        .filter(|a| judged.is_none_or(|j| j.get(&a.id).is_some_and(|c| *c >= k)))
+        .min_by_key(|a| (a.record.height, std::cmp::Reverse(a.id)))
 }
 
 /// Shared handle to the view.
@@ -124,12 +143,7 @@ pub struct Anchoring {
 impl Anchoring {
     /// Runs until the node stops.
     pub async fn run(mut self) {
-        {
-            let mut view = write(&self.view);
-            view.network = Some(self.policy.network);
-            view.confirmations = u64::from(self.policy.confirmations);
-            view.rpc = Some(self.rpc.clone());
-        }
+        write(&self.view).judged = Some(BTreeMap::new());
         info!(
             target: "pantheon::anchor",
             network = %self.policy.network,
@@ -145,7 +159,7 @@ impl Anchoring {
             let events = self.engine.tick().await;
             let status = self.engine.status();
             self.report(&events, &status);
-            self.record(&status);
+            self.record(&status).await;
             write(&self.view).status = Some(status);
             self.judge().await;
         }
@@ -214,23 +228,23 @@ impl Anchoring {
     }
 
     /// Records, on chain, confirmed anchors the chain does not have yet.
-    fn record(&self, status: &AnchorStatus) {
+    async fn record(&self, status: &AnchorStatus) {
         let Some((me, key)) = &self.validator else {
             return;
         };
+        let genesis = self.chain.genesis().header();
+        let k = self.policy.confirmations;
         for info in status
             .confirmed
             .iter()
-            .filter(|a| a.confirmations >= u64::from(self.policy.confirmations))
+            .filter(|a| a.confirmations >= u64::from(k))
         {
             let (Some(block), Some(block_height)) = (info.block_hash, info.block_height) else {
                 continue;
             };
-            let txid = BitcoinTxid::from_bytes(info.txid.to_byte_array());
-            let block = BitcoinBlockHash::from_bytes(block.to_byte_array());
             let recorded = AnchorKey {
                 height: info.target.height,
-                bitcoin_block: block,
+                bitcoin_block: ids::our_block_hash(&block),
             };
             if self.chain.with_ledger(|l| l.anchor_recorded(&recorded)) {
                 continue;
@@ -241,15 +255,53 @@ impl Anchoring {
             else {
                 continue;
             };
-            let tx = TxBody::AnchorRecord(AnchorRecord {
-                validator: *me,
-                height: info.target.height,
-                commitment,
-                bitcoin_txid: txid,
-                bitcoin_block: block,
-                bitcoin_height: block_height,
-            })
-            .sign(&self.chain.genesis().hash(), key);
+            let record = if genesis.pins_bitcoin() {
+                // Built once, with exactly the genesis's k headers, and
+                // checked as every node will check it.
+                let part = match pantheon_anchor::spv::build(&self.rpc, &info.txid, &block, k)
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|part| {
+                        pantheon_anchor::spv::verify(
+                            &part,
+                            &commitment.hash(),
+                            self.policy.network,
+                            k,
+                        )
+                        .map(|_| part)
+                        .map_err(|e| e.to_string())
+                    }) {
+                    Ok(part) => part,
+                    Err(e) => {
+                        debug!(target: "pantheon::anchor", height = %info.target.height, "Bitcoin part not ready: {e}");
+                        continue;
+                    }
+                };
+                match AnchorRecord::with_part(
+                    *me,
+                    info.target.height,
+                    commitment,
+                    block_height,
+                    part,
+                ) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        warn!(target: "pantheon::anchor", height = %info.target.height, "Bitcoin part too large to record: {e}");
+                        continue;
+                    }
+                }
+            } else {
+                AnchorRecord {
+                    validator: *me,
+                    height: info.target.height,
+                    commitment,
+                    bitcoin_txid: ids::our_txid(&info.txid),
+                    bitcoin_block: ids::our_block_hash(&block),
+                    bitcoin_height: block_height,
+                    part: None,
+                }
+            };
+            let tx = TxBody::AnchorRecord(record).sign(&self.chain.genesis().hash(), key);
             match self.chain.admit(tx) {
                 Ok(_) => {
                     debug!(target: "pantheon::anchor", height = %info.target.height, "anchor record submitted");
@@ -261,7 +313,8 @@ impl Anchoring {
         }
     }
 
-    /// Recomputes the live anchors from the recorded ones and bitcoind.
+    /// Asks bitcoind which recorded anchors are in its best chain. A
+    /// question it cannot answer (it is down) keeps the last answer.
     async fn judge(&self) {
         let recorded = match self.chain.store().recent_anchors(JUDGE_WINDOW) {
             Ok(r) => r,
@@ -270,37 +323,32 @@ impl Anchoring {
                 return;
             }
         };
-        let mut live = BTreeMap::new();
+        let previous = read(&self.view).judged.clone().unwrap_or_default();
+        let mut judged = BTreeMap::new();
         for (id, tx) in recorded {
-            let TxBody::AnchorRecord(r) = tx.body() else {
+            let Some(r) = tx.as_anchor_record() else {
                 continue;
             };
-            let hash =
-                pantheon_anchor::bitcoin::BlockHash::from_byte_array(*r.bitcoin_block.as_bytes());
-            let Ok(info) = self.rpc.get_block_header_info(&hash).await else {
-                continue;
+            let hash = ids::block_hash(&r.bitcoin_block);
+            let confirmations = match self.rpc.get_block_header_info(&hash).await {
+                Ok(info) => u64::try_from(info.confirmations).unwrap_or(0),
+                Err(e) if e.code() == Some(pantheon_anchor::rpc::codes::INVALID_ADDRESS_OR_KEY) => {
+                    0
+                }
+                Err(_) => match previous.get(&id) {
+                    Some(c) => *c,
+                    None => continue,
+                },
             };
-            let Ok(confirmations) = u64::try_from(info.confirmations) else {
-                continue; // -1: not in the best chain
-            };
-            if confirmations == 0 {
-                continue;
-            }
-            let anchor = LiveAnchor {
-                id,
-                tx: tx.clone(),
-                confirmations,
-            };
-            live.entry(r.height)
-                .and_modify(|a: &mut LiveAnchor| {
-                    if confirmations > a.confirmations {
-                        *a = anchor.clone();
-                    }
-                })
-                .or_insert(anchor);
+            judged.insert(id, confirmations);
         }
-        write(&self.view).live = live;
+        write(&self.view).judged = Some(judged);
     }
+}
+
+fn read(view: &SharedView) -> std::sync::RwLockReadGuard<'_, AnchorView> {
+    view.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn write(view: &SharedView) -> std::sync::RwLockWriteGuard<'_, AnchorView> {

@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use pantheon_anchor::bitcoin::hashes::Hash as _;
 use pantheon_rpc::error::codes;
 use pantheon_rpc::types::{
     AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
@@ -17,7 +16,7 @@ use pantheon_runtime::proof::{AnchorProof, ProofBundle};
 use pantheon_runtime::tx::{SignedTx, TxBody};
 use tokio::sync::broadcast;
 
-use crate::anchoring::{AnchorView, SharedView};
+use crate::anchoring::{self, AnchorView, CountedAnchor, SharedView};
 use crate::chain::Chain;
 use crate::mempool::{Admitted, MempoolError};
 
@@ -40,7 +39,12 @@ pub struct NodeApi {
     chain: Arc<Chain>,
     network: Arc<Mutex<NetworkStatus>>,
     anchors: SharedView,
+    /// The counted anchors, as of a height: re-read when the chain grows.
+    counted: Mutex<(Height, Arc<Vec<CountedAnchor>>)>,
 }
+
+/// Recorded anchors read per refresh of the counted anchors (the newest).
+const COUNTED_WINDOW: usize = 64;
 
 impl NodeApi {
     /// Serves `chain`, with network status from `network`.
@@ -49,7 +53,42 @@ impl NodeApi {
             chain,
             network,
             anchors,
+            counted: Mutex::new((Height::GENESIS, Arc::new(Vec::new()))),
         }
+    }
+
+    /// The recorded anchors whose Bitcoin parts verify, from the store.
+    fn counted(&self) -> Result<Arc<Vec<CountedAnchor>>, ApiError> {
+        let height = self.chain.height();
+        let mut cache = self
+            .counted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.0 != height {
+            let recorded = self
+                .chain
+                .store()
+                .recent_anchors(COUNTED_WINDOW)
+                .map_err(ApiError::internal)?;
+            *cache = (
+                height,
+                Arc::new(anchoring::counted(recorded, self.chain.genesis().header())),
+            );
+        }
+        Ok(cache.1.clone())
+    }
+
+    /// The anchor covering block `height` (see [`anchoring::covering`]).
+    fn covering(&self, height: Height) -> Result<Option<CountedAnchor>, ApiError> {
+        let counted = self.counted()?;
+        let view = self.anchor_view();
+        let k = self
+            .chain
+            .genesis()
+            .header()
+            .bitcoin
+            .map_or(1, |b| u64::from(b.confirmations));
+        Ok(anchoring::covering(&counted, height, view.judged.as_ref(), k).cloned())
     }
 
     fn anchor_view(&self) -> AnchorView {
@@ -59,19 +98,14 @@ impl NodeApi {
             .clone()
     }
 
-    /// `finalized` becomes `anchored` when a live anchor covers the block.
-    fn with_anchor(&self, mut info: SubmissionInfo) -> SubmissionInfo {
-        let covered = info.height.is_some_and(|h| {
-            self.anchors
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .covering(h)
-                .is_some()
-        });
-        if covered {
+    /// `finalized` becomes `anchored` when a counted anchor covers the block.
+    fn with_anchor(&self, mut info: SubmissionInfo) -> Result<SubmissionInfo, ApiError> {
+        if let Some(h) = info.height
+            && self.covering(h)?.is_some()
+        {
             info.status = Status::Anchored;
         }
-        info
+        Ok(info)
     }
 
     fn anchor_info(&self, id: u64, tx: &SignedTx, view: &AnchorView) -> Option<AnchorInfo> {
@@ -79,11 +113,12 @@ impl NodeApi {
             return None;
         };
         let block_hash = self.chain.store().header(r.height).ok().flatten()?.hash();
+        // This node's bitcoind's answer, else the headers the part carries.
+        let carried = r.part.as_ref().map_or(0, |p| p.headers.len() as u64);
         let confirmations = view
-            .live
-            .get(&r.height)
-            .filter(|a| a.id == id)
-            .map_or(0, |a| a.confirmations);
+            .judged
+            .as_ref()
+            .map_or(carried, |j| j.get(&id).copied().unwrap_or(0));
         Some(AnchorInfo {
             id,
             height: r.height,
@@ -94,27 +129,24 @@ impl NodeApi {
         })
     }
 
-    /// The anchor part for a submission in block `height`, if a live anchor
-    /// with enough confirmations covers it.
+    /// The anchor part for a submission in block `height`, from the
+    /// covering anchor's record: local state only.
     fn anchor_part(&self, height: Height) -> Result<Option<AnchorProof>, ApiError> {
-        let view = self.anchor_view();
-        let (Some(live), Some(rpc)) = (view.covering(height).cloned(), view.rpc.clone()) else {
+        let Some(anchor) = self.covering(height)? else {
             return Ok(None);
         };
-        let record = live.record();
+        let Some(part) = anchor.record.part.clone() else {
+            return Ok(None);
+        };
         let history = self
             .chain
-            .with_ledger(|l| l.history_proof(height, record.height))
+            .with_ledger(|l| l.history_proof(height, anchor.record.height))
             .map_err(ApiError::internal)?;
-        let txid = pantheon_anchor::bitcoin::Txid::from_byte_array(*record.bitcoin_txid.as_bytes());
-        let block =
-            pantheon_anchor::bitcoin::BlockHash::from_byte_array(*record.bitcoin_block.as_bytes());
-        // Carry every confirmation the policy asks for, and up to 6.
-        let k = u32::try_from(live.confirmations.min(view.confirmations.max(6))).unwrap_or(6);
-        let part = tokio::runtime::Handle::current()
-            .block_on(pantheon_anchor::spv::build(&rpc, &txid, &block, k))
-            .map_err(|e| ApiError::internal(format!("building the Bitcoin part: {e}")))?;
-        Ok(Some(AnchorProof::new(&history, record.commitment, part)))
+        Ok(Some(AnchorProof::new(
+            &history,
+            anchor.record.commitment,
+            part,
+        )))
     }
 
     fn network(&self) -> NetworkStatus {
@@ -151,7 +183,7 @@ impl NodeApi {
             Some(loc.height),
             Some(header.hash()),
             Some(loc.log_index),
-        ));
+        ))?;
         Ok(Some((info, tx)))
     }
 }

@@ -342,7 +342,10 @@ async fn wait_in_step(
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-            bail!("node {dead} exited; see {}; its last lines:\n{tail}", log.display());
+            bail!(
+                "node {dead} exited; see {}; its last lines:\n{tail}",
+                log.display()
+            );
         }
         if started.elapsed() > WAIT {
             bail!(

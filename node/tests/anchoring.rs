@@ -161,17 +161,32 @@ fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
     );
     assert!(valid, "{v}");
 
-    // Six confirmations: the bundle carries six headers.
+    // The Bitcoin part was built once, with the genesis's one header, and
+    // recorded on chain: six more blocks change nothing a node serves.
+    // Six confirmations are then for a live node to vouch for.
     btc.mine(6);
     std::thread::sleep(Duration::from_millis(1500));
     let p6 = dir.path().join("k6.json");
     let six = bundle(&node, &id, &p6);
+    assert_eq!(six, first, "the served bundle is the recorded one");
+    assert_eq!(
+        std::fs::read(&p6).unwrap(),
+        std::fs::read(&p1).unwrap(),
+        "byte for byte"
+    );
     let six = six.anchor.unwrap().bitcoin;
-    assert_eq!(six.headers.len(), 6);
-    let (valid, v) = verify(&p6, &["--confirmations", "6"]);
+    assert_eq!(six.headers.len(), 1);
+    let (valid, _) = verify(&p6, &["--confirmations", "6"]);
+    assert!(!valid, "one header carried, no live node to vouch for six");
+    let live = ["--bitcoin-rpc", btc.rpc.url(), "--bitcoin-cookie", cookie];
+    let (valid, v) = verify(&p6, &[&live[..], &["--confirmations", "7"]].concat());
     assert!(valid, "{v}");
-    let (valid, _) = verify(&p6, &["--confirmations", "7"]);
-    assert!(!valid, "only six confirmations exist");
+    assert_eq!(
+        v["trust"]["bitcoin"]["backed_by"]["kind"], "live_node",
+        "{v}"
+    );
+    let (valid, _) = verify(&p6, &[&live[..], &["--confirmations", "1000"]].concat());
+    assert!(!valid, "far fewer than 1,000 confirmations exist");
 
     // A reorg drops the anchor's block: back to finalized.
     let old_block: BlockHash = six.block_hash().unwrap().to_string().parse().unwrap();
@@ -212,4 +227,28 @@ fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
         .call("anchor_list", vec![Value::from(0), Value::from(1000)])
         .unwrap();
     assert!(anchors.as_array().unwrap().len() >= 2, "{anchors}");
+
+    // With bitcoind stopped, the node still serves the anchored bundle it
+    // served before, byte for byte, from its own store.
+    btc.rt.block_on(btc.rpc.stop()).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let down = dir.path().join("bitcoind-down.json");
+    let out = ok(&[
+        "proof",
+        &id,
+        "--wait",
+        "anchored",
+        "--out",
+        down.to_str().unwrap(),
+        "--rpc",
+        &node.rpc,
+    ]);
+    let _ = out;
+    assert_eq!(
+        std::fs::read(&down).unwrap(),
+        std::fs::read(&p2).unwrap(),
+        "the same bytes with bitcoind down"
+    );
+    let (valid, v) = verify(&down, &[]);
+    assert!(valid, "{v}");
 }

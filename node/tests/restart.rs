@@ -156,7 +156,10 @@ fn first_anchor_record(rpc: &Rpc) -> Option<(u64, String, String)> {
             .unwrap();
         let txs = b["txs"].as_array().unwrap();
         txs.iter()
-            .position(|t| t.as_str().unwrap().starts_with("0104"))
+            .position(|t| {
+                let t = t.as_str().unwrap();
+                t.starts_with("0104") || t.starts_with("0105")
+            })
             .map(|i| {
                 (
                     h,

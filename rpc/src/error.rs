@@ -146,6 +146,7 @@ impl From<TxError> for ApiError {
                 codes::BAD_ANCHOR_RECORD
             }
             TxError::AnchorAlreadyRecorded(_) => codes::ANCHOR_ALREADY_RECORDED,
+            TxError::BadAnchorPart(_) => codes::BAD_ANCHOR_RECORD,
         };
         Self {
             code,

@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::amount::{Amount, AmountError, Height, SUPPLY};
-use crate::anchor::AnchorCommitment;
+use crate::anchor::{AnchorCommitment, BitcoinParams};
 use crate::block::{Block, BlockHeader, MAX_BLOCK_TXS};
 use crate::codec::Encode;
 use crate::crypto::{AccountId, KeyCache, OperatorId, PublicKey};
@@ -129,6 +129,10 @@ pub enum TxError {
         /// The record's.
         got: AnchorCommitment,
     },
+    /// An anchor record's Bitcoin part is missing, not allowed, or does
+    /// not carry exactly the genesis's confirmations.
+    #[error("anchor record: {0}")]
+    BadAnchorPart(String),
     /// An anchor record for an (anchored height, Bitcoin block) the chain
     /// already carries: a replay, or a second record of the same anchor.
     #[error("anchor of height {} in Bitcoin block {} is already recorded", .0.height, .0.bitcoin_block)]
@@ -259,6 +263,9 @@ pub struct Ledger {
     genesis: GenesisHash,
     params: Params,
     validators: ValidatorSet,
+    /// What the genesis says of anchoring: `None` for version 1 (pins
+    /// nothing), `Some(None)` for a network that does not anchor.
+    bitcoin: Option<Option<BitcoinParams>>,
     height: Height,
     last_block: BlockHash,
     accounts: BTreeMap<AccountId, Account>,
@@ -364,6 +371,7 @@ impl Ledger {
             genesis: genesis.hash(),
             params: header.params,
             validators: header.validators.clone(),
+            bitcoin: header.pins_bitcoin().then_some(header.bitcoin),
             height,
             last_block,
             accounts,
@@ -489,16 +497,42 @@ impl Ledger {
     }
 
     /// Checks an anchor record against the ledger (all but its signature):
-    /// the validator index is in the set, `1 <= height <=` the ledger's
-    /// height, the commitment is the ledger's for that height, and no
-    /// record with the same key is on chain.
+    /// the validator index is in the set, the record's kind fits the
+    /// genesis (kind 5 with exactly `k` headers under a version-2 genesis
+    /// that anchors, kind 4 under version 1), `1 <= height <=` the
+    /// ledger's height, the commitment is the ledger's for that height,
+    /// and no record with the same key is on chain. The Bitcoin part's own
+    /// checks (proof of work, Merkle branch, payload) need the `bitcoin`
+    /// crate: every node applies them before it counts a record
+    /// (`pantheon-anchor`'s `spv::verify`, ADR 0013).
     ///
     /// # Errors
-    /// [`TxError::UnknownValidator`], [`TxError::AnchorHeightOutOfRange`],
-    /// [`TxError::WrongAnchorCommitment`] or [`TxError::AnchorAlreadyRecorded`].
+    /// [`TxError::UnknownValidator`], [`TxError::BadAnchorPart`],
+    /// [`TxError::AnchorHeightOutOfRange`], [`TxError::WrongAnchorCommitment`]
+    /// or [`TxError::AnchorAlreadyRecorded`].
     pub fn check_anchor_record(&self, record: &AnchorRecord) -> Result<(), TxError> {
         if self.validators.get(record.validator).is_none() {
             return Err(TxError::UnknownValidator(record.validator));
+        }
+        let bad = |reason: String| Err(TxError::BadAnchorPart(reason));
+        match (self.bitcoin, &record.part) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return bad("a version-1 genesis commits no Bitcoin network: record without a Bitcoin part (kind 4)".into());
+            }
+            (Some(None), _) => return bad("this network does not anchor to Bitcoin".into()),
+            (Some(Some(_)), None) => {
+                return bad("this network records anchors with their Bitcoin part (kind 5)".into());
+            }
+            (Some(Some(params)), Some(part)) => {
+                if part.headers.len() != usize::from(params.confirmations) {
+                    return bad(format!(
+                        "the Bitcoin part carries {} headers; the genesis asks exactly {}",
+                        part.headers.len(),
+                        params.confirmations
+                    ));
+                }
+            }
         }
         if self.anchor_recorded(&record.key()) {
             return Err(TxError::AnchorAlreadyRecorded(record.key()));

@@ -11,7 +11,17 @@
 //! kind 3  Transfer         = from_key:[1952] || nonce:u64 || to:[32] || amount:u64
 //! kind 4  AnchorRecord     = validator:u16 || height:u64 || commitment:[32]
 //!                            || bitcoin_txid:[32] || bitcoin_block:[32] || bitcoin_height:u64
+//! kind 5  AnchorRecord with its Bitcoin part
+//!                          = validator:u16 || height:u64 || commitment:[32]
+//!                            || bitcoin_height:u64 || part_len:u16 || BitcoinPart
 //! ```
+//!
+//! Kind 5 carries the Bitcoin part (transaction, Merkle branch, exactly the
+//! genesis's `k` headers) on chain, so that every node, with or without a
+//! bitcoind, serves the same anchored proof from its own store (ADR 0013);
+//! its txid and block are those of the part. Networks with a version-2
+//! genesis record anchors only as kind 5; kind 4 stays valid under a
+//! version-1 genesis.
 //!
 //! The signature is ML-DSA-65 with the kind's context string over
 //! `genesis_hash || version || kind || body`, which binds a transaction to
@@ -23,11 +33,13 @@ use serde::Serialize;
 
 use crate::amount::Amount;
 use crate::amount::Height;
-use crate::anchor::{AnchorCommitment, BitcoinBlockHash, BitcoinTxid};
+use crate::anchor::{
+    AnchorCommitment, BitcoinBlockHash, BitcoinPart, BitcoinTxid, MAX_ANCHOR_CONFIRMATIONS,
+    MAX_BRANCH_DEPTH,
+};
 use crate::codec::{self, CodecError, Decode, Encode, Reader, put_short_bytes};
 use crate::crypto::{
-    AccountId, Keypair, OperatorId, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, SignContext,
-    Signature,
+    AccountId, Keypair, OperatorId, PublicKey, SIGNATURE_LEN, SignContext, Signature,
 };
 use crate::hash::{AuditRoot, GenesisHash, SubmissionId, TxId};
 use crate::log::leaf_hash;
@@ -38,8 +50,24 @@ pub const TX_VERSION: u8 = 1;
 /// Longest submission label, in bytes.
 pub const MAX_LABEL_LEN: usize = 64;
 
-/// The largest encoded transaction (a transfer).
-pub const MAX_TX_SIZE: usize = 2 + PUBLIC_KEY_LEN + 8 + 32 + 8 + SIGNATURE_LEN;
+/// The largest Bitcoin transaction an anchor record (kind 5) carries: an
+/// anchor transaction is about 235 bytes without witness.
+pub const MAX_RECORD_BITCOIN_TX: usize = 1_000;
+
+/// The largest Bitcoin part an anchor record (kind 5) carries: the
+/// transaction, a branch of 32 hashes and 100 headers.
+pub const MAX_RECORD_PART: usize = 1
+    + 4
+    + MAX_RECORD_BITCOIN_TX
+    + 4
+    + 2
+    + 32 * MAX_BRANCH_DEPTH
+    + 2
+    + 80 * MAX_ANCHOR_CONFIRMATIONS as usize;
+
+/// The largest encoded transaction (an anchor record with the largest
+/// Bitcoin part: 13,400 bytes).
+pub const MAX_TX_SIZE: usize = 2 + 2 + 8 + 32 + 8 + 2 + MAX_RECORD_PART + SIGNATURE_LEN;
 
 /// The size of an encoded [`AnchorRecord`] transaction (fixed): 3,425 bytes.
 pub const ANCHOR_RECORD_SIZE: usize = 2 + 2 + 8 + 32 + 32 + 32 + 8 + SIGNATURE_LEN;
@@ -142,9 +170,41 @@ pub struct AnchorRecord {
     pub bitcoin_block: BitcoinBlockHash,
     /// That block's height in Bitcoin.
     pub bitcoin_height: u64,
+    /// Kind 5: the Bitcoin part proving the anchor (its txid and first
+    /// header's hash are `bitcoin_txid` and `bitcoin_block`). `None`:
+    /// kind 4.
+    pub part: Option<BitcoinPart>,
 }
 
 impl AnchorRecord {
+    /// A kind-5 record carrying `part`; its txid and block are the part's.
+    ///
+    /// # Errors
+    /// [`CodecError::Invalid`] for a part without headers or over the
+    /// record limits ([`MAX_RECORD_BITCOIN_TX`], 100 headers).
+    pub fn with_part(
+        validator: u16,
+        height: Height,
+        commitment: AnchorCommitment,
+        bitcoin_height: u64,
+        part: BitcoinPart,
+    ) -> codec::Result<Self> {
+        check_record_part(&part)?;
+        let bitcoin_block = part.block_hash().ok_or(CodecError::Invalid {
+            field: "part",
+            reason: "no headers",
+        })?;
+        Ok(Self {
+            validator,
+            height,
+            commitment,
+            bitcoin_txid: part.txid(),
+            bitcoin_block,
+            bitcoin_height,
+            part: Some(part),
+        })
+    }
+
     /// What makes the record unique on chain: the anchored height and the
     /// Bitcoin block holding the anchor (FORMATS.md 19). A chain carries at
     /// most one record per key.
@@ -187,6 +247,7 @@ impl TxBody {
             Self::RegisterOperator(_) => 1,
             Self::SubmitRoot(_) => 2,
             Self::Transfer(_) => 3,
+            Self::AnchorRecord(a) if a.part.is_some() => 5,
             Self::AnchorRecord(_) => 4,
         }
     }
@@ -250,9 +311,19 @@ impl TxBody {
                 out.extend_from_slice(&a.validator.to_be_bytes());
                 a.height.get().encode(&mut out);
                 a.commitment.encode(&mut out);
-                a.bitcoin_txid.encode(&mut out);
-                a.bitcoin_block.encode(&mut out);
-                a.bitcoin_height.encode(&mut out);
+                match &a.part {
+                    None => {
+                        a.bitcoin_txid.encode(&mut out);
+                        a.bitcoin_block.encode(&mut out);
+                        a.bitcoin_height.encode(&mut out);
+                    }
+                    Some(part) => {
+                        a.bitcoin_height.encode(&mut out);
+                        let bytes = part.to_bytes();
+                        crate::codec::put_count16(&mut out, bytes.len());
+                        out.extend_from_slice(&bytes);
+                    }
+                }
             }
         }
         out
@@ -317,10 +388,45 @@ impl TxBody {
                 bitcoin_txid: BitcoinTxid::decode(r)?,
                 bitcoin_block: BitcoinBlockHash::decode(r)?,
                 bitcoin_height: r.u64()?,
+                part: None,
             })),
+            5 => {
+                let validator = r.u16()?;
+                let height = Height::new(r.u64()?);
+                let commitment = AnchorCommitment::decode(r)?;
+                let bitcoin_height = r.u64()?;
+                let len = r.count("part", false, MAX_RECORD_PART)?;
+                let part = BitcoinPart::from_bytes(r.take(len)?)?;
+                Ok(Self::AnchorRecord(AnchorRecord::with_part(
+                    validator,
+                    height,
+                    commitment,
+                    bitcoin_height,
+                    part,
+                )?))
+            }
             tag => Err(CodecError::InvalidTag { field: "kind", tag }),
         }
     }
+}
+
+/// The limits of a kind-5 record's Bitcoin part beyond the part's own.
+fn check_record_part(part: &BitcoinPart) -> codec::Result<()> {
+    if part.raw_tx.len() > MAX_RECORD_BITCOIN_TX {
+        return Err(CodecError::TooLong {
+            field: "part.raw_tx",
+            len: part.raw_tx.len(),
+            max: MAX_RECORD_BITCOIN_TX,
+        });
+    }
+    let max_headers = usize::from(MAX_ANCHOR_CONFIRMATIONS);
+    if part.headers.is_empty() || part.headers.len() > max_headers {
+        return Err(CodecError::Invalid {
+            field: "part.headers",
+            reason: "not 1..=100 headers",
+        });
+    }
+    Ok(())
 }
 
 /// A transaction with its signature. Holds its encoding (whose last 3,309

@@ -102,10 +102,10 @@ pub fn generate() -> Vec<VectorFile> {
 /// bundle carrying its genesis. The Bitcoin part is the synthetic regtest
 /// one in both: valid under `regtest`, refused under `testnet4`.
 fn pinned_bundles(genesis: &Genesis, validator: &Keypair, operator: &Keypair) -> Value {
-    let bundle = |network| {
+    let bundle = |bitcoin| {
         let g = genesis
             .clone()
-            .with_bitcoin(Some(BitcoinParams::for_network(network)))
+            .with_bitcoin(Some(bitcoin))
             .expect("valid Bitcoin params");
         let (_, bundle, _) = anchor::anchor_vectors(&g, validator, operator);
         let mut bundle: crate::proof::ProofBundle =
@@ -113,10 +113,28 @@ fn pinned_bundles(genesis: &Genesis, validator: &Keypair, operator: &Keypair) ->
         bundle = bundle.with_genesis(g.header());
         serde_json::to_value(&bundle).expect("bundles serialize")
     };
+    // Regtest asking the 3 confirmations the synthetic part carries, so
+    // that block 4 carries its kind-5 record.
+    let regtest = BitcoinParams {
+        network: BitcoinNetwork::Regtest,
+        confirmations: 3,
+    };
+    // The regtest network's record of the same anchor, with its part.
+    let g = genesis
+        .clone()
+        .with_bitcoin(Some(regtest))
+        .expect("valid Bitcoin params");
+    let (_, b, _) = anchor::anchor_vectors(&g, validator, operator);
+    let b: crate::proof::ProofBundle = serde_json::from_value(b).expect("the bundle reads back");
+    let a = b.anchor.expect("anchored");
+    let record = crate::tx::AnchorRecord::with_part(0, a.height, a.commitment, 101, a.bitcoin)
+        .expect("within the record limits");
+    let record = TxBody::AnchorRecord(record).sign(&g.hash(), validator);
     json!({
-        "description": "The anchored bundle of bundle.json, made on version-2 genesis files (each embedded) that commit regtest (1 confirmation) and testnet4 (6 confirmations); both carry the synthetic regtest Bitcoin part of anchor.json. Expected verdicts: `regtest` is valid with no trust given (genesis unpinned, network from the genesis, 3 confirmations carried against 1 required) and fails the bitcoin link if the verifier states another network; `testnet4` fails the bitcoin link without a checkpoint or live node (headers alone), and with a checkpoint on its first header still fails it (the headers' target is above testnet4's proof-of-work limit).",
-        "regtest": bundle(BitcoinNetwork::Regtest),
-        "testnet4": bundle(BitcoinNetwork::Testnet4),
+        "record_kind5": tx_vector("anchor_record_kind5", &record, &g),
+        "description": "The anchored bundle of bundle.json, made on version-2 genesis files (each embedded) that commit regtest (3 confirmations, as many as the synthetic part carries, so that block 4 of that chain carries the kind-5 record) and testnet4 (6 confirmations); both carry the synthetic regtest Bitcoin part of anchor.json. Expected verdicts: `regtest` is valid with no trust given (genesis unpinned, network from the genesis, 3 confirmations carried against 3 required) and fails the bitcoin link if the verifier states another network; `testnet4` fails the bitcoin link without a checkpoint or live node (headers alone), and with a checkpoint on its first header still fails it (the headers' target is above testnet4's proof-of-work limit). `record_kind5` is the regtest network's AnchorRecord of that anchor with its Bitcoin part (kind 5, FORMATS 19.1), signed by validator 0 (seed 0x01...), Bitcoin height 101: the record block 4 of that chain carries.",
+        "regtest": bundle(regtest),
+        "testnet4": bundle(BitcoinParams::for_network(BitcoinNetwork::Testnet4)),
     })
 }
 

@@ -41,6 +41,7 @@ fn record_body(ledger: &Ledger, height: u64, part: &BitcoinPart) -> AnchorRecord
         bitcoin_txid: part.txid(),
         bitcoin_block: part.block_hash().unwrap(),
         bitcoin_height: 101,
+        part: None,
     }
 }
 
@@ -240,6 +241,7 @@ fn anchor_record_validity_table() {
         &n,
         AnchorRecord {
             bitcoin_height: 7,
+            part: None,
             ..record_body(&ledger, 3, &part)
         },
         &n.validator,
@@ -544,6 +546,7 @@ proptest! {
             bitcoin_txid: pantheon_runtime::anchor::BitcoinTxid::from_bytes(bytes),
             bitcoin_block: pantheon_runtime::anchor::BitcoinBlockHash::from_bytes(bytes),
             bitcoin_height,
+            part: None,
         })
         .sign(&pantheon_runtime::hash::GenesisHash::default(), &key);
         prop_assert_eq!(tx.as_bytes().len(), ANCHOR_RECORD_SIZE);

@@ -118,8 +118,20 @@ impl Service {
                 index: self.index,
                 message: format!("cannot start {}: {e}", self.exe.display()),
             })?;
+        let mut child = child;
         let pid = child.id();
         std::fs::write(&self.pid_file, format!("{pid}\n")).map_err(io_error(&self.pid_file))?;
+        // Until the child has exec'd, /proc/<pid>/cmdline is still ours and
+        // the process looks as if it had exited (on two busy cores a status
+        // poll right after the spawn saw that, with an empty log): wait for
+        // the exec, or for the child to exit.
+        let spawned = Instant::now();
+        while !self.alive(pid)
+            && matches!(child.try_wait(), Ok(None))
+            && spawned.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Ok(pid)
     }
 

@@ -144,16 +144,35 @@ fn example(genesis: &Genesis, validator: &Keypair, operator: &Keypair) -> Exampl
         .anchor_commitment(anchored)
         .expect("the anchored height is committed");
     let part = synthetic_bitcoin_part(&commitment);
-    let record = TxBody::AnchorRecord(AnchorRecord {
-        validator: 0,
-        height: anchored,
-        commitment,
-        bitcoin_txid: part.txid(),
-        bitcoin_block: part.block_hash().unwrap_or_default(),
-        bitcoin_height: BITCOIN_HEIGHT,
-    })
-    .sign(&g, validator);
-    commit(&mut ledger, vec![record.clone()]);
+    // Kind 4 under a version-1 genesis; under version 2, kind 5 with the
+    // part when the genesis asks as many confirmations as it carries.
+    let header = genesis.header();
+    let body = if header.pins_bitcoin() {
+        AnchorRecord::with_part(0, anchored, commitment, BITCOIN_HEIGHT, part.clone())
+            .expect("within the record limits")
+    } else {
+        AnchorRecord {
+            validator: 0,
+            height: anchored,
+            commitment,
+            bitcoin_txid: part.txid(),
+            bitcoin_block: part.block_hash().unwrap_or_default(),
+            bitcoin_height: BITCOIN_HEIGHT,
+            part: None,
+        }
+    };
+    let record = TxBody::AnchorRecord(body).sign(&g, validator);
+    let carried = header
+        .bitcoin
+        .is_none_or(|b| usize::from(b.confirmations) == part.headers.len());
+    commit(
+        &mut ledger,
+        if header.pins_bitcoin() && !carried {
+            vec![]
+        } else {
+            vec![record.clone()]
+        },
+    );
     let first = &headers[0];
     let vote = VoteMessage {
         vote_type: VoteType::Precommit,
