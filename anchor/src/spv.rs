@@ -29,7 +29,7 @@
 use bitcoin::block::Header;
 use bitcoin::consensus::encode;
 use bitcoin::hashes::{Hash, sha256d};
-use bitcoin::{Amount, BlockHash, Network, Transaction, TxMerkleNode, Txid};
+use bitcoin::{Amount, BlockHash, CompactTarget, Network, Target, Transaction, TxMerkleNode, Txid};
 use pantheon_runtime::hash::Hash256;
 use serde::{Deserialize, Serialize};
 
@@ -284,7 +284,7 @@ pub fn verify(
             });
         }
         let hash = header_hash(bytes);
-        if !meets_target(&hash, &target) {
+        if !target.is_met_by(hash) {
             return Err(SpvError::InsufficientWork { index, hash });
         }
         if let Some(prev) = header_hashes.last()
@@ -368,71 +368,42 @@ pub fn header_hash(bytes: &[u8; 80]) -> BlockHash {
     BlockHash::from_byte_array(sha256d::Hash::hash(bytes).to_byte_array())
 }
 
-/// A 256-bit target, big-endian.
-type Target256 = [u8; 32];
-
-/// Bitcoin Core's compact target decoding (`arith_uint256::SetCompact`),
-/// refusing negative, overflowing and zero targets. Big-endian result.
-fn target_from_bits(bits: u32) -> Result<Target256, &'static str> {
+/// The target of the compact `bits`, as Bitcoin Core's `CheckProofOfWork`
+/// accepts it. rust-bitcoin decodes it (`Target::from_compact`); what it
+/// does not report, Core's negative and overflow flags, is refused here
+/// first (rust-bitcoin would read a negative mantissa of size <= 3 as a
+/// positive target, and wrap an overflowing shift), and so is the zero
+/// target.
+fn target_from_bits(bits: u32) -> Result<Target, &'static str> {
     let size = bits >> 24;
     let word = bits & 0x007f_ffff;
-    if word != 0 && bits & 0x0080_0000 != 0 {
-        return Err("negative");
+    let shifted = if size <= 3 {
+        word >> (8 * (3 - size))
+    } else {
+        word
+    };
+    if bits & 0x0080_0000 != 0 {
+        return Err(if shifted == 0 { "zero" } else { "negative" });
     }
     if word != 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32)) {
         return Err("overflow");
     }
-    let mut target = [0u8; 32];
-    if size <= 3 {
-        let value = word >> (8 * (3 - size));
-        target[29..].copy_from_slice(&value.to_be_bytes()[1..]);
-    } else {
-        // The three mantissa bytes end at byte `size` counted from the
-        // least significant end.
-        for (k, byte) in (0u32..).zip(&word.to_be_bytes()[1..]) {
-            if *byte != 0 {
-                let pos = (32 + k).checked_sub(size).ok_or("overflow")?;
-                target[pos as usize] = *byte;
-            }
-        }
-    }
-    if target == [0u8; 32] {
+    let target = Target::from_compact(CompactTarget::from_consensus(bits));
+    if target == Target::ZERO {
         return Err("zero");
     }
     Ok(target)
 }
 
-/// Whether a block hash, read as a little-endian 256-bit number, is at most
-/// `target`.
-fn meets_target(hash: &BlockHash, target: &Target256) -> bool {
-    let mut be = hash.to_byte_array();
-    be.reverse();
-    be <= *target
-}
-
-/// The easiest target a network allows, big-endian.
-fn pow_limit(network: Network) -> Target256 {
-    let mut limit = [0u8; 32];
+/// The easiest target a network allows (rust-bitcoin's constants, from
+/// Bitcoin Core's chain parameters).
+fn pow_limit(network: Network) -> Target {
     match network {
-        // 0x00000000ffff0000...
-        Network::Bitcoin | Network::Testnet | Network::Testnet4 => {
-            limit[4] = 0xff;
-            limit[5] = 0xff;
-        }
-        // 0x00000377ae000000...
-        Network::Signet => {
-            limit[2] = 0x03;
-            limit[3] = 0x77;
-            limit[4] = 0xae;
-        }
-        // 0x7fffff0000...
-        Network::Regtest => {
-            limit[0] = 0x7f;
-            limit[1] = 0xff;
-            limit[2] = 0xff;
-        }
+        Network::Bitcoin => Target::MAX_ATTAINABLE_MAINNET,
+        Network::Testnet | Network::Testnet4 => Target::MAX_ATTAINABLE_TESTNET,
+        Network::Signet => Target::MAX_ATTAINABLE_SIGNET,
+        Network::Regtest => Target::MAX_ATTAINABLE_REGTEST,
     }
-    limit
 }
 
 /// Errors fetching a Bitcoin part or checking it against a live node.
