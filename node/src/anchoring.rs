@@ -56,10 +56,12 @@ const JUDGE_WINDOW: usize = 64;
 pub struct AnchorView {
     /// The engine's status at the last pass.
     pub status: Option<AnchorStatus>,
-    /// By anchor id, the confirmations of each recorded anchor's block in
-    /// this node's bitcoind's best chain (0: not in it). `None`: this node
-    /// has no bitcoind and counts every anchor whose part verifies.
-    pub judged: Option<BTreeMap<u64, u64>>,
+    /// By anchor id, what this node's bitcoind answered: the confirmations
+    /// of the record's block in its best chain (0: not in it). A record it
+    /// has not answered for (no bitcoind, not asked yet, or down since the
+    /// node started) counts on its part alone, as on a full node; only a
+    /// definite answer excludes one.
+    pub judged: BTreeMap<u64, u64>,
 }
 
 /// A recorded anchor whose Bitcoin part verifies under the genesis.
@@ -98,21 +100,21 @@ pub fn counted(recorded: Vec<(u64, SignedTx)>, genesis: &GenesisHeader) -> Vec<C
 }
 
 /// The anchor that makes block `height` `anchored`, and whose part its
-/// proof carries: among the counted anchors (that this node's bitcoind,
-/// if it has one, has in its best chain with `k` confirmations), the one
+/// proof carries: among the counted anchors (less those this node's
+/// bitcoind answered are not in its best chain with `k` confirmations), the one
 /// of the lowest anchored height `A >= height`, the most recently recorded
 /// for that height.
 #[must_use]
 pub fn covering<'a>(
     counted: &'a [CountedAnchor],
     height: Height,
-    judged: Option<&BTreeMap<u64, u64>>,
+    judged: &BTreeMap<u64, u64>,
     k: u64,
 ) -> Option<&'a CountedAnchor> {
     counted
         .iter()
         .filter(|a| a.record.height >= height)
-        .filter(|a| judged.is_none_or(|j| j.get(&a.id).is_some_and(|c| *c >= k)))
+        .filter(|a| judged.get(&a.id).is_none_or(|c| *c >= k))
         .min_by_key(|a| (a.record.height, std::cmp::Reverse(a.id)))
 }
 
@@ -143,7 +145,6 @@ pub struct Anchoring {
 impl Anchoring {
     /// Runs until the node stops.
     pub async fn run(mut self) {
-        write(&self.view).judged = Some(BTreeMap::new());
         info!(
             target: "pantheon::anchor",
             network = %self.policy.network,
@@ -323,7 +324,7 @@ impl Anchoring {
                 return;
             }
         };
-        let previous = read(&self.view).judged.clone().unwrap_or_default();
+        let previous = read(&self.view).judged.clone();
         let mut judged = BTreeMap::new();
         for (id, tx) in recorded {
             let Some(r) = tx.as_anchor_record() else {
@@ -342,7 +343,7 @@ impl Anchoring {
             };
             judged.insert(id, confirmations);
         }
-        write(&self.view).judged = Some(judged);
+        write(&self.view).judged = judged;
     }
 }
 

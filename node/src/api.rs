@@ -88,7 +88,7 @@ impl NodeApi {
             .header()
             .bitcoin
             .map_or(1, |b| u64::from(b.confirmations));
-        Ok(anchoring::covering(&counted, height, view.judged.as_ref(), k).cloned())
+        Ok(anchoring::covering(&counted, height, &view.judged, k).cloned())
     }
 
     fn anchor_view(&self) -> AnchorView {
@@ -115,10 +115,7 @@ impl NodeApi {
         let block_hash = self.chain.store().header(r.height).ok().flatten()?.hash();
         // This node's bitcoind's answer, else the headers the part carries.
         let carried = r.part.as_ref().map_or(0, |p| p.headers.len() as u64);
-        let confirmations = view
-            .judged
-            .as_ref()
-            .map_or(carried, |j| j.get(&id).copied().unwrap_or(0));
+        let confirmations = view.judged.get(&id).copied().unwrap_or(carried);
         Some(AnchorInfo {
             id,
             height: r.height,
