@@ -34,7 +34,7 @@
 //! its own store, and none asks bitcoind while answering (ADR 0013).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use pantheon_anchor::{AnchorEngine, AnchorEvent, AnchorStatus, BitcoinRpc, Policy, Target, ids};
@@ -44,8 +44,8 @@ use pantheon_runtime::genesis::GenesisHeader;
 use pantheon_runtime::tx::{AnchorKey, AnchorRecord, SignedTx, TxBody};
 use tracing::{debug, info, warn};
 
-use crate::api::NetworkStatus;
 use crate::chain::Chain;
+use crate::health::{self, SharedStatus};
 
 /// Recorded anchors judged per pass (the newest).
 const JUDGE_WINDOW: usize = 64;
@@ -139,7 +139,7 @@ pub struct Anchoring {
     /// What RPC reads.
     pub view: SharedView,
     /// Warnings for `system_health`.
-    pub network: Arc<Mutex<NetworkStatus>>,
+    pub network: SharedStatus,
 }
 
 impl Anchoring {
@@ -217,15 +217,7 @@ impl Anchoring {
                 other => warn!(target: "pantheon::anchor", "{other:?}"),
             }
         }
-        let warning = status.last_error.clone().map(|e| format!("anchoring: {e}"));
-        {
-            let mut net = self
-                .network
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            net.warnings.retain(|w| !w.starts_with("anchoring: "));
-            net.warnings.extend(warning);
-        }
+        health::lock(&self.network).set_warning("anchoring", status.last_error.clone());
     }
 
     /// Records, on chain, confirmed anchors the chain does not have yet.

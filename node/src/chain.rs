@@ -11,12 +11,12 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, RwLock};
 
-use pantheon_rpc::types::RelayReport;
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
-use pantheon_rpc::types::HeaderInfo;
 use pantheon_runtime::amount::Height;
-use pantheon_runtime::block::{Block, CommitCertificate};
+use pantheon_runtime::block::{Block, BlockHeader, CommitCertificate};
 use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::genesis::Genesis;
 use pantheon_runtime::hash::BlockHash;
@@ -41,6 +41,17 @@ pub enum ChainError {
     Store(#[from] StoreError),
 }
 
+/// What became of a relayed batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relayed {
+    /// Newly queued.
+    pub accepted: u32,
+    /// Already queued here.
+    pub known: u32,
+    /// Malformed or invalid here.
+    pub rejected: u32,
+}
+
 /// Proposals executed but not yet decided, by block hash.
 type Pending = HashMap<BlockHash, (Block, Execution)>;
 
@@ -52,7 +63,7 @@ pub struct Chain {
     mempool: Mutex<Mempool>,
     keys: KeyCache,
     pending: Mutex<Pending>,
-    finalized: broadcast::Sender<HeaderInfo>,
+    finalized: broadcast::Sender<Arc<(BlockHeader, CommitCertificate)>>,
     relay: OnceLock<tokio::sync::mpsc::Sender<SignedTx>>,
 }
 
@@ -109,8 +120,8 @@ impl Chain {
         f(&mut lock(&self.mempool))
     }
 
-    /// Subscribes to finalized headers.
-    pub fn subscribe(&self) -> broadcast::Receiver<HeaderInfo> {
+    /// Subscribes to finalized headers and their certificates.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<(BlockHeader, CommitCertificate)>> {
         self.finalized.subscribe()
     }
 
@@ -244,7 +255,9 @@ impl Chain {
             signers = cert.signatures.len(),
             "finalized"
         );
-        let _ = self.finalized.send(HeaderInfo::new(&block.header, cert));
+        if self.finalized.receiver_count() > 0 {
+            let _ = self.finalized.send(Arc::new((block.header, cert.clone())));
+        }
         Ok(())
     }
 
@@ -307,7 +320,7 @@ impl Chain {
     /// Admits transactions relayed by another node: signatures checked in
     /// parallel, then admitted in order; never relayed again (every node
     /// relays only what its own clients sent, to all its relay peers).
-    pub fn admit_relayed(&self, txs: Vec<SignedTx>, malformed: u32) -> RelayReport {
+    pub fn admit_relayed(&self, txs: Vec<SignedTx>, malformed: u32) -> Relayed {
         let ledger = self
             .ledger
             .read()
@@ -316,7 +329,7 @@ impl Chain {
             .par_iter()
             .map(|tx| ledger.check_signature(tx, &self.keys).is_ok())
             .collect();
-        let mut report = RelayReport {
+        let mut report = Relayed {
             accepted: 0,
             known: 0,
             rejected: malformed,

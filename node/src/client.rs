@@ -8,18 +8,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
-use jsonrpsee::rpc_params;
-use pantheon_rpc::types::{
-    BalanceInfo, OperatorInfo, Receipt, Status, SubmissionInfo, TxReceipt, VersionInfo,
-};
+use pantheon_rpc::api::PantheonRpcClient;
+use pantheon_rpc::types::{BalanceInfo, Receipt, Status, SubmissionInfo, TxReceipt};
 use pantheon_runtime::amount::Amount;
 use pantheon_runtime::crypto::{AccountId, Keypair};
 use pantheon_runtime::hash::{AuditRoot, GenesisHash};
 use pantheon_runtime::proof::ProofBundle;
 use pantheon_runtime::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBody};
-use serde::de::DeserializeOwned;
 
 use crate::keyfile;
 
@@ -50,29 +46,30 @@ impl Client {
         })
     }
 
-    /// Calls `method` with `params`.
+    /// The typed methods of the node's API (generated from the same trait
+    /// as the server, so no method name is spelled here). Wrap each call's
+    /// result in [`Client::answer`] for a readable error.
+    #[must_use]
+    pub fn rpc(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// A call's result with the node's error (message and code) or the
+    /// transport failure spelled out.
     ///
     /// # Errors
-    /// Transport errors, or the node's error (code and message).
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        params: jsonrpsee::core::params::ArrayParams,
-    ) -> Result<T> {
-        self.http
-            .request(method, params)
-            .await
-            .map_err(|e| match e {
-                jsonrpsee::core::ClientError::Call(err) => {
-                    anyhow::anyhow!("{} (code {})", err.message(), err.code())
-                }
-                other => anyhow::anyhow!("{method} at {}: {other}", self.url),
-            })
+    /// The call's error, as text.
+    pub fn answer<T>(&self, result: Result<T, jsonrpsee::core::ClientError>) -> Result<T> {
+        result.map_err(|e| match e {
+            jsonrpsee::core::ClientError::Call(err) => {
+                anyhow::anyhow!("{} (code {})", err.message(), err.code())
+            }
+            other => anyhow::anyhow!("JSON-RPC at {}: {other}", self.url),
+        })
     }
 
     async fn genesis(&self) -> Result<GenesisHash> {
-        let v: VersionInfo = self.call("system_version", rpc_params![]).await?;
-        Ok(v.genesis_hash)
+        Ok(self.answer(self.http.system_version().await)?.genesis_hash)
     }
 
     /// Signs and sends a root submission for `key`'s operator.
@@ -86,9 +83,7 @@ impl Client {
         metadata: Metadata,
     ) -> Result<Receipt> {
         let genesis = self.genesis().await?;
-        let op: OperatorInfo = self
-            .call("pantheon_getOperator", rpc_params![key.id().to_string()])
-            .await?;
+        let op = self.answer(self.http.get_operator(key.id().to_string()).await)?;
         let tx = TxBody::SubmitRoot(SubmitRoot {
             operator: key.id(),
             seq: op.pending_next_seq,
@@ -97,11 +92,7 @@ impl Client {
             metadata,
         })
         .sign(&genesis, key);
-        self.call(
-            "pantheon_submitRoot",
-            rpc_params![hex::encode(tx.as_bytes())],
-        )
-        .await
+        self.answer(self.http.submit_root(hex::encode(tx.as_bytes())).await)
     }
 
     /// Signs `body(nonce)` with the account's next nonce and sends it;
@@ -112,17 +103,14 @@ impl Client {
         body: impl FnOnce(u64) -> TxBody,
     ) -> Result<(TxReceipt, u64)> {
         let genesis = self.genesis().await?;
-        let bal: BalanceInfo = self
-            .call("pan_getBalance", rpc_params![key.id().to_string()])
-            .await?;
+        let bal = self.balance(&key.id()).await?;
         let nonce = bal.pending_nonce;
         let tx: SignedTx = body(nonce).sign(&genesis, key);
-        let receipt = self
-            .call(
-                "pantheon_submitTransaction",
-                rpc_params![hex::encode(tx.as_bytes())],
-            )
-            .await?;
+        let receipt = self.answer(
+            self.http
+                .submit_transaction(hex::encode(tx.as_bytes()))
+                .await,
+        )?;
         Ok((receipt, nonce))
     }
 
@@ -167,7 +155,7 @@ impl Client {
     pub async fn wait_for(&self, id: &str, status: Status) -> Result<SubmissionInfo> {
         let start = Instant::now();
         loop {
-            let info: SubmissionInfo = self.call("pantheon_getSubmission", rpc_params![id]).await?;
+            let info = self.answer(self.http.get_submission(id.to_owned()).await)?;
             let reached = match status {
                 Status::Received => true,
                 Status::Finalized => matches!(info.status, Status::Finalized | Status::Anchored),
@@ -191,9 +179,7 @@ impl Client {
     pub async fn wait_nonce(&self, account: &AccountId, past: u64) -> Result<()> {
         let start = Instant::now();
         loop {
-            let bal: BalanceInfo = self
-                .call("pan_getBalance", rpc_params![account.to_string()])
-                .await?;
+            let bal = self.balance(account).await?;
             if bal.nonce > past {
                 return Ok(());
             }
@@ -209,8 +195,19 @@ impl Client {
     /// # Errors
     /// RPC errors (not found, not finalized).
     pub async fn proof(&self, id: &str, embed_genesis: bool) -> Result<ProofBundle> {
-        self.call("pantheon_getProof", rpc_params![id, embed_genesis])
-            .await
+        self.answer(
+            self.http
+                .get_proof(id.to_owned(), Some(embed_genesis))
+                .await,
+        )
+    }
+
+    /// An account's balance and nonces.
+    ///
+    /// # Errors
+    /// RPC errors.
+    pub async fn balance(&self, account: &AccountId) -> Result<BalanceInfo> {
+        self.answer(self.http.get_balance(account.to_string()).await)
     }
 }
 

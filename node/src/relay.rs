@@ -127,8 +127,9 @@ async fn send_to(url: String, mut inbox: mpsc::Receiver<Params>) {
     };
     let mut failing = false;
     while let Some(params) = inbox.recv().await {
-        let result: Result<RelayReport, _> =
-            client.request("pantheon_relayTransactions", params).await;
+        let result: Result<RelayReport, _> = client
+            .request(pantheon_rpc::api::RELAY_TRANSACTIONS, params)
+            .await;
         match result {
             Ok(report) => {
                 if failing {

@@ -9,24 +9,23 @@ use malachitebft_app_channel::app::types::core::LinearTimeouts;
 use pantheon_runtime::genesis::Genesis;
 
 use crate::anchoring::{Anchoring, SharedView};
-use crate::api::{NetworkStatus, NodeApi};
+use crate::backend::RpcBackend;
 use crate::chain::Chain;
 use crate::config::{AnchorConfig, Config};
 use crate::consensus::app::AppConfig;
 use crate::consensus::engine::{self, NodeArgs};
+use crate::health::{NetworkStatus, SharedStatus};
 use crate::keyfile;
 use crate::mempool::MempoolLimits;
 use crate::store::Store;
 use pantheon_anchor::{AnchorEngine, AnchorKey, BitcoinRpc};
 
-/// Installs the log subscriber (`RUST_LOG` overrides the default filter).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "warn,pantheon=info,arc_malachitebft_network=off".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// A started node, as announced to the caller of [`run`].
+pub struct Serving {
+    /// The address JSON-RPC is bound to.
+    pub rpc: std::net::SocketAddr,
+    /// The network's genesis hash.
+    pub genesis: pantheon_runtime::hash::GenesisHash,
 }
 
 /// `[anchor]`'s policy under the genesis: a version-2 genesis fixes the
@@ -69,7 +68,7 @@ fn start_anchoring(
     chain: &Arc<Chain>,
     keypair: Option<Arc<pantheon_runtime::crypto::Keypair>>,
     view: &SharedView,
-    network: &Arc<Mutex<NetworkStatus>>,
+    network: &SharedStatus,
 ) -> Result<Anchoring> {
     let policy = pinned_policy(anchor, chain.genesis().header())?;
     let key_path = config.resolve(&anchor.key);
@@ -107,12 +106,12 @@ fn start_anchoring(
     })
 }
 
-/// Runs a node until SIGINT or SIGTERM.
+/// Runs a node until SIGINT or SIGTERM; calls `serving` once JSON-RPC is
+/// bound.
 ///
 /// # Errors
 /// Start-up failures (config, store, ports) or a consensus failure.
-pub async fn run(config: Config) -> Result<()> {
-    init_tracing();
+pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
     let genesis_path = config.resolve(&config.genesis);
     let genesis: Genesis = serde_json::from_str(
         &std::fs::read_to_string(&genesis_path)
@@ -151,14 +150,14 @@ pub async fn run(config: Config) -> Result<()> {
         )),
         None => None,
     };
-    let backend = Arc::new(NodeApi::new(chain.clone(), network.clone(), anchors));
+    let backend = Arc::new(RpcBackend::new(chain.clone(), network.clone(), anchors));
     let (bound, rpc) = pantheon_rpc::start(config.rpc.addr, backend, config.rpc.limits())
         .await
         .with_context(|| format!("binding JSON-RPC to {}", config.rpc.addr))?;
-    eprintln!(
-        "pantheon: JSON-RPC on http://{bound} (HTTP and WebSocket), chain {}",
-        chain.genesis().hash()
-    );
+    serving(&Serving {
+        rpc: bound,
+        genesis: chain.genesis().hash(),
+    });
 
     let block_time = Duration::from_millis(config.consensus.block_time_ms);
     let timeouts = LinearTimeouts {

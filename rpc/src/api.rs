@@ -12,6 +12,7 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
 use pantheon_runtime::amount::Height;
+use pantheon_runtime::block::{BlockHeader, CommitCertificate};
 use pantheon_runtime::codec::decode_exact;
 use pantheon_runtime::crypto::AccountId;
 use pantheon_runtime::hash::{AuditRoot, Hash256, SubmissionId};
@@ -24,6 +25,10 @@ use crate::types::{
     AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
     RelayReport, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
 };
+
+/// A finalized header and its commit certificate, as the node announces
+/// them: domain types, so that the node's chain needs no wire type.
+pub type FinalizedHead = Arc<(BlockHeader, CommitCertificate)>;
 
 /// What the node provides to the RPC layer.
 pub trait Backend: Send + Sync + 'static {
@@ -100,12 +105,22 @@ pub trait Backend: Send + Sync + 'static {
     fn peers(&self) -> Vec<PeerInfo>;
     /// Version and network.
     fn version(&self) -> VersionInfo;
-    /// A stream of finalized headers.
-    fn subscribe_finalized(&self) -> broadcast::Receiver<HeaderInfo>;
+    /// A stream of finalized headers with their certificates (encoded
+    /// for each subscriber as a [`HeaderInfo`]).
+    fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead>;
 }
 
-/// The JSON-RPC methods.
-#[rpc(server)]
+/// The name of `pantheon_relayTransactions`, for the node's relay, which
+/// sends one pre-encoded parameter text to every peer instead of going
+/// through the generated client (which would encode the batch, about 1 MB
+/// of hex, once per peer). A test checks it names a method of the trait.
+pub const RELAY_TRANSACTIONS: &str = "pantheon_relayTransactions";
+
+/// The JSON-RPC methods. `#[rpc(server, client)]` also generates
+/// `PantheonRpcClient`, the typed client every caller uses (`pantheon`'s
+/// commands, the testnet tool), so method names and parameter order are
+/// spelled once, here.
+#[rpc(server, client)]
 pub trait PantheonRpc {
     /// Accepts a signed submission; returns its receipt.
     #[method(name = "pantheon_submitRoot")]
@@ -310,7 +325,7 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
                 next = rx.recv() => match next {
                     Ok(head) => {
                         let msg: SubscriptionMessage =
-                            serde_json::value::to_raw_value(&head)?.into();
+                            serde_json::value::to_raw_value(&HeaderInfo::new(&head.0, &head.1))?.into();
                         if sink.send(msg).await.is_err() {
                             return Ok(());
                         }
@@ -358,5 +373,96 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
 
     async fn discover(&self) -> RpcResult<serde_json::Value> {
         Ok(crate::openrpc::document())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend that is never called: the tests only list methods.
+    struct Unused;
+
+    impl Backend for Unused {
+        fn submit_root(&self, _: SignedTx) -> Result<Receipt, ApiError> {
+            unreachable!()
+        }
+        fn submit_transaction(&self, _: SignedTx) -> Result<TxReceipt, ApiError> {
+            unreachable!()
+        }
+        fn relay(&self, _: Vec<SignedTx>, _: u32) -> RelayReport {
+            unreachable!()
+        }
+        fn submission(&self, _: SubmissionId) -> Result<SubmissionInfo, ApiError> {
+            unreachable!()
+        }
+        fn proof(&self, _: SubmissionId, _: bool) -> Result<ProofBundle, ApiError> {
+            unreachable!()
+        }
+        fn find_root(&self, _: AuditRoot) -> Result<Vec<SubmissionInfo>, ApiError> {
+            unreachable!()
+        }
+        fn operator(&self, _: AccountId) -> Result<OperatorInfo, ApiError> {
+            unreachable!()
+        }
+        fn head(&self) -> Result<HeaderInfo, ApiError> {
+            unreachable!()
+        }
+        fn block(&self, _: Height, _: bool) -> Result<BlockInfo, ApiError> {
+            unreachable!()
+        }
+        fn balance(&self, _: AccountId) -> Result<BalanceInfo, ApiError> {
+            unreachable!()
+        }
+        fn supply(&self) -> Result<SupplyInfo, ApiError> {
+            unreachable!()
+        }
+        fn anchors(&self, _: u64, _: u64) -> Result<Vec<AnchorInfo>, ApiError> {
+            unreachable!()
+        }
+        fn anchor(&self, _: u64) -> Result<AnchorInfo, ApiError> {
+            unreachable!()
+        }
+        fn anchor_status(&self) -> serde_json::Value {
+            unreachable!()
+        }
+        fn health(&self) -> Health {
+            unreachable!()
+        }
+        fn peers(&self) -> Vec<PeerInfo> {
+            unreachable!()
+        }
+        fn version(&self) -> VersionInfo {
+            unreachable!()
+        }
+        fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn the_relay_constant_and_the_openrpc_document_name_the_served_methods() {
+        let served: std::collections::BTreeSet<String> = Api::new(Arc::new(Unused))
+            .into_rpc()
+            .method_names()
+            .map(str::to_owned)
+            .collect();
+        assert!(served.contains(RELAY_TRANSACTIONS));
+        let documented: std::collections::BTreeSet<String> = crate::openrpc::document()["methods"]
+            .as_array()
+            .expect("a methods array")
+            .iter()
+            .map(|m| m["name"].as_str().expect("a name").to_owned())
+            .collect();
+        let calls: std::collections::BTreeSet<String> = served
+            .iter()
+            .filter(|m| !m.contains("ubscribe"))
+            .cloned()
+            .collect();
+        assert!(
+            calls.is_subset(&documented),
+            "undocumented: {:?}",
+            calls.difference(&documented).collect::<Vec<_>>()
+        );
     }
 }

@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
-use jsonrpsee::rpc_params;
+use pantheon_rpc::api::PantheonRpcClient;
 use pantheon_rpc::types::{HeaderInfo, Health};
 use serde::{Deserialize, Serialize};
 
@@ -85,9 +84,9 @@ async fn query(url: &str) -> Option<(Health, Option<HeaderInfo>)> {
         .max_response_size(64 << 20)
         .build(url)
         .ok()?;
-    let health: Health = client.request("system_health", rpc_params![]).await.ok()?;
+    let health: Health = client.system_health().await.ok()?;
     let head: Option<HeaderInfo> = if health.height.get() > 0 {
-        client.request("chain_getHead", rpc_params![]).await.ok()
+        client.get_head().await.ok()
     } else {
         None
     };

@@ -20,7 +20,7 @@
 //! | `ExtendVote` / `VerifyVoteExtensions` | no extensions: `None` / all `Ok`                   |
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -44,7 +44,6 @@ use pantheon_runtime::log::root_of;
 use pantheon_runtime::tx::SignedTx;
 use tracing::{debug, error, info, warn};
 
-use crate::api::NetworkStatus;
 use crate::chain::Chain;
 use crate::consensus::codec::MAX_TXS_PER_PART;
 use crate::consensus::context::{
@@ -55,6 +54,7 @@ use crate::consensus::signing::{
     PantheonSigner, PantheonVerifier, to_malachite_certificate, to_runtime_certificate,
 };
 use crate::consensus::undecided::Undecided;
+use crate::health::{self, NetworkStatus, SharedStatus};
 
 type Ctx = PantheonContext;
 
@@ -66,8 +66,6 @@ const MAX_STREAM_BYTES: usize = 128 << 20;
 const MAX_PENDING: usize = 8;
 /// Most values returned for one sync request.
 const MAX_SYNC_BATCH: u64 = 64;
-/// Most equivocation reports kept for `system_health`.
-const MAX_EVIDENCE: usize = 64;
 
 /// Application settings.
 #[derive(Debug, Clone)]
@@ -109,7 +107,7 @@ pub struct App {
     me: ValidatorIndex,
     /// `None` on a full node, which follows consensus without voting.
     signer: Option<PantheonSigner>,
-    network: Arc<Mutex<NetworkStatus>>,
+    network: SharedStatus,
     verifier: PantheonVerifier,
     chain: Arc<Chain>,
     store: Undecided,
@@ -141,7 +139,7 @@ impl App {
         keypair: Option<Arc<Keypair>>,
         store: Undecided,
         cfg: AppConfig,
-        network: Arc<Mutex<NetworkStatus>>,
+        network: SharedStatus,
     ) -> Result<Self> {
         let genesis = chain.genesis();
         let gh = genesis.hash();
@@ -271,9 +269,7 @@ impl App {
     }
 
     fn network_mut(&self) -> std::sync::MutexGuard<'_, NetworkStatus> {
-        self.network
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        health::lock(&self.network)
     }
 
     /// Records a complete, authenticated proposal for the next height.
@@ -708,10 +704,7 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
             } => {
                 if let Some(report) = evidence_report(certificate.height, &evidence) {
                     warn!(height = %certificate.height, "equivocation evidence: {report}");
-                    let mut net = app.network_mut();
-                    net.equivocations.push(report);
-                    let excess = net.equivocations.len().saturating_sub(MAX_EVIDENCE);
-                    net.equivocations.drain(..excess);
+                    app.network_mut().record_equivocation(report);
                 }
                 let h = certificate.height.0;
                 if h <= app.chain.height() {

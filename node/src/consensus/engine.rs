@@ -1,7 +1,7 @@
 //! Wiring: Malachite configuration, network identity, engine start-up.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytesize::ByteSize;
@@ -19,7 +19,6 @@ use malachitebft_app_channel::{
 };
 use pantheon_runtime::crypto::{KeyCache, Keypair};
 
-use crate::api::NetworkStatus;
 use crate::chain::Chain;
 use crate::config::Gossip;
 use crate::consensus::app::{self, App, AppConfig};
@@ -27,7 +26,7 @@ use crate::consensus::codec::PantheonCodec;
 use crate::consensus::context::{PantheonContext, ValidatorIndex};
 use crate::consensus::signing::{PantheonSigner, PantheonVerifier};
 use crate::consensus::undecided::Undecided;
-use pantheon_rpc::types::PeerInfo;
+use crate::health::{self, Peer, SharedStatus};
 
 /// The engine's configuration (what Malachite's `NodeConfig` asks for).
 #[derive(Debug, Clone)]
@@ -68,7 +67,7 @@ pub struct NodeArgs {
     /// serves the chain without voting.
     pub keypair: Option<Arc<Keypair>>,
     /// Peers, sync and evidence for `system_health` / `system_peers`.
-    pub network: Arc<Mutex<NetworkStatus>>,
+    pub network: SharedStatus,
     /// p2p listen address, e.g. `/ip4/127.0.0.1/tcp/27000`.
     pub listen: Multiaddr,
     /// Peers to keep connections to.
@@ -250,28 +249,22 @@ pub async fn run(args: NodeArgs) -> Result<()> {
 const FULL_NODE: ValidatorIndex = ValidatorIndex(u16::MAX);
 
 /// Copies the network layer's peer table into `status` every second.
-async fn watch_peers(
-    requests: tokio::sync::mpsc::Sender<NetworkRequest>,
-    status: Arc<Mutex<NetworkStatus>>,
-) {
+async fn watch_peers(requests: tokio::sync::mpsc::Sender<NetworkRequest>, status: SharedStatus) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
         let Ok(Some(dump)) = NetworkRequest::dump_state(&requests).await else {
             continue;
         };
-        let mut peers: Vec<PeerInfo> = dump
+        let mut peers: Vec<Peer> = dump
             .peers
             .iter()
-            .map(|(id, p)| PeerInfo {
-                peer_id: id.to_string(),
+            .map(|(id, p)| Peer {
+                id: id.to_string(),
                 address: p.address.to_string(),
             })
             .collect();
-        peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
-        status
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .peers = peers;
+        peers.sort_by(|a, b| a.id.cmp(&b.id));
+        health::lock(&status).peers = peers;
     }
 }

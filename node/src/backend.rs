@@ -1,8 +1,12 @@
-//! The RPC backend: answers `pantheon-rpc`'s [`Backend`] calls from the
-//! chain, the store and the mempool.
+//! The RPC backend: answers `pantheon-rpc`'s [`Backend`] calls from local
+//! state only (the chain, the store, the mempool, the anchor engine's view
+//! and the health status), and is the one place that turns the node's
+//! types into the RPC's wire types. Nothing here calls bitcoind or another
+//! node, so every node answers the same question with the same bytes.
 
 use std::sync::{Arc, Mutex};
 
+use pantheon_rpc::api::FinalizedHead;
 use pantheon_rpc::error::codes;
 use pantheon_rpc::types::{
     AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
@@ -18,26 +22,13 @@ use tokio::sync::broadcast;
 
 use crate::anchoring::{self, AnchorView, CountedAnchor, SharedView};
 use crate::chain::Chain;
+use crate::health::{self, NetworkStatus, SharedStatus};
 use crate::mempool::{Admitted, MempoolError};
 
-/// What the network layer reports for `system_health` and `system_peers`.
-#[derive(Debug, Default, Clone)]
-pub struct NetworkStatus {
-    /// Connected peers.
-    pub peers: Vec<PeerInfo>,
-    /// When value sync last handed us a block (we are catching up while
-    /// this is recent).
-    pub last_synced: Option<std::time::Instant>,
-    /// Equivocation evidence seen, newest last.
-    pub equivocations: Vec<String>,
-    /// Operator-facing warnings.
-    pub warnings: Vec<String>,
-}
-
 /// The node's RPC backend.
-pub struct NodeApi {
+pub struct RpcBackend {
     chain: Arc<Chain>,
-    network: Arc<Mutex<NetworkStatus>>,
+    network: SharedStatus,
     anchors: SharedView,
     /// The counted anchors, as of a height: re-read when the chain grows.
     counted: Mutex<(Height, Arc<Vec<CountedAnchor>>)>,
@@ -46,9 +37,9 @@ pub struct NodeApi {
 /// Recorded anchors read per refresh of the counted anchors (the newest).
 const COUNTED_WINDOW: usize = 64;
 
-impl NodeApi {
+impl RpcBackend {
     /// Serves `chain`, with network status from `network`.
-    pub fn new(chain: Arc<Chain>, network: Arc<Mutex<NetworkStatus>>, anchors: SharedView) -> Self {
+    pub fn new(chain: Arc<Chain>, network: SharedStatus, anchors: SharedView) -> Self {
         Self {
             chain,
             network,
@@ -147,10 +138,7 @@ impl NodeApi {
     }
 
     fn network(&self) -> NetworkStatus {
-        self.network
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        health::lock(&self.network).clone()
     }
 
     fn finalized_info(&self, id: SubmissionId) -> Result<Option<SubmissionInfo>, ApiError> {
@@ -230,7 +218,7 @@ fn kind(tx: &SignedTx) -> &'static str {
     }
 }
 
-impl Backend for NodeApi {
+impl Backend for RpcBackend {
     fn submit_root(&self, tx: SignedTx) -> Result<Receipt, ApiError> {
         let s = tx
             .as_submission()
@@ -297,7 +285,12 @@ impl Backend for NodeApi {
     }
 
     fn relay(&self, txs: Vec<SignedTx>, malformed: u32) -> RelayReport {
-        self.chain.admit_relayed(txs, malformed)
+        let r = self.chain.admit_relayed(txs, malformed);
+        RelayReport {
+            accepted: r.accepted,
+            known: r.known,
+            rejected: r.rejected,
+        }
     }
 
     fn submission(&self, id: SubmissionId) -> Result<SubmissionInfo, ApiError> {
@@ -535,9 +528,7 @@ impl Backend for NodeApi {
             height,
             finalized_hash: hash,
             last_block_time_ms,
-            syncing: net
-                .last_synced
-                .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(5)),
+            syncing: net.syncing(std::time::Instant::now()),
             peers: net.peers.len(),
             mempool: self.chain.with_mempool(|m| m.len()),
             equivocations: net.equivocations,
@@ -546,7 +537,14 @@ impl Backend for NodeApi {
     }
 
     fn peers(&self) -> Vec<PeerInfo> {
-        self.network().peers
+        self.network()
+            .peers
+            .into_iter()
+            .map(|p| PeerInfo {
+                peer_id: p.id,
+                address: p.address,
+            })
+            .collect()
     }
 
     fn version(&self) -> VersionInfo {
@@ -557,7 +555,7 @@ impl Backend for NodeApi {
         }
     }
 
-    fn subscribe_finalized(&self) -> broadcast::Receiver<HeaderInfo> {
+    fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead> {
         self.chain.subscribe()
     }
 }

@@ -17,6 +17,9 @@ use pantheon_testnet::{Manifest, Role, process};
 use crate::config::{
     AnchorConfig, Config, ConsensusConfig, Gossip, P2pConfig, RelayConfig, RpcConfig,
 };
+use serde_json::json;
+
+use super::TestnetCommand;
 use crate::keyfile;
 
 /// How long `up` and `start` wait for nodes to be serving and in step.
@@ -61,7 +64,7 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
     let keys = (0..args.validators)
         .map(|_| keyfile::generate())
         .collect::<Result<Vec<_>>>()?;
-    let genesis = crate::dev::genesis(
+    let genesis = super::dev::genesis(
         "pantheon-testnet",
         &keys.iter().collect::<Vec<_>>(),
         &funder,
@@ -354,5 +357,96 @@ async fn wait_in_step(
             );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `pantheon testnet`.
+///
+/// # Errors
+/// The subcommand's failure.
+pub async fn run(command: TestnetCommand) -> Result<()> {
+    let print = |report: &[pantheon_testnet::status::NodeStatus], json: bool| -> Result<()> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(report)?);
+        } else {
+            for s in report {
+                println!("{}", pantheon_testnet::status::line(s));
+            }
+        }
+        Ok(())
+    };
+    match command {
+        TestnetCommand::Init {
+            validators,
+            full_nodes,
+            base_port,
+            block_time_ms,
+            no_bitcoin,
+            anchor_every,
+            dir,
+        } => {
+            let net = init(
+                &dir.dir,
+                &InitArgs {
+                    validators,
+                    full_nodes,
+                    base_port,
+                    block_time_ms,
+                    bitcoin: !no_bitcoin,
+                    anchor_every,
+                },
+            )?;
+            if dir.json {
+                println!("{}", serde_json::to_string_pretty(&net)?);
+            } else {
+                println!(
+                    "testnet of {validators} validators and {full_nodes} full nodes in {}",
+                    net.dir.display()
+                );
+                println!("  genesis hash {}", net.genesis_hash);
+                println!("  funder key   {}", net.dir.join("funder.key").display());
+                for n in &net.nodes {
+                    println!("  node {}: rpc {}, p2p {}", n.index, n.rpc_url(), n.p2p);
+                }
+                if let Some(b) = &net.bitcoin {
+                    println!(
+                        "  bitcoind     {} (regtest, shared; a block every {} s)",
+                        b.rpc_url(),
+                        b.block_secs
+                    );
+                }
+                println!(
+                    "start it with: pantheon testnet up --dir {}",
+                    dir.dir.display()
+                );
+            }
+            Ok(())
+        }
+        TestnetCommand::Mine { dir } => mine(&dir.dir).await,
+        TestnetCommand::Up { dir } => print(&up(&dir.dir, dir.json).await?, dir.json),
+        TestnetCommand::Status { dir } => print(&status(&dir.dir).await?, dir.json),
+        TestnetCommand::Start { index, dir } => {
+            print(&start(&dir.dir, index, dir.json).await?, dir.json)
+        }
+        TestnetCommand::Stop { index, dir } => {
+            let was = stop(&dir.dir, index)?;
+            if dir.json {
+                println!("{}", json!({ "index": index, "was_running": was }));
+            } else if was {
+                println!("node {index} stopped");
+            } else {
+                println!("node {index} was not running");
+            }
+            Ok(())
+        }
+        TestnetCommand::Down { dir } => {
+            let n = down(&dir.dir)?;
+            if dir.json {
+                println!("{}", json!({ "stopped": n }));
+            } else {
+                println!("{n} nodes stopped");
+            }
+            Ok(())
+        }
     }
 }

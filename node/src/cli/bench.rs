@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use jsonrpsee::rpc_params;
-use pantheon_rpc::types::{BlockInfo, HeaderInfo, Receipt, VersionInfo};
+use pantheon_rpc::api::PantheonRpcClient;
 use pantheon_runtime::amount::Amount;
 use pantheon_runtime::crypto::{Keypair, SignContext, VerifyBackend};
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
@@ -133,7 +132,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     let client = clients[0].clone();
     let funder = client::key(&args.funder)?;
-    let version: VersionInfo = client.call("system_version", rpc_params![]).await?;
+    let version = client.answer(client.rpc().system_version().await)?;
     let genesis = version.genesis_hash;
     let ops: Vec<Keypair> = (0..args.operators)
         .map(|i| {
@@ -148,9 +147,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     );
     let mut last_nonce = 0;
     for op in &ops {
-        let info: pantheon_rpc::types::BalanceInfo = client
-            .call("pan_getBalance", rpc_params![op.id().to_string()])
-            .await?;
+        let info = client.balance(&op.id()).await?;
         if info.balance < fee_budget {
             let (_, nonce) = client.transfer(&funder, op.id(), fee_budget).await?;
             last_nonce = nonce;
@@ -158,10 +155,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     client.wait_nonce(&funder.id(), last_nonce).await?;
     for op in &ops {
-        let registered = client
-            .call::<serde_json::Value>("pantheon_getOperator", rpc_params![op.id().to_string()])
-            .await
-            .is_ok();
+        let registered = client.rpc().get_operator(op.id().to_string()).await.is_ok();
         if !registered {
             let (_, nonce) = client.register(op).await?;
             client.wait_nonce(&op.id(), nonce).await?;
@@ -174,9 +168,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     );
     let mut starts = Vec::with_capacity(ops.len());
     for op in &ops {
-        let info: pantheon_rpc::types::OperatorInfo = client
-            .call("pantheon_getOperator", rpc_params![op.id().to_string()])
-            .await?;
+        let info = client.answer(client.rpc().get_operator(op.id().to_string()).await)?;
         starts.push((info.pending_next_seq, info.pending_prev));
     }
     // Each operator's chain is sequential; the operators sign in parallel.
@@ -192,7 +184,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     eprintln!("sending {total} submissions ...");
 
     let start_height = client
-        .call::<HeaderInfo>("chain_getHead", rpc_params![])
+        .rpc()
+        .get_head()
         .await
         .map_or(0, |h| h.header.height.get());
     let sent: Arc<Mutex<HashMap<SubmissionId, Instant>>> = Arc::default();
@@ -209,10 +202,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             while latencies.len() < total && started.elapsed() < Duration::from_secs(600) {
                 // Ids only: fetching whole blocks (~140 MB of hex for a full
                 // one) would load the node being measured.
-                let Ok(block) = client
-                    .call::<BlockInfo>("chain_getBlock", rpc_params![next, false])
-                    .await
-                else {
+                let Ok(block) = client.rpc().get_block(next, Some(false)).await else {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 };
@@ -248,12 +238,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                     sent.lock().await.insert(tx.submission_id(), Instant::now());
                     let mut attempts = 0;
                     loop {
-                        let r: Result<Receipt> = client
-                            .call(
-                                "pantheon_submitRoot",
-                                rpc_params![hex::encode(tx.as_bytes())],
-                            )
-                            .await;
+                        let r = client
+                            .answer(client.rpc().submit_root(hex::encode(tx.as_bytes())).await);
                         match r {
                             Ok(_) => break,
                             Err(e) if attempts < 50 && e.to_string().contains("full") => {

@@ -1,0 +1,532 @@
+//! The `pantheon` command line: the clap tree, and the command bodies in
+//! one module each. This is the only part of the crate that prints; the
+//! rest logs through `tracing`.
+//!
+//! - [`keys`]: `keys generate`, `keys show`.
+//! - [`operator`]: `operator register`, `submit`, `proof`, `balance`,
+//!   `transfer` (through [`crate::client`]).
+//! - [`verify`]: `verify`, over [`pantheon_anchor::verify_bundle`].
+//! - [`anchor`]: `anchor address`, `anchor status`.
+//! - [`dev`]: `dev`, a one-validator network with a managed regtest bitcoind.
+//! - [`testnet`]: `testnet init | up | status | stop | start | down`.
+//! - [`bench`]: `bench`, a load tool against running nodes.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a CLI prints its results"
+)]
+
+mod anchor;
+mod bench;
+mod dev;
+mod keys;
+mod operator;
+mod testnet;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::{config, service};
+
+/// Parses the command line, runs the command on a multi-threaded tokio
+/// runtime and prints a failure on stderr: exit status 0 means success.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints `value` as JSON, or `human` otherwise.
+fn output(json: bool, value: &serde_json::Value, human: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", human());
+    }
+}
+
+/// Installs the log subscriber (`RUST_LOG` overrides the default filter).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,pantheon=info,arc_malachitebft_network=off".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs a node from `config`, announcing its JSON-RPC address on stderr.
+async fn run_node(config: config::Config) -> Result<()> {
+    init_tracing();
+    service::run(config, |serving| {
+        eprintln!(
+            "pantheon: JSON-RPC on http://{} (HTTP and WebSocket), chain {}",
+            serving.rpc, serving.genesis
+        );
+    })
+    .await
+}
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "pantheon",
+    version,
+    about = "Pantheon: a public, post-quantum witness for AI audit trails"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate and inspect ML-DSA-65 keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Operator registration.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// Sign and send an audit root for the key's operator; prints the receipt.
+    Submit {
+        /// The operator's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The audit batch's Merkle root (64 hex digits).
+        #[arg(long)]
+        root: String,
+        /// Optional label (at most 64 bytes).
+        #[arg(long)]
+        label: Option<String>,
+        /// Optional number of records in the batch.
+        #[arg(long)]
+        records: Option<u64>,
+        /// Wait until the submission reaches this status.
+        #[arg(long, value_enum)]
+        wait: Option<WaitFor>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Fetch a submission's self-contained proof bundle.
+    Proof {
+        /// The submission id.
+        id: String,
+        /// Wait until the submission reaches this status first.
+        #[arg(long, value_enum)]
+        wait: Option<WaitFor>,
+        /// Leave the genesis header (the validator keys, about 10.6 KB of
+        /// the bundle with four validators) out, for a verifier who holds
+        /// the network's genesis file (`pantheon verify --genesis FILE`).
+        /// By default the bundle carries it and verifies alone.
+        #[arg(long)]
+        no_genesis: bool,
+        /// The default since the genesis is embedded by default; kept so
+        /// that older scripts run.
+        #[arg(long, hide = true)]
+        embed_genesis: bool,
+        /// Write the bundle here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Check a proof bundle offline; names the first failing link.
+    Verify {
+        /// The proof bundle (JSON).
+        file: PathBuf,
+        /// The network's genesis file: pins the network (the bundle must
+        /// be for it) and supplies the validator keys to a bundle fetched
+        /// with `--no-genesis`.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// Pin the network by its genesis hash.
+        #[arg(long)]
+        genesis_hash: Option<String>,
+        /// The audit root you hold: the bundle must prove this root.
+        #[arg(long)]
+        root: Option<String>,
+        /// The Bitcoin network you expect the anchor on (regtest, signet,
+        /// testnet4, bitcoin). A version-2 genesis commits it and this
+        /// must agree; a version-1 genesis commits none and needs it.
+        #[arg(long)]
+        bitcoin_network: Option<String>,
+        /// Confirmations the Bitcoin part must carry, if more than the
+        /// genesis asks (1 on regtest, 6 elsewhere by default).
+        #[arg(long)]
+        confirmations: Option<u32>,
+        /// Also check the anchor's block is in this live bitcoind's best chain.
+        #[arg(long)]
+        bitcoin_rpc: Option<String>,
+        /// Cookie file for --bitcoin-rpc (else user:password in the URL's
+        /// BITCOIN_RPC_USER / BITCOIN_RPC_PASSWORD environment).
+        #[arg(long)]
+        bitcoin_cookie: Option<PathBuf>,
+        /// A trusted Bitcoin block, HEIGHT:HASH, the carried headers must reach.
+        #[arg(long)]
+        checkpoint: Option<String>,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bitcoin anchoring of a node (its key, address and anchors).
+    Anchor {
+        #[command(subcommand)]
+        command: AnchorCommand,
+    },
+    /// An account's PAN balance.
+    Balance {
+        /// Account id (hex) or key file.
+        account: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Send PAN.
+    Transfer {
+        /// The sender's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Recipient account id (hex) or key file.
+        #[arg(long)]
+        to: String,
+        /// Amount in PAN (up to 9 decimals).
+        #[arg(long)]
+        amount: String,
+        /// Wait until the transfer is finalized.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Run a one-validator development network (node and JSON-RPC).
+    Dev(dev::DevArgs),
+    /// Load a running node with pre-signed submissions; report throughput and latency.
+    Bench {
+        /// A funded key (for `pantheon dev`: <home>/dev-funder.key).
+        #[arg(long)]
+        funder: PathBuf,
+        /// Operators sending in parallel.
+        #[arg(long, default_value_t = 16)]
+        operators: u32,
+        /// Submissions per operator.
+        #[arg(long, default_value_t = 500)]
+        per_operator: u32,
+        /// Target send rate in submissions/s (0: as fast as possible).
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+        /// The nodes' JSON-RPC URLs, comma-separated (operators are spread
+        /// over them).
+        #[arg(long, default_value = "http://127.0.0.1:9944")]
+        rpc: String,
+        /// Validators in the network (for the per-validator limit).
+        #[arg(long, default_value_t = 1)]
+        validators: u32,
+    },
+    /// A local network of validator processes on loopback.
+    Testnet {
+        #[command(subcommand)]
+        command: TestnetCommand,
+    },
+    /// Run a node from a TOML configuration file.
+    Node {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnchorCommand {
+    /// The P2WPKH address that pays for a node's anchors (fund it).
+    Address {
+        /// The node's anchor key file (created if missing).
+        #[arg(long, default_value = ".pantheon/dev/anchor/bitcoin.key")]
+        key: PathBuf,
+        /// regtest, signet, testnet4 or bitcoin.
+        #[arg(long, default_value = "regtest")]
+        network: String,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A running node's anchoring: address, balance, pending and confirmed anchors.
+    Status {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TestnetCommand {
+    /// Write keys, one genesis and a config per node into DIR.
+    Init {
+        /// Validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Full nodes (no validator key) after the validators.
+        #[arg(long, default_value_t = 0)]
+        full_nodes: usize,
+        /// Node i uses port BASE+2i for JSON-RPC and BASE+2i+1 for libp2p.
+        #[arg(long, default_value_t = 27100)]
+        base_port: u16,
+        /// Target block time in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        block_time_ms: u64,
+        /// Without the shared regtest bitcoind (no anchoring).
+        #[arg(long)]
+        no_bitcoin: bool,
+        /// Anchor every this many blocks.
+        #[arg(long, default_value_t = 5)]
+        anchor_every: u64,
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Mine a regtest block every few seconds (run by `up`).
+    #[command(hide = true)]
+    Mine {
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Start every node; show progress until all are serving and in step.
+    Up {
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Height, peers and last certificate of every node.
+    Status {
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Stop node I (SIGTERM, then SIGKILL after 15 s).
+    Stop {
+        /// Node index, from 0.
+        index: usize,
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Start node I; show progress until it has caught up.
+    Start {
+        /// Node index, from 0.
+        index: usize,
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+    /// Stop every node (their data stays in DIR).
+    Down {
+        #[command(flatten)]
+        dir: TestnetDir,
+    },
+}
+
+#[derive(clap::Args)]
+struct TestnetDir {
+    /// The testnet directory.
+    #[arg(long, default_value = ".pantheon/testnet")]
+    dir: PathBuf,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct ClientArgs {
+    /// The node's JSON-RPC URL.
+    #[arg(long, default_value = "http://127.0.0.1:9944")]
+    rpc: String,
+    /// Print machine-readable JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum WaitFor {
+    Finalized,
+    Anchored,
+}
+
+impl From<WaitFor> for pantheon_rpc::types::Status {
+    fn from(w: WaitFor) -> Self {
+        match w {
+            WaitFor::Finalized => Self::Finalized,
+            WaitFor::Anchored => Self::Anchored,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Register the key as an operator (paid from its own account).
+    Register {
+        /// The operator's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Wait until the registration is finalized.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a key (FIPS 204 seed, PKCS#8 PEM, mode 0600).
+    Generate {
+        /// Where to write the key.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a key's id and public key.
+    Show {
+        /// The key file.
+        file: PathBuf,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command `cli` names.
+///
+/// # Errors
+/// The command's failure, for `main` to print.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Keys { command } => keys::run(command),
+        Command::Operator {
+            command: OperatorCommand::Register { key, wait, client },
+        } => operator::register(&client.rpc, &key, wait, client.json).await,
+        Command::Submit {
+            key,
+            root,
+            label,
+            records,
+            wait,
+            client,
+        } => {
+            operator::submit(
+                &client.rpc,
+                &key,
+                &root,
+                label,
+                records,
+                wait.map(Into::into),
+                client.json,
+            )
+            .await
+        }
+        Command::Proof {
+            id,
+            wait,
+            no_genesis,
+            embed_genesis: _,
+            out,
+            client,
+        } => {
+            operator::proof(
+                &client.rpc,
+                &id,
+                wait.map(Into::into),
+                !no_genesis,
+                out.as_deref(),
+            )
+            .await
+        }
+        Command::Anchor { command } => anchor::run(command).await,
+        Command::Verify {
+            file,
+            bitcoin_network,
+            confirmations,
+            bitcoin_rpc,
+            bitcoin_cookie,
+            checkpoint,
+            genesis,
+            genesis_hash,
+            root,
+            json,
+        } => {
+            let bitcoin_rpc = bitcoin_rpc.map(|url| {
+                let auth = match bitcoin_cookie {
+                    Some(c) => pantheon_anchor::Auth::Cookie(c),
+                    None => pantheon_anchor::Auth::UserPass {
+                        user: std::env::var("BITCOIN_RPC_USER").unwrap_or_default(),
+                        password: std::env::var("BITCOIN_RPC_PASSWORD").unwrap_or_default(),
+                    },
+                };
+                pantheon_anchor::BitcoinRpc::new(url, auth)
+            });
+            verify::verify(&verify::VerifyArgs {
+                file,
+                genesis,
+                genesis_hash,
+                bitcoin_network,
+                confirmations,
+                bitcoin_rpc,
+                checkpoint,
+                root,
+                json,
+            })
+            .await
+        }
+        Command::Balance { account, client } => {
+            operator::balance(&client.rpc, &account, client.json).await
+        }
+        Command::Transfer {
+            key,
+            to,
+            amount,
+            wait,
+            client,
+        } => operator::transfer(&client.rpc, &key, &to, &amount, wait, client.json).await,
+        Command::Dev(args) => dev::run(&args).await,
+        Command::Bench {
+            funder,
+            operators,
+            per_operator,
+            rate,
+            rpc,
+            validators,
+        } => {
+            bench::run(bench::BenchArgs {
+                rpc,
+                validators,
+                funder,
+                operators,
+                per_operator,
+                rate,
+            })
+            .await
+        }
+        Command::Node { config } => run_node(config::Config::load(&config)?).await,
+        Command::Testnet { command } => testnet::run(command).await,
+    }
+}
