@@ -137,6 +137,40 @@ pub struct Regtest {
     rpc: BitcoinRpc,
 }
 
+/// The flags of every regtest bitcoind Pantheon runs (`pantheon dev`, the
+/// tests through [`Regtest`], and the shared bitcoind of `pantheon
+/// testnet`), so that all of them relay the same transactions: loopback
+/// only, the given ports, a small cache, mainnet's standardness rules and
+/// the oldest OP_RETURN relay limit (see the module docs).
+#[must_use]
+pub fn regtest_args(datadir: &Path, rpc_port: u16, p2p_port: u16) -> Vec<String> {
+    vec![
+        "-regtest".to_owned(),
+        format!("-datadir={}", datadir.display()),
+        "-server=1".to_owned(),
+        "-rpcbind=127.0.0.1".to_owned(),
+        "-rpcallowip=127.0.0.1".to_owned(),
+        format!("-rpcport={rpc_port}"),
+        "-listen=1".to_owned(),
+        format!("-bind=127.0.0.1:{p2p_port}"),
+        format!("-port={p2p_port}"),
+        "-listenonion=0".to_owned(),
+        "-discover=0".to_owned(),
+        "-dnsseed=0".to_owned(),
+        "-fixedseeds=0".to_owned(),
+        "-dbcache=16".to_owned(),
+        "-maxmempool=5".to_owned(),
+        "-par=1".to_owned(),
+        "-rpcthreads=4".to_owned(),
+        "-maxconnections=16".to_owned(),
+        "-printtoconsole=0".to_owned(),
+        "-shrinkdebugfile=1".to_owned(),
+        "-acceptnonstdtxn=0".to_owned(),
+        "-datacarriersize=42".to_owned(),
+        "-persistmempool=1".to_owned(),
+    ]
+}
+
 impl Regtest {
     /// Starts bitcoind (found by [`find_bitcoind`]) in regtest on
     /// `datadir`, created if missing, and waits until RPC answers.
@@ -188,31 +222,7 @@ impl Regtest {
     }
 
     fn args(&self) -> Vec<String> {
-        let mut args = vec![
-            "-regtest".to_owned(),
-            format!("-datadir={}", self.datadir.display()),
-            "-server=1".to_owned(),
-            "-rpcbind=127.0.0.1".to_owned(),
-            "-rpcallowip=127.0.0.1".to_owned(),
-            format!("-rpcport={}", self.rpc_port),
-            "-listen=1".to_owned(),
-            format!("-bind=127.0.0.1:{}", self.p2p_port),
-            format!("-port={}", self.p2p_port),
-            "-listenonion=0".to_owned(),
-            "-discover=0".to_owned(),
-            "-dnsseed=0".to_owned(),
-            "-fixedseeds=0".to_owned(),
-            "-dbcache=16".to_owned(),
-            "-maxmempool=5".to_owned(),
-            "-par=1".to_owned(),
-            "-rpcthreads=4".to_owned(),
-            "-maxconnections=16".to_owned(),
-            "-printtoconsole=0".to_owned(),
-            "-shrinkdebugfile=1".to_owned(),
-            "-acceptnonstdtxn=0".to_owned(),
-            "-datacarriersize=42".to_owned(),
-            "-persistmempool=1".to_owned(),
-        ];
+        let mut args = regtest_args(&self.datadir, self.rpc_port, self.p2p_port);
         args.extend(self.extra_args.iter().cloned());
         args
     }

@@ -11,7 +11,6 @@
 //! never overwritten), written, fsynced, and its directory fsynced.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bitcoin::secp256k1::{self, All, Secp256k1, SecretKey};
@@ -159,19 +158,8 @@ impl AnchorKey {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(io)?;
         let text = format!("{}\n", hex::encode(self.secret.secret_bytes()));
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        crate::fsio::sync_parent_dir(path).map_err(io)?;
-        Ok(())
+        crate::fsio::create_private(path, text.as_bytes()).map_err(io)
     }
 
     /// The compressed public key.

@@ -11,7 +11,8 @@
 //!
 //! | module | one idea |
 //! |---|---|
-//! | [`bitcoind`] | find the `bitcoind` binary; run a private regtest node |
+//! | [`bitcoind`] | find the `bitcoind` binary; run a private regtest node; the one set of regtest flags (`regtest_args`) |
+//! | [`fsio`] | the one durable file write (used by every crate above this one; `runtime` is pure) |
 //! | [`rpc`] | a typed Bitcoin Core JSON-RPC client |
 //! | [`payload`] | the 37-byte OP_RETURN payload `PNTH 01 <commitment>` |
 //! | [`key`] | the node's P2WPKH key file (mode 0600) |
@@ -52,7 +53,7 @@
 
 pub mod bitcoind;
 pub mod engine;
-mod fsio;
+pub mod fsio;
 pub mod ids;
 pub mod key;
 pub mod merkle;

@@ -128,14 +128,8 @@ const fn default_every() -> u64 {
 /// # Errors
 /// Any other name.
 pub fn bitcoin_network(name: &str) -> Result<pantheon_anchor::bitcoin::Network> {
-    use pantheon_anchor::bitcoin::Network;
-    Ok(match name {
-        "regtest" => Network::Regtest,
-        "signet" => Network::Signet,
-        "testnet4" => Network::Testnet4,
-        "bitcoin" | "mainnet" => Network::Bitcoin,
-        other => anyhow::bail!("{other:?} is not one of regtest, signet, testnet4, bitcoin"),
-    })
+    let network: pantheon_runtime::anchor::BitcoinNetwork = name.parse()?;
+    Ok(pantheon_anchor::ids::network(network))
 }
 
 impl AnchorConfig {

@@ -1,11 +1,9 @@
 //! Key files: ML-DSA-65 seeds as PKCS#8 PEM, created with mode 0600.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use pantheon_anchor::fsio;
 use pantheon_runtime::crypto::{Keypair, SEED_LEN};
 
 /// A new key from the operating system's random number generator.
@@ -15,28 +13,23 @@ pub fn generate() -> Result<Keypair> {
     Ok(Keypair::from_seed(&seed))
 }
 
-/// Writes `key` to `path` with mode 0600. Refuses to overwrite an existing
-/// file unless `force`; an overwrite is atomic (write, fsync, rename).
+/// Writes `key` to `path` with mode 0600, durably. Refuses to overwrite
+/// an existing file unless `force`; an overwrite is atomic (the old key or
+/// the new one, never a mix, after a crash).
 pub fn write(path: &Path, key: &Keypair, force: bool) -> Result<()> {
     let pem = key.to_pkcs8_pem()?;
-    if path.exists() && !force {
-        bail!(
+    let written = if force {
+        fsio::write_atomic_private(path, pem.as_bytes())
+    } else {
+        fsio::create_private(path, pem.as_bytes())
+    };
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
             "{} exists; refusing to overwrite a key (use --force)",
             path.display()
-        );
+        ),
+        other => other.with_context(|| format!("writing {}", path.display())),
     }
-    let tmp = path.with_extension("key.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(pem.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 /// Reads a key file.

@@ -18,7 +18,10 @@
 //! node's JSON-RPC). Writing keys, genesis and node configs is the node
 //! crate's job (it owns their formats); `pantheon testnet init` does that and
 //! then saves the manifest here. Nodes find each other over libp2p on
-//! loopback through the `p2p.peers` of their configs.
+//! loopback through the `p2p.peers` of their configs. The shared bitcoind
+//! runs with `pantheon_anchor::bitcoind::regtest_args`, the flags of every
+//! regtest bitcoind Pantheon starts, and the manifest is written with
+//! `pantheon_anchor::fsio`, the one durable-write helper.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), pantheon_testnet::Error> {

@@ -102,20 +102,17 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// Writes `dir/testnet.json` atomically.
+    /// Writes `dir/testnet.json` atomically and durably (`pantheon_anchor::fsio`).
     ///
     /// # Errors
     /// I/O errors.
     pub fn save(&self) -> Result<()> {
         let path = self.dir.join(FILE);
-        let tmp = self.dir.join(format!("{FILE}.tmp"));
         let text = serde_json::to_string_pretty(self).map_err(|source| Error::Manifest {
             path: path.clone(),
             source,
         })? + "\n";
-        std::fs::write(&tmp, text).map_err(io_error(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io_error(&path))?;
-        Ok(())
+        pantheon_anchor::fsio::write_atomic(&path, text.as_bytes()).map_err(io_error(&path))
     }
 
     /// Node `index`.

@@ -214,26 +214,10 @@ pub fn bitcoind(net: &Manifest, exe: &Path) -> Option<Service> {
     let b = net.bitcoin.as_ref()?;
     let dir = net.bitcoin_dir();
     let datadir = OsString::from(format!("-datadir={}", dir.display()));
-    let args: Vec<OsString> = [
-        "-regtest".to_owned(),
-        "-server=1".to_owned(),
-        "-rpcbind=127.0.0.1".to_owned(),
-        "-rpcallowip=127.0.0.1".to_owned(),
-        format!("-rpcport={}", b.rpc_port),
-        "-listen=1".to_owned(),
-        format!("-bind=127.0.0.1:{}", b.p2p_port),
-        "-dnsseed=0".to_owned(),
-        "-fixedseeds=0".to_owned(),
-        "-listenonion=0".to_owned(),
-        "-discover=0".to_owned(),
-        "-dbcache=16".to_owned(),
-        "-maxmempool=5".to_owned(),
-        "-printtoconsole=0".to_owned(),
-    ]
-    .into_iter()
-    .map(OsString::from)
-    .chain(std::iter::once(datadir.clone()))
-    .collect();
+    let args: Vec<OsString> = pantheon_anchor::bitcoind::regtest_args(&dir, b.rpc_port, b.p2p_port)
+        .into_iter()
+        .map(OsString::from)
+        .collect();
     Some(Service {
         index: usize::MAX,
         dir: dir.clone(),

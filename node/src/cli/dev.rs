@@ -14,12 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use pantheon_runtime::amount::SUPPLY;
+use pantheon_anchor::fsio;
+use pantheon_runtime::amount::{Amount, SUPPLY};
 use pantheon_runtime::anchor::{BitcoinNetwork, BitcoinParams};
 use pantheon_runtime::crypto::Keypair;
 use pantheon_runtime::genesis::{Allocation, Genesis, Params, Validator, ValidatorSet};
-
-use pantheon_runtime::amount::Amount;
 use pantheon_runtime::ledger::Ledger;
 use serde_json::json;
 
@@ -58,7 +57,7 @@ pub fn init(dir: &Path) -> Result<(DevHome, Genesis)> {
     } else {
         let genesis = dev_genesis(&validator, &funder)?;
         let text = serde_json::to_string_pretty(&genesis)?;
-        std::fs::write(home.genesis(), text + "\n")?;
+        fsio::write_atomic(&home.genesis(), (text + "\n").as_bytes())?;
         genesis
     };
     Ok((home, genesis))

@@ -58,7 +58,8 @@ pub async fn proof(
     let text = serde_json::to_string_pretty(&bundle)? + "\n";
     match out {
         Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            pantheon_anchor::fsio::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             eprintln!("proof bundle written to {}", path.display());
         }
         None => print!("{text}"),

@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use pantheon_anchor::fsio;
 use pantheon_testnet::status::{self, NodeStatus};
 use pantheon_testnet::{Manifest, Role, process};
-
-use crate::config::{
-    AnchorConfig, Config, ConsensusConfig, Gossip, P2pConfig, RelayConfig, RpcConfig,
-};
 use serde_json::json;
 
 use super::TestnetCommand;
+use crate::config::{
+    AnchorConfig, Config, ConsensusConfig, Gossip, P2pConfig, RelayConfig, RpcConfig,
+};
 use crate::keyfile;
 
 /// How long `up` and `start` wait for nodes to be serving and in step.
@@ -74,9 +74,9 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
             )
         }),
     )?;
-    std::fs::write(
-        dir.join("genesis.json"),
-        serde_json::to_string_pretty(&genesis)? + "\n",
+    fsio::write_atomic(
+        &dir.join("genesis.json"),
+        (serde_json::to_string_pretty(&genesis)? + "\n").as_bytes(),
     )?;
     let mut manifest = Manifest::layout(
         &dir,
@@ -147,7 +147,10 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
             pantheon_anchor::AnchorKey::load_or_create(&home.join("bitcoin.key"))?;
         }
         config.validate()?;
-        std::fs::write(manifest.config(node.index)?, toml::to_string(&config)?)?;
+        fsio::write_atomic(
+            &manifest.config(node.index)?,
+            toml::to_string(&config)?.as_bytes(),
+        )?;
     }
     manifest.save()?;
     Ok(manifest)

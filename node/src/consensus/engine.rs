@@ -88,8 +88,6 @@ pub struct NodeArgs {
 /// Ed25519 seed in `<home>/p2p.key` (hex, mode 0600), created on first start
 /// so the peer id is stable across restarts.
 fn network_keypair(home: &std::path::Path) -> Result<NetKeypair> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = home.join("p2p.key");
     let mut seed = if path.exists() {
         let text = std::fs::read_to_string(&path)?;
@@ -98,13 +96,7 @@ fn network_keypair(home: &std::path::Path) -> Result<NetKeypair> {
     } else {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| eyre!("no system randomness: {e}"))?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
-        f.write_all(hex::encode(seed).as_bytes())?;
-        f.sync_all()?;
+        pantheon_anchor::fsio::create_private(&path, hex::encode(seed).as_bytes())?;
         seed
     };
     NetKeypair::ed25519_from_bytes(&mut seed).map_err(|e| eyre!("p2p key: {e}"))

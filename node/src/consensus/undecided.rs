@@ -20,7 +20,6 @@
 //! already signed: `ReplayDivergence`).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use eyre::{Context, Result};
@@ -40,20 +39,8 @@ pub struct Undecided {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    {
-        let mut f =
-            fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    pantheon_anchor::fsio::write_atomic(path, bytes)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 impl Undecided {
