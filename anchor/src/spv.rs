@@ -48,14 +48,13 @@ const _: () = assert!(merkle::MAX_DEPTH == pantheon_runtime::anchor::MAX_BRANCH_
 /// The txid of the part's transaction, as a `bitcoin` type.
 #[must_use]
 pub fn part_txid(part: &BitcoinPart) -> Txid {
-    Txid::from_byte_array(*part.txid().as_bytes())
+    crate::ids::txid(&part.txid())
 }
 
 /// The hash of the part's first header, as a `bitcoin` type.
 #[must_use]
 pub fn part_block_hash(part: &BitcoinPart) -> Option<BlockHash> {
-    part.block_hash()
-        .map(|h| BlockHash::from_byte_array(*h.as_bytes()))
+    part.block_hash().map(|h| crate::ids::block_hash(&h))
 }
 
 /// Why a Bitcoin part does not prove the expected commitment. Each

@@ -2,10 +2,16 @@
 //! brings and the checks its user asks for, in; the verdict, out.
 //!
 //! ```text
-//! verify_bundle(bundle, &Trust, &Checks, keys) -> Verdict | ProofError
+//! ReceivedBundle::from_json(text)                  -> ReceivedBundle | ProofError (format)
+//! verify_bundle(bundle, &Trust, &Checks, keys)     -> Verdict | ProofError
 //!   format -> genesis -> submission -> root -> header -> certificate
 //!     -> path -> history -> (anchor_record, version 1) -> bitcoin
 //! ```
+//!
+//! The bundle is read in two stages (FORMATS 22.6): its JSON structure
+//! is the `format` link; each member is decoded when the link that uses
+//! it is checked, so a malformed member fails that link (an undecodable
+//! `header` is `header`, a Bitcoin part that does not decode `bitcoin`).
 //!
 //! It lives here, not in the runtime, because its last link is Bitcoin's
 //! (proof of work, Merkle branch, the live node's answer), which needs the
@@ -30,12 +36,11 @@
 //!   (`--genesis`, `--genesis-hash`) or only carried by the bundle.
 
 use bitcoin::BlockHash;
-use pantheon_runtime::anchor::BitcoinNetwork;
-use pantheon_runtime::codec::decode_exact;
+use pantheon_runtime::anchor::{BitcoinNetwork, BitcoinPart};
 use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::genesis::GenesisHeader;
 use pantheon_runtime::hash::{AuditRoot, GenesisHash};
-use pantheon_runtime::proof::{Link, ProofBundle, ProofError, Verified};
+use pantheon_runtime::proof::{Link, ProofError, ReceivedBundle, Verified};
 use serde::Serialize;
 
 use crate::ids;
@@ -80,9 +85,15 @@ pub struct LiveBlock {
 }
 
 /// Asks `rpc` about the block holding `bundle`'s anchor, for
-/// [`Trust::live`]. A bundle without an anchor part asks nothing.
-pub async fn ask_live_node(rpc: &BitcoinRpc, bundle: &ProofBundle) -> Option<LiveAnswer> {
-    let block = bundle.anchor.as_ref()?.bitcoin.block_hash()?;
+/// [`Trust::live`]. A bundle without an anchor part, or whose Bitcoin
+/// part does not decode, asks nothing. `bundle` is a
+/// [`pantheon_runtime::proof::ProofBundle`] or a [`ReceivedBundle`], by
+/// value or by reference.
+pub async fn ask_live_node(
+    rpc: &BitcoinRpc,
+    bundle: impl Into<ReceivedBundle>,
+) -> Option<LiveAnswer> {
+    let block = bundle.into().bitcoin_part()?.block_hash()?;
     let block = ids::block_hash(&block);
     let answer = async {
         let chain = rpc.get_blockchain_info().await?.chain;
@@ -224,16 +235,20 @@ fn fail(link: Link, reason: impl std::fmt::Display) -> ProofError {
 }
 
 /// Checks `bundle` under `trust` and `checks`, naming the first failing
-/// link. See the module docs for the rules.
+/// link. See the module docs for the rules. `bundle` is what
+/// [`ReceivedBundle::from_json`] read (a malformed member is then named by
+/// its link), or a [`pantheon_runtime::proof::ProofBundle`], by value or
+/// by reference.
 ///
 /// # Errors
 /// [`ProofError`]: the first failing link and why.
 pub fn verify_bundle(
-    bundle: &ProofBundle,
+    bundle: impl Into<ReceivedBundle>,
     trust: &Trust,
     checks: &Checks,
     keys: &KeyCache,
 ) -> Result<Verdict, ProofError> {
+    let mut bundle: ReceivedBundle = bundle.into();
     // Genesis: the user's file supplies a bundle that does not carry one,
     // and pins the hash; a stated hash pins it too.
     let mut trusted = trust.genesis_hash;
@@ -243,8 +258,6 @@ pub fn verify_bundle(
         (None, Some(_)) => GenesisPin::Hash,
         (Some(_), Some(_)) => GenesisPin::FileAndHash,
     };
-    let supplied;
-    let mut bundle = bundle;
     if let Some(file) = &trust.genesis {
         let hash = file.hash();
         if let Some(stated) = trusted.filter(|t| *t != hash) {
@@ -254,21 +267,11 @@ pub fn verify_bundle(
             ));
         }
         trusted = Some(hash);
-        if bundle.genesis.is_none() {
-            let mut with_file = bundle.clone();
-            with_file.supply_genesis(file);
-            supplied = with_file;
-            bundle = &supplied;
-        }
+        bundle.supply_genesis(file);
     }
     let proof = bundle.verify_expecting(trusted, checks.root, keys)?;
-    let genesis: GenesisHeader = bundle
-        .genesis
-        .as_deref()
-        .map(decode_exact)
-        .transpose()
-        .ok()
-        .flatten()
+    let genesis = bundle
+        .genesis_header()
         .ok_or_else(|| fail(Link::Genesis, "the genesis does not decode"))?;
 
     let mut links = vec![
@@ -282,7 +285,7 @@ pub fn verify_bundle(
     if checks.root.is_some() {
         links.insert(3, Link::Root);
     }
-    let (Some(anchor), Some(claim)) = (&bundle.anchor, &proof.anchor) else {
+    let (Some(part), Some(claim)) = (bundle.bitcoin_part(), &proof.anchor) else {
         return Ok(Verdict {
             proof,
             genesis_pinned: pin,
@@ -295,7 +298,7 @@ pub fn verify_bundle(
         links.push(Link::AnchorRecord);
     }
     links.push(Link::Bitcoin);
-    let bitcoin = verify_bitcoin(&genesis, anchor, &claim.commitment.hash(), trust, checks)?;
+    let bitcoin = verify_bitcoin(&genesis, part, &claim.commitment.hash(), trust, checks)?;
     Ok(Verdict {
         proof,
         genesis_pinned: pin,
@@ -308,7 +311,7 @@ pub fn verify_bundle(
 /// its headers.
 fn verify_bitcoin(
     genesis: &GenesisHeader,
-    anchor: &pantheon_runtime::proof::AnchorProof,
+    part: &BitcoinPart,
     commitment: &pantheon_runtime::hash::Hash256,
     trust: &Trust,
     checks: &Checks,
@@ -363,8 +366,8 @@ fn verify_bitcoin(
     } else {
         required
     };
-    let anchored = spv::verify(&anchor.bitcoin, commitment, btc_network, carried)
-        .map_err(|e| bad(e.to_string()))?;
+    let anchored =
+        spv::verify(part, commitment, btc_network, carried).map_err(|e| bad(e.to_string()))?;
     let mut backed_by = BitcoinBacking::HeadersOnly;
     if let Some(cp) = &trust.checkpoint {
         let block_height = anchored

@@ -11,7 +11,10 @@ block hash from the header fields, and the commit certificate verified;
 the block history log, the anchor commitment, the AnchorRecord transaction,
 the Bitcoin part (double SHA-256, strict transaction parse, payload, Merkle
 branch, proof of work, linkage) and the full anchored proof bundles of
-both versions, link by link, with tampered copies refused at the right link.
+both versions, link by link, with tampered copies refused at the right link;
+the malformed bundles of bundle-malformed.json read as FORMATS 22.6 says
+(the JSON structure first, then each member by the link that uses it), each
+refused at the link the file names; and the path limits of 22.7.
 
 Usage:  python3 verify_vectors.py [DIR]      (DIR defaults to this file's directory)
 
@@ -22,6 +25,7 @@ Prints one line per check; exits 1 if any check fails.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import os
@@ -147,10 +151,17 @@ def key_id(public_key: bytes) -> bytes:
     return tagged(TAG_KEY_ID, public_key)
 
 
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def h2b(text: str, n: int | None = None) -> bytes:
+    """Hex of either case and nothing else (FORMATS 1.11): unlike
+    bytes.fromhex, no whitespace; no 0x prefix; an even number of digits."""
+    if not isinstance(text, str) or len(text) % 2 or not HEX_DIGITS.issuperset(text):
+        raise DecodeError("not hex (digits 0-9, a-f, A-F only, an even number of them)")
     b = bytes.fromhex(text)
     if n is not None and len(b) != n:
-        raise ValueError(f"expected {n} bytes, got {len(b)}")
+        raise DecodeError(f"expected {n} bytes, got {len(b)}")
     return b
 
 
@@ -550,7 +561,8 @@ def verify_inclusion(leaf_index: int, tree_size: int, path: list[bytes], leaf: b
 
 def verify_consistency(m: int, n: int, path: list[bytes], old_root: bytes, new_root: bytes) -> bool:
     """RFC 9162 section 2.1.4.2, with the m == n and m == 0 cases of FORMATS.md 8.4
-    (strict variant: m == 0 also requires old_root to be the empty root)."""
+    (m == 0: the path is empty and old_root is the empty tree's root; any
+    new_root is consistent with it)."""
     if m > n:
         return False
     if m == n:
@@ -719,10 +731,13 @@ def allocations_hash(allocs: list[tuple[bytes, int]]) -> bytes:
 def genesis_from_json(j: dict) -> dict:
     """Parses and validates a JSON genesis file (FORMATS.md 11.6)."""
     top = {"chain_id", "time_ms", "params", "validators", "allocations"}
+    version = j.get("version", 1)
+    if type(version) is not int or version not in (1, 2):
+        raise DecodeError(f"genesis JSON version {version!r}: this reader knows 1 (no member, or 1) and 2")
     if "version" in j:
-        if j["version"] != 2:
-            raise DecodeError(f"genesis JSON version {j['version']!r}: this reader knows 1 (no member) and 2")
-        top |= {"version", "bitcoin"}
+        top |= {"version"}
+    if version == 2:
+        top |= {"bitcoin"}
     for obj, fields in [(j, top),
                         (j["params"], {"submit_fee", "transfer_fee", "register_fee", "max_block_txs"})]:
         if set(obj) != fields:
@@ -752,7 +767,7 @@ def genesis_from_json(j: dict) -> dict:
         raise DecodeError("allocations do not sum to the supply")
     out = {"chain_id": cid, "time_ms": j["time_ms"], "params": params, "validators": validators,
            "allocations": allocs, "allocations_hash": allocations_hash(allocs)}
-    if "version" in j:
+    if version == 2:
         b = j["bitcoin"]
         if b is not None:
             if set(b) != {"network", "confirmations"} or b["network"] not in BITCOIN_NETWORKS.values():
@@ -983,6 +998,24 @@ def check_genesis(d: str, pks: dict[bytes, bytes]) -> dict:
     bad = dict(v["version_2"]["regtest"]["genesis"])
     del bad["bitcoin"]
     R.rejects("genesis: version-2 JSON without a bitcoin member is invalid", genesis_from_json, bad)
+    # What the genesis reader accepts (FORMATS 1.11).
+    R.eq("genesis: an explicit \"version\": 1 is the same genesis",
+         encode_genesis_header(genesis_from_json(dict(v["genesis"], version=1))), header)
+    R.rejects("genesis: \"version\": 3 is refused", genesis_from_json, dict(v["genesis"], version=3))
+    R.rejects("genesis: an unknown member is refused", genesis_from_json, dict(v["genesis"], note=1))
+    text = json.dumps(v["genesis"])
+    R.rejects("genesis: a duplicate member is refused", read_json_text, '{"time_ms":0,' + text[1:])
+    R.eq("genesis: upper-case hex is the same genesis", encode_genesis_header(genesis_from_json(json.loads(
+        text.replace(v["genesis"]["allocations"][0]["account"], v["genesis"]["allocations"][0]["account"].upper())))),
+        header)
+
+    def amount(text_):
+        try:
+            parse_units(text_)
+        except ValueError as e:
+            raise DecodeError(str(e)) from None
+    for bad in ("05", "+5", "-1", "5.0", "1e3", " 5", ""):
+        R.rejects(f"genesis: amount {bad!r} is refused", amount, bad)
     g["hash"] = gh
     g["header"] = header
     return g
@@ -1118,8 +1151,14 @@ def check_log(d: str) -> None:
         R.check(f"{name}: verifies (RFC 9162 2.1.4.2)", verify_consistency(m, n, path, roots[m], roots[n]))
         R.check(f"{name}: fails for another old root",
                 not verify_consistency(m, n, path, sha256(b"y"), roots[n]))
-        R.check(f"{name}: fails for another new root",
-                not verify_consistency(m, n, path, roots[m], roots[n - 1]))
+        if m == 0:
+            R.check(f"{name}: from size 0, any new root is consistent (8.4)",
+                    verify_consistency(m, n, path, roots[m], sha256(b"any")))
+            R.check(f"{name}: from size 0, a non-empty path is refused",
+                    not verify_consistency(m, n, [roots[n]], roots[m], roots[n]))
+        else:
+            R.check(f"{name}: fails for another new root",
+                    not verify_consistency(m, n, path, roots[m], roots[n - 1]))
         for i in range(len(path)):
             bad = path[:i] + [sha256(b"x")] + path[i + 1:]
             R.check(f"{name}: fails with path[{i}] tampered", not verify_consistency(m, n, bad, roots[m], roots[n]))
@@ -1285,9 +1324,12 @@ def h2(b: bytes) -> bytes:
 
 
 MAX_BTC_TX, MAX_BRANCH, MAX_HEADERS = 100_000, 32, 2016
+# The confirmations a version-1 genesis's stated network needs (FORMATS 11.7).
+DEFAULT_CONFIRMATIONS = {"bitcoin": 6, "testnet4": 6, "signet": 6, "regtest": 1}
 PART_MAX = 1 + 4 + MAX_BTC_TX + 4 + 2 + 32 * MAX_BRANCH + 2 + 80 * MAX_HEADERS
 
 POW_LIMIT = {
+    "bitcoin": 0x00000000FFFF << 208,
     "main": 0x00000000FFFF << 208,
     "test": 0x00000000FFFF << 208,
     "testnet4": 0x00000000FFFF << 208,
@@ -1346,16 +1388,21 @@ def encode_part(p: dict) -> bytes:
     return out + be(len(p["headers"]), 2) + b"".join(p["headers"])
 
 
-def part_from_json(j: dict) -> dict:
-    """FORMATS 20.5.2."""
-    if set(j) != {"raw_tx", "tx_index", "branch", "headers"}:
-        raise DecodeError("bitcoin part JSON members")
-    if len(j["branch"]) > MAX_BRANCH or len(j["headers"]) > MAX_HEADERS or len(j["raw_tx"]) > 2 * MAX_BTC_TX:
+def part_from_json(j) -> dict:
+    """FORMATS 20.5.2: exactly these members and JSON types, the maxima of
+    20.5.1 (counted before decoding), hex of either case."""
+    if not isinstance(j, dict) or set(j) != {"raw_tx", "tx_index", "branch", "headers"}:
+        raise DecodeError("bitcoin part JSON: exactly raw_tx, tx_index, branch, headers")
+    raw_tx, tx_index, branch, headers = j["raw_tx"], j["tx_index"], j["branch"], j["headers"]
+    if not isinstance(raw_tx, str) or type(tx_index) is not int or not all(
+            isinstance(x, list) and all(isinstance(e, str) for e in x) for x in (branch, headers)):
+        raise DecodeError("bitcoin part JSON: member types")
+    if len(branch) > MAX_BRANCH or len(headers) > MAX_HEADERS or len(raw_tx) > 2 * MAX_BTC_TX:
         raise DecodeError("bitcoin part JSON over its maxima")
-    if not isinstance(j["tx_index"], int) or not 0 <= j["tx_index"] < 2**32:
+    if not 0 <= tx_index < 2**32:
         raise DecodeError("tx_index")
-    return {"raw_tx": h2b(j["raw_tx"]), "tx_index": j["tx_index"],
-            "branch": [h2b(x, 32) for x in j["branch"]], "headers": [h2b(x, 80) for x in j["headers"]]}
+    return {"raw_tx": h2b(raw_tx), "tx_index": tx_index,
+            "branch": [h2b(x, 32) for x in branch], "headers": [h2b(x, 80) for x in headers]}
 
 
 def parse_btc_tx_outputs(raw: bytes) -> list:
@@ -1596,21 +1643,187 @@ def check_anchor(d: str, pks: dict[bytes, bytes], genesis: dict) -> dict:
     R.eq("ots: block 1 hash -> history -> commitment -> txid -> Bitcoin merkle root",
          apply_ots(hashes[0], ops), part["headers"][0][36:68])
 
-    # The colleague's frozen worked example (FORMATS 20.8), if the repository is around it.
-    example = os.path.join(d, "..", "..", "anchor", "src", "spv", "example.json")
-    if os.path.exists(example):
-        with open(example, encoding="utf-8") as fh:
-            ex = json.load(fh)
-        ep = decode_part(h2b(ex["part_bytes"]))
-        R.check("example 20.8: binary encoding equals the JSON form", ep == part_from_json(ex["part"]))
-        ec = h2b(ex["commitment"], 32)
-        R.eq("example 20.8: commitment = SHA-256('pantheon example commitment')", ec,
-             sha256(b"pantheon example commitment"))
-        for k in (1, 2, 3):
-            R.eq(f"example 20.8: verifies at k={k}", verify_part(ep, ec, "regtest", k)[::-1].hex(), ex["txid"])
-        R.eq("example 20.8: block hash", h2(ep["headers"][0])[::-1].hex(), ex["block_hash"])
-        check_part_failures("example 20.8", ep, ec)
+    # The worked example of FORMATS 20.8 is bitcoin-part.json (check_bitcoin_part).
     return {"commitment": commitment, "record": tx}
+
+
+def check_bitcoin_part(d: str) -> None:
+    """bitcoin-part.json: the worked example of FORMATS 20.8, re-derived
+    from its raw transaction and headers."""
+    v = load(d, "bitcoin-part")
+    commitment = h2b(v["commitment"], 32)
+    R.eq("example 20.8: commitment = SHA-256('pantheon example commitment')", commitment,
+         sha256(b"pantheon example commitment"))
+    raw = h2b(v["raw_tx"])
+    R.eq("example 20.8: raw_tx is 130 bytes", len(raw), 130)
+    off = v["commitment_offset"]
+    R.eq("example 20.8: the commitment starts at byte 63 of raw_tx", (off, raw[off:off + 32]), (63, commitment))
+    R.eq("example 20.8: payload = 'PNTH' 01 commitment", h2b(v["payload"]), b"PNTH\x01" + commitment)
+    R.check("example 20.8: outpoint H2('funding'):0, sequence 0xfffffffd, change 99,999,684 sat",
+            raw[5:37] == h2(b"funding") and raw[37:41] == bytes(4) and raw[42:46] == b"\xfd\xff\xff\xff"
+            and raw[95:103] == (99_999_684).to_bytes(8, "little") and raw[103:106] == b"\x16\x00\x14")
+    txid = h2(raw)
+    R.eq("example 20.8: txid = H2(raw_tx)", txid, v["txid"])
+    R.eq("example 20.8: txid displayed reversed", txid[::-1].hex(), v["txid_displayed"])
+    t = [h2(b"coinbase"), h2(b"filler"), txid]
+    R.eq("example 20.8: the block's transactions", [x.hex() for x in t], v["block_transactions"])
+    n01, n22 = h2(t[0] + t[1]), h2(t[2] + t[2])
+    R.eq("example 20.8: n01 = H2(t0 || t1)", n01, v["n01"])
+    R.eq("example 20.8: n22 = H2(t2 || t2) (odd level)", n22, v["n22"])
+    R.eq("example 20.8: merkle root = H2(n01 || n22)", h2(n01 + n22), v["merkle_root"])
+    part = decode_part(h2b(v["part_bytes"]))
+    R.check("example 20.8: binary encoding equals the JSON form", part == part_from_json(v["part"]))
+    R.eq("example 20.8: binary encoding is 447 bytes", len(h2b(v["part_bytes"])), 447)
+    R.eq("example 20.8: re-encoding gives the bytes back", encode_part(part), v["part_bytes"])
+    R.check("example 20.8: tx_index 2, branch [txid, n01], 3 headers",
+            part["raw_tx"] == raw and part["tx_index"] == 2 and part["branch"] == [txid, n01]
+            and len(part["headers"]) == 3)
+    prev = ZERO
+    for i, (hdr, hh) in enumerate(zip(part["headers"], v["header_hashes"])):
+        R.eq(f"example 20.8: header {i} hash (internal, displayed)", (h2(hdr).hex(), h2(hdr)[::-1].hex()),
+             (hh["internal"], hh["displayed"]))
+        R.check(f"example 20.8: header {i} fields (version 0x20000000, prev, time, nBits)",
+                hdr[:4] == (0x20000000).to_bytes(4, "little") and hdr[4:36] == prev
+                and int.from_bytes(hdr[68:72], "little") == 1_700_000_000 + 600 * i
+                and int.from_bytes(hdr[72:76], "little") == v["bits"]
+                and hdr[36:68] == (h2(n01 + n22) if i == 0 else bytes([i]) * 32))
+        prev = h2(hdr)
+    def verdict(p, chain, k):
+        try:
+            verify_part(p, commitment, chain, k)
+            return None
+        except Invalid as e:
+            return str(e).split(":")[0]
+    for w in v["verdicts"]:
+        R.eq(f"example 20.8: on {w['network']} with k={w['confirmations']}: fails at {w['fails']}",
+             verdict(part, w["network"], w["confirmations"]), w["fails"])
+    w = v["tx_index_3"]
+    R.eq("example 20.8: claiming tx_index 3 (the duplicated position) fails at merkle",
+         verdict(dict(part, tx_index=3), w["network"], w["confirmations"]), w["fails"])
+    check_part_failures("example 20.8", part, commitment)
+
+
+# --------------------------------------------------------------------------
+# Reading a bundle (FORMATS 22.6): the JSON text, the structure, then each
+# member by the link that uses it
+# --------------------------------------------------------------------------
+
+MAX_PATH_HASHES = 64
+MAX_JSON_DEPTH = 16
+
+
+def read_json_text(text: str):
+    """The JSON readers of FORMATS 1.11, for a bundle or a genesis file:
+    RFC 8259 only (no NaN or Infinity, no number beyond a double), no
+    object with two members of the same name, no unpaired surrogate, arrays
+    and objects nested at most 16 deep. `-0` is not an integer (a double,
+    as serde_json reads it). Raises DecodeError."""
+    def pairs(items):
+        out = {}
+        for k, v in items:
+            if k in out:
+                raise DecodeError(f"duplicate member {k!r}")
+            out[k] = v
+        return out
+
+    def constant(name):
+        raise DecodeError(f"{name} is not JSON")
+
+    def number(text_):
+        f = float(text_)
+        if f in (float("inf"), float("-inf")):
+            raise DecodeError(f"number {text_} is out of range")
+        return f
+
+    def integer(text_):
+        return -0.0 if text_ == "-0" else int(text_)
+
+    try:
+        doc = json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_float=number,
+                         parse_int=integer)
+    except (ValueError, RecursionError) as e:
+        raise DecodeError(f"not JSON: {e}") from None
+
+    def walk(v, depth):
+        if isinstance(v, (dict, list)):
+            if depth + 1 > MAX_JSON_DEPTH:
+                raise DecodeError(f"arrays and objects nested more than {MAX_JSON_DEPTH} deep")
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            for k, x in items:
+                if isinstance(k, str):
+                    k.encode("utf-8")
+                walk(x, depth + 1)
+        elif isinstance(v, str):
+            v.encode("utf-8")
+
+    try:
+        walk(doc, 0)
+    except UnicodeEncodeError:
+        raise DecodeError("a string with an unpaired surrogate") from None
+    return doc
+
+
+def read_bundle_text(text: str) -> dict:
+    """FORMATS 22.6, stage 1: any failure is the format link."""
+    try:
+        return read_json_text(text)
+    except DecodeError as e:
+        raise Invalid(f"format: {e}") from None
+
+
+def check_structure(b) -> None:
+    """FORMATS 22.6, stage 2 (the format link): version 1 or 2, the members
+    of 16, 21 and 22.1 present with their JSON types, nothing else in
+    `inclusion` and `anchor`. Other top-level members are ignored."""
+    def fail(why):
+        raise Invalid(f"format: {why}")
+
+    def is_int(x):
+        return type(x) is int and 0 <= x <= U64_MAX
+
+    def is_strings(x):
+        return isinstance(x, list) and all(isinstance(e, str) for e in x)
+
+    kinds = {"string": lambda x: isinstance(x, str), "integer": is_int, "object": lambda x: isinstance(x, dict),
+             "strings": is_strings}
+
+    def need(obj, what, name, kind, optional=False):
+        if name not in obj:
+            if optional:
+                return
+            fail(f"{what} has no member {name}")
+        if not kinds[kind](obj[name]):
+            fail(f"member {name} of {what} is not {kind}")
+
+    if not isinstance(b, dict):
+        fail("a bundle is a JSON object")
+    if "version" not in b:
+        fail("no version")
+    if type(b["version"]) is not int or b["version"] not in (1, 2):
+        fail(f"unsupported version {b['version']!r}")
+    v1 = b["version"] == 1
+    need(b, "the bundle", "genesis_hash", "string")
+    need(b, "the bundle", "genesis", "string", optional=not v1)
+    for name in ("submission", "operator_key", "header", "certificate"):
+        need(b, "the bundle", name, "string")
+    need(b, "the bundle", "inclusion", "object")
+    need(b, "the bundle", "anchor", "object", optional=True)
+    inc = b["inclusion"]
+    need(inc, "inclusion", "leaf_index", "integer")
+    need(inc, "inclusion", "tree_size", "integer")
+    need(inc, "inclusion", "path", "strings" if v1 else "string")
+    if set(inc) != {"leaf_index", "tree_size", "path"}:
+        fail("an unknown member in inclusion")
+    if "anchor" in b:
+        an = b["anchor"]
+        need(an, "anchor", "height", "integer")
+        need(an, "anchor", "history_proof", "strings" if v1 else "string")
+        need(an, "anchor", "commitment", "string")
+        need(an, "anchor", "bitcoin", "object" if v1 else "string")
+        if v1:
+            need(an, "anchor", "record", "string")
+        if set(an) != {"height", "history_proof", "commitment", "bitcoin"} | ({"record"} if v1 else set()):
+            fail("an unknown member in anchor")
 
 
 def b64(text: str) -> bytes:
@@ -1628,19 +1841,32 @@ def b64(text: str) -> bytes:
 def b64_hashes(text: str) -> list[bytes]:
     """FORMATS 22.2: a path is the base64 of its 32-byte hashes, concatenated."""
     raw = b64(text)
-    if len(raw) % 32 or len(raw) > 64 * 32:
-        raise ValueError("a path is at most 64 hashes of 32 bytes")
+    if len(raw) % 32 or len(raw) > MAX_PATH_HASHES * 32:
+        raise DecodeError(f"a path is at most {MAX_PATH_HASHES} hashes of 32 bytes")
     return [raw[i:i + 32] for i in range(0, len(raw), 32)]
+
+
+def hex_hashes(items: list[str]) -> list[bytes]:
+    """Version 1 (FORMATS 16, 22.7): at most 64 hashes of 64 hex digits, counted first."""
+    if len(items) > MAX_PATH_HASHES:
+        raise DecodeError(f"{len(items)} hashes, more than {MAX_PATH_HASHES}")
+    return [h2b(x, 32) for x in items]
+
+
+def verify_bundle_text(text: str, *args, **kw) -> dict:
+    """A bundle as a verifier receives it: its text (FORMATS 22.6)."""
+    return verify_bundle(read_bundle_text(text), *args, **kw)
 
 
 def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | None = None, k: int | None = None,
                   genesis_header: bytes | None = None, checkpoint: bytes | None = None) -> dict:
     """FORMATS 16, 21 (version 1) and 22 (version 2): every link of an
-    (anchored) proof bundle, in order. `genesis_header` is the verifier's
-    copy of the network's genesis header, for a bundle that does not carry
-    it. `chain` is the Bitcoin network the verifier states (a version-2
-    genesis commits one, which must agree; a version-1 genesis needs it),
-    `k` confirmations beyond the genesis's, `checkpoint` the internal-order
+    (anchored) proof bundle, in order, each member decoded by the link that
+    uses it (22.6). `genesis_header` is the verifier's copy of the
+    network's genesis header, for a bundle that does not carry it. `chain`
+    is the Bitcoin network the verifier states (a version-2 genesis commits
+    one, which must agree; a version-1 genesis needs it), `k`
+    confirmations beyond the genesis's, `checkpoint` the internal-order
     hash of a Bitcoin block the verifier trusts (FORMATS 11.7). Raises
     Invalid naming the first link that fails."""
     def link(name, fn):
@@ -1649,30 +1875,27 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
         except (DecodeError, ValueError, KeyError, IndexError, TypeError) as e:
             raise Invalid(f"{name}: {e}") from None
 
-    version = b.get("version")
-    if version not in (1, 2):
-        raise Invalid("format: unsupported version")
-    v1 = version == 1
+    check_structure(b)
+    v1 = b["version"] == 1
     raw = h2b if v1 else b64
-    allowed = {"version", "genesis_hash", "genesis", "submission", "operator_key", "inclusion", "header",
-               "certificate", "anchor"}
-    if not v1 and not set(b) <= allowed:
-        raise Invalid("format: unknown member")
+    bundle_gh = link("genesis", lambda: h2b(b["genesis_hash"], 32))
     if "genesis" in b:
         gb = link("genesis", lambda: raw(b["genesis"]))
-    elif not v1 and genesis_header is not None:
+    elif genesis_header is not None:
         gb = genesis_header
     else:
         raise Invalid("genesis: the bundle does not carry its genesis; supply it")
     g = link("genesis", lambda: decode_genesis_header(gb))
     gh = tagged(TAG_GENESIS, gb)
     pinned = [x for x in (trusted_genesis, genesis_header and tagged(TAG_GENESIS, genesis_header)) if x]
-    if gh != h2b(b["genesis_hash"], 32) or any(gh != x for x in pinned):
+    if gh != bundle_gh or any(gh != x for x in pinned):
         raise Invalid("genesis: hash mismatch")
     sub_bytes = link("submission", lambda: raw(b["submission"]))
     sub = link("submission", lambda: decode_tx(sub_bytes))
-    op_key = link("submission", lambda: h2b(b["operator_key"], PUBLIC_KEY_LEN) if v1 else b64(b["operator_key"]))
-    if len(op_key) != PUBLIC_KEY_LEN or sub["kind"] != KIND_SUBMIT or key_id(op_key) != sub["operator"]:
+    if sub["kind"] != KIND_SUBMIT:
+        raise Invalid("submission: not a root submission")
+    op_key = link("submission", lambda: raw(b["operator_key"]))
+    if len(op_key) != PUBLIC_KEY_LEN or key_id(op_key) != sub["operator"]:
         raise Invalid("submission: not a submission of the operator key")
     if not mldsa_verify(op_key, gh + sub_bytes[:-SIGNATURE_LEN], sub["signature"], CTX_SUBMIT):
         raise Invalid("submission: signature does not verify")
@@ -1685,9 +1908,7 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
     if why:
         raise Invalid(f"certificate: {why}")
     inc = b["inclusion"]
-    if not v1 and set(inc) != {"leaf_index", "tree_size", "path"}:
-        raise Invalid("path: inclusion members")
-    path = link("path", lambda: [h2b(x, 32) for x in inc["path"]] if v1 else b64_hashes(inc["path"]))
+    path = link("path", lambda: hex_hashes(inc["path"]) if v1 else b64_hashes(inc["path"]))
     if inc["tree_size"] != header["log_size"] or not verify_inclusion(
             inc["leaf_index"], inc["tree_size"], path, tx_id(sub_bytes), header["log_root"]):
         raise Invalid("path: the submission is not in the header's log")
@@ -1695,22 +1916,23 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
     if "anchor" not in b:
         return out
     an = b["anchor"]
-    members = {"height", "history_proof", "commitment", "bitcoin"} | ({"record"} if v1 else set())
-    if set(an) != members:
-        raise Invalid("history: anchor members")
     s, a = header["height"], an["height"]
     if not (1 <= s <= a):
         raise Invalid("history: anchored height below the block's")
-    hist = link("history", lambda: [h2b(x, 32) for x in an["history_proof"]] if v1 else b64_hashes(an["history_proof"]))
+    hist = link("history", lambda: hex_hashes(an["history_proof"]) if v1 else b64_hashes(an["history_proof"]))
     root = root_from_path(s - 1, a, hist, history_leaf(block_hash(hb)))
-    commitment = h2b(an["commitment"], 32)
-    if root is None or anchor_commitment(gh, a, root) != commitment:
+    if root is None:
+        raise Invalid("history: not a path for the block in the anchored history")
+    commitment = link("history", lambda: h2b(an["commitment"], 32))
+    if anchor_commitment(gh, a, root) != commitment:
         raise Invalid("history: the path does not lead to the commitment")
+    # The Bitcoin part is decoded right after history, before the record
+    # (whose checks name its transaction and block).
     part = link("bitcoin", lambda: part_from_json(an["bitcoin"]) if v1 else decode_part(b64(an["bitcoin"])))
     out["anchor"] = {"height": a, "commitment": commitment, "bitcoin_txid": h2(part["raw_tx"]),
                      "bitcoin_block": h2(part["headers"][0]) if part["headers"] else None}
     if v1:
-        rb = h2b(an["record"])
+        rb = link("anchor_record", lambda: h2b(an["record"]))
         rec = link("anchor_record", lambda: decode_tx(rb))
         if rec["kind"] != KIND_ANCHOR or rec["validator"] >= len(g["validators"]):
             raise Invalid("anchor_record: not a record of a genesis validator")
@@ -1731,7 +1953,7 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
     elif chain is None:
         raise Invalid("bitcoin: a version-1 genesis commits no Bitcoin network: state one")
     else:
-        need = 1 if chain == "regtest" else 6
+        need = DEFAULT_CONFIRMATIONS[chain]
     need = max(need, k or 0)
     if chain != "regtest" and checkpoint is None:
         raise Invalid(f"bitcoin: headers alone are cheap to forge on {chain}: a checkpoint or live node is needed")
@@ -1743,6 +1965,74 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
         raise Invalid("bitcoin: the headers do not reach the checkpoint")
     out["anchor"]["network"], out["anchor"]["required"] = chain, need
     return out
+
+
+def first_link(fn) -> str | None:
+    """The link a verification fails at (None: valid)."""
+    try:
+        fn()
+        return None
+    except Invalid as e:
+        return str(e).split(":")[0]
+
+
+def check_limits(d: str) -> None:
+    """bundle-limits.json (FORMATS 22.7): a bundle at every path limit
+    verifies; the header count limit holds in the binary Bitcoin part."""
+    v = load(d, "bundle-limits")
+    b = v["bundle"]
+    out = verify_bundle(b)
+    R.check("limits: the bundle at every limit verifies with nothing supplied", out["anchor"] is not None)
+    R.eq("limits: 64 inclusion path hashes", len(b64_hashes(b["inclusion"]["path"])), MAX_PATH_HASHES)
+    R.eq("limits: 64 history path hashes", len(b64_hashes(b["anchor"]["history_proof"])), MAX_PATH_HASHES)
+    part = decode_part(b64(b["anchor"]["bitcoin"]))
+    R.eq("limits: 32 branch hashes", len(part["branch"]), MAX_BRANCH)
+    R.eq("limits: the counts the file states", (v["inclusion_path_hashes"], v["history_path_hashes"],
+                                               v["branch_hashes"], v["headers"]), (64, 64, 32, 3))
+    R.eq("limits: log size and anchored height 2^64 - 1", (b["inclusion"]["tree_size"], b["anchor"]["height"]),
+         (U64_MAX, U64_MAX))
+    many = dict(part, headers=[bytes(80)] * MAX_HEADERS)
+    R.eq("limits: a binary part of 2,016 headers decodes", len(decode_part(encode_part(many))["headers"]),
+         MAX_HEADERS)
+    R.rejects("limits: a binary part of 2,017 headers is refused", decode_part,
+              encode_part(dict(part, headers=[bytes(80)] * (MAX_HEADERS + 1))))
+    R.rejects("limits: a JSON part of 2,017 headers is refused", part_from_json,
+              {"raw_tx": part["raw_tx"].hex(), "tx_index": 0, "branch": [], "headers": ["00" * 80] * 2017})
+
+
+def check_malformed(d: str, genesis: dict) -> None:
+    """bundle-malformed.json: each case read from its text (22.6) and
+    checked with its base's trust fails at the named link, or verifies."""
+    v = load(d, "bundle-malformed")
+    bases = {"bundle": load(d, "bundle"), "bundle-v1": load(d, "bundle-v1"),
+             "limits": load(d, "bundle-limits")["bundle"], "none": None}
+    trust = {"bundle": {"chain": "regtest", "genesis_header": genesis["header"]},
+             "bundle-v1": {"chain": "regtest"}, "limits": {}, "none": {}}
+    names = [c["name"] for c in v["cases"]]
+    R.check(f"malformed: {len(names)} cases with unique names", len(set(names)) == len(names))
+    for c in v["cases"]:
+        if "text" in c:
+            text = c["text"]
+        else:
+            doc = copy.deepcopy(bases[c["base"]])
+            for e in c.get("edits", []):
+                *parents, last = e["at"]
+                obj = doc
+                for p in parents:
+                    obj = obj[p]
+                if e.get("remove"):
+                    del obj[last]
+                else:
+                    obj[last] = e["value"]
+            text = json.dumps(doc)
+            if "insert" in c:
+                text = "{" + c["insert"] + text[1:]
+        got = first_link(lambda: verify_bundle_text(text, **trust[c["base"]]))
+        R.eq(f"malformed ({c['base']}): {c['name']} -> {c['failed_link'] or 'valid'}", got, c["failed_link"])
+    links = {c["failed_link"] for c in v["cases"]}
+    R.check("malformed: every link that reads a member is covered",
+            links >= {None, "format", "genesis", "submission", "header", "certificate", "path", "history",
+                      "anchor_record", "bitcoin"})
 
 
 def check_pinned_bundles(d: str) -> None:
@@ -1870,13 +2160,14 @@ def check_bundle(d: str, genesis: dict, anchor: dict) -> None:
     t2("another anchored height", "history", lambda t: t["anchor"].__setitem__("height", t["anchor"]["height"] + 1))
     t2("a flipped commitment bit", "history",
        lambda t: t["anchor"].__setitem__("commitment", flip_hex(t["anchor"]["commitment"], 31)))
-    t2("a record member", "history", lambda t: t["anchor"].__setitem__("record", b1["anchor"]["record"]))
+    t2("a record member", "format", lambda t: t["anchor"].__setitem__("record", b1["anchor"]["record"]))
     raw_tx_at = 1 + 4  # version, length: the first byte of raw_tx in the binary part (20.5.1)
     t2("a flipped raw_tx bit", "bitcoin",
        lambda t: t["anchor"].__setitem__("bitcoin", flip_b64(t["anchor"]["bitcoin"], raw_tx_at)))
     t2("a flipped bit in the last header", "bitcoin",
        lambda t: t["anchor"].__setitem__("bitcoin", flip_b64(t["anchor"]["bitcoin"], len(b64(t["anchor"]["bitcoin"])) - 1)))
-    t2("a Bitcoin part in its JSON form", "bitcoin", lambda t: t["anchor"].__setitem__("bitcoin", b1["anchor"]["bitcoin"]))
+    t2("a Bitcoin part in its JSON form", "format",
+       lambda t: t["anchor"].__setitem__("bitcoin", b1["anchor"]["bitcoin"]))
     t2("a flipped submission bit", "submission", lambda t: t.__setitem__("submission", flip_b64(t["submission"], 40)))
     t2("a hex submission", "submission", lambda t: t.__setitem__("submission", b1["submission"]))
     R.rejects("bundle: base64 with non-zero padding bits ('AB==') is refused", b64, "AB==")
@@ -1920,6 +2211,9 @@ def main(argv: list[str]) -> int:
         ("anchor.json", anchor),
         ("bundle.json, bundle-v1.json", lambda: check_bundle(d, state["genesis"], state["anchor"])),
         ("bundle-pinned.json", lambda: check_pinned_bundles(d)),
+        ("bitcoin-part.json", lambda: check_bitcoin_part(d)),
+        ("bundle-limits.json", lambda: check_limits(d)),
+        ("bundle-malformed.json", lambda: check_malformed(d, state["genesis"])),
     ]
     for name, fn in sections:
         print(f"== {name}")

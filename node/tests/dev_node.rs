@@ -185,6 +185,16 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
     assert!(!out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["failed_link"], "format", "{v}");
+    // A well-formed bundle with one malformed member fails the link that
+    // uses it, not `format` (FORMATS 22.6).
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&embedded).unwrap()).unwrap();
+    v["operator_key"] = Value::from("not base64!");
+    let bad_key = dir.path().join("bad-key.json");
+    std::fs::write(&bad_key, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = pantheon(&["verify", bad_key.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["failed_link"], "submission", "{v}");
 
     // Tampered copies fail, naming the link.
     let read = |p: &std::path::Path| -> ProofBundle {

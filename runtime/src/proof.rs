@@ -35,7 +35,29 @@
 //!
 //! [`ProofBundle::verify`] checks the links in this order and names the
 //! first that fails. The value type is the same for both versions; the
-//! private `wire` module holds their two JSON forms (ADR 0010).
+//! private `wire` module holds their two JSON forms and the one reader (ADR
+//! 0010, ADR 0014).
+//!
+//! A verifier reads a bundle in two stages (FORMATS 22.6): the JSON
+//! structure first, which is all the `format` link checks
+//! ([`ReceivedBundle::from_json`]), then each member's text (hex, base64,
+//! a path's length) as the link that uses it is checked, so that a
+//! malformed member is reported by that link and not lumped under
+//! `format`:
+//!
+//! ```text
+//! link           members it decodes (ADR 0014)
+//! format         the JSON: no duplicate member, depth <= 16, version 1 or 2,
+//!                the members present with their JSON types
+//! genesis        genesis_hash, genesis
+//! submission     submission, operator_key
+//! header         header
+//! certificate    certificate
+//! path           inclusion.path (at most 64 hashes)
+//! history        anchor.history_proof (at most 64 hashes), anchor.commitment
+//! bitcoin        anchor.bitcoin, decoded right after history
+//! anchor_record  anchor.record
+//! ```
 
 use serde::Serialize;
 
@@ -49,11 +71,17 @@ use crate::hash::{AuditRoot, BlockHash, GenesisHash, Hash256, SubmissionId};
 use crate::log::{InclusionProof, leaf_hash};
 use crate::tx::SignedTx;
 
+mod wire;
+
 /// The bundle version nodes write (section 22 of `docs/FORMATS.md`).
 pub const BUNDLE_VERSION: u32 = 2;
 
 /// The first bundle version (sections 16 and 21), still read and checked.
 pub const BUNDLE_VERSION_1: u32 = 1;
+
+/// The most hashes an inclusion or history path may carry, in both
+/// versions: a tree of at most `2^64 - 1` leaves has paths of at most 64.
+pub const MAX_PATH_HASHES: usize = 64;
 
 /// A self-contained proof that a submission is final, and (with its
 /// anchor part) anchored in Bitcoin.
@@ -128,7 +156,10 @@ impl AnchorProof {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Link {
-    /// The bundle is not a version-1 bundle.
+    /// The document is not a bundle: not JSON, a duplicate member, an
+    /// unknown version, a member missing or of the wrong JSON type
+    /// (FORMATS 22.6). A member that is there but does not decode is
+    /// reported by the link that uses it.
     Format,
     /// The genesis header and its hash.
     Genesis,
@@ -269,126 +300,7 @@ impl ProofBundle {
         root: Option<AuditRoot>,
         keys: &KeyCache,
     ) -> Result<Verified, ProofError> {
-        if self.version != BUNDLE_VERSION && self.version != BUNDLE_VERSION_1 {
-            return Err(fail(
-                Link::Format,
-                format!("unsupported bundle version {}", self.version),
-            ));
-        }
-
-        let Some(genesis_bytes) = &self.genesis else {
-            return Err(fail(
-                Link::Genesis,
-                format!(
-                    "the bundle pins network {} but does not carry its genesis: supply the \
-                     network's genesis file (pantheon verify --genesis FILE)",
-                    self.genesis_hash
-                ),
-            ));
-        };
-        let genesis: GenesisHeader =
-            decode_exact(genesis_bytes).map_err(|e| fail(Link::Genesis, e))?;
-        let genesis_hash = genesis.hash();
-        if genesis_hash != self.genesis_hash {
-            return Err(fail(
-                Link::Genesis,
-                format!(
-                    "genesis header hashes to {genesis_hash}, not {}",
-                    self.genesis_hash
-                ),
-            ));
-        }
-        if let Some(trusted) = trusted_genesis.filter(|t| *t != genesis_hash) {
-            return Err(fail(
-                Link::Genesis,
-                format!("bundle is for network {genesis_hash}, not the trusted {trusted}"),
-            ));
-        }
-
-        let tx: SignedTx = decode_exact(&self.submission).map_err(|e| fail(Link::Submission, e))?;
-        let Some(submission) = tx.as_submission() else {
-            return Err(fail(Link::Submission, "not a root submission"));
-        };
-        if self.operator_key.id() != submission.operator {
-            return Err(fail(
-                Link::Submission,
-                format!(
-                    "operator key is not the key of operator {}",
-                    submission.operator
-                ),
-            ));
-        }
-        let message = tx.signing_message(&genesis_hash);
-        if !keys
-            .get(&self.operator_key)
-            .verify(tx.body().context(), &message, &tx.signature())
-        {
-            return Err(fail(Link::Submission, "operator signature does not verify"));
-        }
-        if let Some(root) = root.filter(|r| *r != submission.root) {
-            return Err(fail(
-                Link::Root,
-                format!(
-                    "the submission commits to root {}, not the root {root} you hold",
-                    submission.root
-                ),
-            ));
-        }
-
-        let header: BlockHeader = decode_exact(&self.header).map_err(|e| fail(Link::Header, e))?;
-        let cert: CommitCertificate =
-            decode_exact(&self.certificate).map_err(|e| fail(Link::Certificate, e))?;
-        let block_hash = header.hash();
-        if block_hash != cert.block_hash || header.height != cert.height {
-            return Err(fail(
-                Link::Header,
-                format!(
-                    "header {block_hash} at height {} is not the certified block {} at {}",
-                    header.height, cert.block_hash, cert.height
-                ),
-            ));
-        }
-        cert.verify(genesis_hash, &genesis.validators, &header, keys)
-            .map_err(|e| fail(Link::Certificate, e))?;
-
-        let id = tx.submission_id();
-        if self.inclusion.tree_size != header.log_size {
-            return Err(fail(
-                Link::Path,
-                format!(
-                    "proof is for a log of {} leaves, the header's log has {}",
-                    self.inclusion.tree_size, header.log_size
-                ),
-            ));
-        }
-        if !self.inclusion.verify(&id.hash(), &header.log_root.hash()) {
-            return Err(fail(
-                Link::Path,
-                "the submission is not in the header's log root",
-            ));
-        }
-
-        let anchor = self
-            .anchor
-            .as_ref()
-            .map(|a| a.verify(self.version, &genesis, &header, keys))
-            .transpose()?;
-
-        Ok(Verified {
-            genesis_hash,
-            chain_id: genesis.chain_id.clone(),
-            submission_id: id,
-            operator: submission.operator,
-            seq: submission.seq,
-            prev: submission.prev,
-            root: submission.root,
-            label: submission.metadata.label().to_owned(),
-            height: header.height,
-            block_hash,
-            block_time_ms: header.time_ms,
-            signers: (cert.signatures.len(), genesis.validators.len()),
-            anchor,
-        })
+        ReceivedBundle::from(self).verify_expecting(trusted_genesis, root, keys)
     }
 
     /// Gives a bundle that does not carry its genesis the verifier's copy
@@ -463,9 +375,395 @@ impl ProofBundle {
     }
 }
 
-impl AnchorProof {
+/// One member of a received bundle: its value, or why its text does not
+/// decode (reported by the link that uses it).
+type Member<T> = Result<T, String>;
+
+/// A proof bundle as a verifier receives it: its JSON structure checked
+/// (the `format` link, FORMATS 22.6), each member decoded from its text
+/// or kept with the reason it does not decode, so that the link that uses
+/// the member reports it, in link order.
+///
+/// ```
+/// use pantheon_runtime::proof::{Link, ReceivedBundle};
+///
+/// // Not JSON, or not a bundle's structure: the format link.
+/// let e = ReceivedBundle::from_json("{\"version\": 2").unwrap_err();
+/// assert_eq!(e.link, Link::Format);
+/// ```
+///
+/// A [`ProofBundle`] (the typed value nodes build) converts into one;
+/// [`ProofBundle`]'s own JSON reader is this one, refusing a bundle with
+/// any member that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedBundle {
+    version: u32,
+    genesis_hash: Member<GenesisHash>,
+    genesis: Option<Member<Vec<u8>>>,
+    submission: Member<Vec<u8>>,
+    operator_key: Member<PublicKey>,
+    leaf_index: u64,
+    tree_size: u64,
+    inclusion_path: Member<Vec<Hash256>>,
+    header: Member<Vec<u8>>,
+    certificate: Member<Vec<u8>>,
+    anchor: Option<ReceivedAnchor>,
+}
+
+/// The anchor part of a [`ReceivedBundle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReceivedAnchor {
+    height: Height,
+    history_proof: Member<Vec<Hash256>>,
+    commitment: Member<AnchorCommitment>,
+    record: Option<Member<Vec<u8>>>,
+    bitcoin: Member<BitcoinPart>,
+}
+
+/// A path within [`MAX_PATH_HASHES`].
+fn bounded_path(what: &str, path: Vec<Hash256>) -> Member<Vec<Hash256>> {
+    if path.len() > MAX_PATH_HASHES {
+        return Err(format!(
+            "{what} has {} hashes, more than {MAX_PATH_HASHES}",
+            path.len()
+        ));
+    }
+    Ok(path)
+}
+
+impl From<ProofBundle> for ReceivedBundle {
+    fn from(b: ProofBundle) -> Self {
+        let version = b.version;
+        Self {
+            version,
+            genesis_hash: Ok(b.genesis_hash),
+            genesis: b.genesis.map(Ok),
+            submission: Ok(b.submission),
+            operator_key: Ok(b.operator_key),
+            leaf_index: b.inclusion.leaf_index,
+            tree_size: b.inclusion.tree_size,
+            inclusion_path: bounded_path("inclusion.path", b.inclusion.path),
+            header: Ok(b.header),
+            certificate: Ok(b.certificate),
+            anchor: b.anchor.map(|a| ReceivedAnchor {
+                height: a.height,
+                history_proof: bounded_path("anchor.history_proof", a.history_proof),
+                commitment: Ok(a.commitment),
+                record: match (a.record, version) {
+                    (Some(r), _) => Some(Ok(r)),
+                    (None, BUNDLE_VERSION_1) => {
+                        Some(Err("a version-1 anchor part must carry its record".into()))
+                    }
+                    (None, _) => None,
+                },
+                bitcoin: Ok(a.bitcoin),
+            }),
+        }
+    }
+}
+
+impl From<&ProofBundle> for ReceivedBundle {
+    fn from(b: &ProofBundle) -> Self {
+        Self::from(b.clone())
+    }
+}
+
+impl From<&Self> for ReceivedBundle {
+    fn from(b: &Self) -> Self {
+        b.clone()
+    }
+}
+
+/// The member's value, or its link's failure naming the member.
+fn member<'a, T>(m: &'a Member<T>, link: Link, name: &str) -> Result<&'a T, ProofError> {
+    m.as_ref().map_err(|e| fail(link, format!("{name}: {e}")))
+}
+
+impl ReceivedBundle {
+    /// Reads a bundle's JSON: only its structure is checked here (FORMATS
+    /// 22.6); each member is decoded for the link that uses it.
+    ///
+    /// # Errors
+    /// [`ProofError`] with [`Link::Format`]: not JSON, a duplicate member,
+    /// nested too deep, an unknown version, or a member missing or of the
+    /// wrong JSON type.
+    pub fn from_json(text: &str) -> Result<Self, ProofError> {
+        serde_json::from_str(text)
+            .map_err(|e| fail(Link::Format, format!("not a proof bundle: {e}")))
+    }
+
+    /// [`Self::from_json`] for raw bytes (which must be UTF-8).
+    ///
+    /// # Errors
+    /// As [`Self::from_json`]; bytes that are not UTF-8 fail the format
+    /// link too.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, ProofError> {
+        serde_json::from_slice(bytes)
+            .map_err(|e| fail(Link::Format, format!("not a proof bundle: {e}")))
+    }
+
+    /// The bundle version (1 or 2: the reader refuses any other).
+    #[must_use]
+    pub const fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Whether the bundle carries a genesis header (decodable or not).
+    #[must_use]
+    pub const fn carries_genesis(&self) -> bool {
+        self.genesis.is_some()
+    }
+
+    /// Gives a bundle that does not carry its genesis the verifier's copy;
+    /// as [`ProofBundle::supply_genesis`].
+    pub fn supply_genesis(&mut self, genesis: &GenesisHeader) {
+        if self.genesis.is_none() {
+            self.genesis = Some(Ok(genesis.to_bytes()));
+        }
+    }
+
+    /// The genesis header the bundle carries (or was supplied), if it
+    /// decodes.
+    #[must_use]
+    pub fn genesis_header(&self) -> Option<GenesisHeader> {
+        let bytes = self.genesis.as_ref()?.as_ref().ok()?;
+        decode_exact(bytes).ok()
+    }
+
+    /// The Bitcoin part of the anchor part, if there is one and it
+    /// decodes.
+    #[must_use]
+    pub fn bitcoin_part(&self) -> Option<&BitcoinPart> {
+        self.anchor.as_ref()?.bitcoin.as_ref().ok()
+    }
+
+    /// The typed bundle, if every member decodes.
+    ///
+    /// # Errors
+    /// The first member, in link order, that does not decode, with the
+    /// link that reports it.
+    pub fn into_bundle(self) -> Result<ProofBundle, ProofError> {
+        let take = |m: Member<Vec<u8>>, link, name: &str| {
+            m.map_err(|e| fail(link, format!("{name}: {e}")))
+        };
+        let genesis_hash = self
+            .genesis_hash
+            .map_err(|e| fail(Link::Genesis, format!("genesis_hash: {e}")))?;
+        let genesis = self
+            .genesis
+            .map(|g| take(g, Link::Genesis, "genesis"))
+            .transpose()?;
+        let submission = take(self.submission, Link::Submission, "submission")?;
+        let operator_key = self
+            .operator_key
+            .map_err(|e| fail(Link::Submission, format!("operator_key: {e}")))?;
+        let header = take(self.header, Link::Header, "header")?;
+        let certificate = take(self.certificate, Link::Certificate, "certificate")?;
+        let path = self
+            .inclusion_path
+            .map_err(|e| fail(Link::Path, format!("inclusion.path: {e}")))?;
+        let anchor = match self.anchor {
+            None => None,
+            Some(a) => {
+                let history_proof = a
+                    .history_proof
+                    .map_err(|e| fail(Link::History, format!("anchor.history_proof: {e}")))?;
+                let commitment = a
+                    .commitment
+                    .map_err(|e| fail(Link::History, format!("anchor.commitment: {e}")))?;
+                let bitcoin = a
+                    .bitcoin
+                    .map_err(|e| fail(Link::Bitcoin, format!("anchor.bitcoin: {e}")))?;
+                let record = a
+                    .record
+                    .map(|r| take(r, Link::AnchorRecord, "anchor.record"))
+                    .transpose()?;
+                Some(AnchorProof {
+                    height: a.height,
+                    history_proof,
+                    commitment,
+                    record,
+                    bitcoin,
+                })
+            }
+        };
+        Ok(ProofBundle {
+            version: self.version,
+            genesis_hash,
+            genesis,
+            submission,
+            operator_key,
+            inclusion: InclusionProof {
+                leaf_index: self.leaf_index,
+                tree_size: self.tree_size,
+                path,
+            },
+            header,
+            certificate,
+            anchor,
+        })
+    }
+
+    /// Checks every link; as [`ProofBundle::verify`].
+    ///
+    /// # Errors
+    /// [`ProofError`] naming the first link that fails.
+    pub fn verify(
+        &self,
+        trusted_genesis: Option<GenesisHash>,
+        keys: &KeyCache,
+    ) -> Result<Verified, ProofError> {
+        self.verify_expecting(trusted_genesis, None, keys)
+    }
+
+    /// Checks every link, and the `root` link if `root` is given; as
+    /// [`ProofBundle::verify_expecting`]. Each member is decoded when its
+    /// link is checked, so a member that does not decode fails that link.
+    ///
+    /// # Errors
+    /// [`ProofError`] naming the first link that fails.
+    pub fn verify_expecting(
+        &self,
+        trusted_genesis: Option<GenesisHash>,
+        root: Option<AuditRoot>,
+        keys: &KeyCache,
+    ) -> Result<Verified, ProofError> {
+        if self.version != BUNDLE_VERSION && self.version != BUNDLE_VERSION_1 {
+            return Err(fail(
+                Link::Format,
+                format!("unsupported bundle version {}", self.version),
+            ));
+        }
+
+        let bundle_genesis = *member(&self.genesis_hash, Link::Genesis, "genesis_hash")?;
+        let Some(genesis_bytes) = &self.genesis else {
+            return Err(fail(
+                Link::Genesis,
+                format!(
+                    "the bundle pins network {bundle_genesis} but does not carry its genesis: \
+                     supply the network's genesis file (pantheon verify --genesis FILE)"
+                ),
+            ));
+        };
+        let genesis_bytes = member(genesis_bytes, Link::Genesis, "genesis")?;
+        let genesis: GenesisHeader =
+            decode_exact(genesis_bytes).map_err(|e| fail(Link::Genesis, e))?;
+        let genesis_hash = genesis.hash();
+        if genesis_hash != bundle_genesis {
+            return Err(fail(
+                Link::Genesis,
+                format!("genesis header hashes to {genesis_hash}, not {bundle_genesis}"),
+            ));
+        }
+        if let Some(trusted) = trusted_genesis.filter(|t| *t != genesis_hash) {
+            return Err(fail(
+                Link::Genesis,
+                format!("bundle is for network {genesis_hash}, not the trusted {trusted}"),
+            ));
+        }
+
+        let submission_bytes = member(&self.submission, Link::Submission, "submission")?;
+        let tx: SignedTx = decode_exact(submission_bytes).map_err(|e| fail(Link::Submission, e))?;
+        let Some(submission) = tx.as_submission() else {
+            return Err(fail(Link::Submission, "not a root submission"));
+        };
+        let operator_key = member(&self.operator_key, Link::Submission, "operator_key")?;
+        if operator_key.id() != submission.operator {
+            return Err(fail(
+                Link::Submission,
+                format!(
+                    "operator key is not the key of operator {}",
+                    submission.operator
+                ),
+            ));
+        }
+        let message = tx.signing_message(&genesis_hash);
+        if !keys
+            .get(operator_key)
+            .verify(tx.body().context(), &message, &tx.signature())
+        {
+            return Err(fail(Link::Submission, "operator signature does not verify"));
+        }
+        if let Some(root) = root.filter(|r| *r != submission.root) {
+            return Err(fail(
+                Link::Root,
+                format!(
+                    "the submission commits to root {}, not the root {root} you hold",
+                    submission.root
+                ),
+            ));
+        }
+
+        let header_bytes = member(&self.header, Link::Header, "header")?;
+        let header: BlockHeader = decode_exact(header_bytes).map_err(|e| fail(Link::Header, e))?;
+        let cert_bytes = member(&self.certificate, Link::Certificate, "certificate")?;
+        let cert: CommitCertificate =
+            decode_exact(cert_bytes).map_err(|e| fail(Link::Certificate, e))?;
+        let block_hash = header.hash();
+        if block_hash != cert.block_hash || header.height != cert.height {
+            return Err(fail(
+                Link::Header,
+                format!(
+                    "header {block_hash} at height {} is not the certified block {} at {}",
+                    header.height, cert.block_hash, cert.height
+                ),
+            ));
+        }
+        cert.verify(genesis_hash, &genesis.validators, &header, keys)
+            .map_err(|e| fail(Link::Certificate, e))?;
+
+        let path = member(&self.inclusion_path, Link::Path, "inclusion.path")?;
+        let id = tx.submission_id();
+        if self.tree_size != header.log_size {
+            return Err(fail(
+                Link::Path,
+                format!(
+                    "proof is for a log of {} leaves, the header's log has {}",
+                    self.tree_size, header.log_size
+                ),
+            ));
+        }
+        let inclusion = InclusionProof {
+            leaf_index: self.leaf_index,
+            tree_size: self.tree_size,
+            path: path.clone(),
+        };
+        if !inclusion.verify(&id.hash(), &header.log_root.hash()) {
+            return Err(fail(
+                Link::Path,
+                "the submission is not in the header's log root",
+            ));
+        }
+
+        let anchor = self
+            .anchor
+            .as_ref()
+            .map(|a| a.verify(self.version, &genesis, &header, keys))
+            .transpose()?;
+
+        Ok(Verified {
+            genesis_hash,
+            chain_id: genesis.chain_id.clone(),
+            submission_id: id,
+            operator: submission.operator,
+            seq: submission.seq,
+            prev: submission.prev,
+            root: submission.root,
+            label: submission.metadata.label().to_owned(),
+            height: header.height,
+            block_hash,
+            block_time_ms: header.time_ms,
+            signers: (cert.signatures.len(), genesis.validators.len()),
+            anchor,
+        })
+    }
+}
+
+impl ReceivedAnchor {
     /// The `history` and (version 1) `anchor_record` links, for the block
-    /// `header` (already verified final) on the network of `genesis`.
+    /// `header` (already verified final) on the network of `genesis`. The
+    /// Bitcoin part is decoded between the two (the record names its
+    /// transaction and block); its own checks are the caller's.
     fn verify(
         &self,
         version: u32,
@@ -484,10 +782,11 @@ impl AnchorProof {
                 ),
             ));
         }
+        let path = member(&self.history_proof, Link::History, "anchor.history_proof")?;
         let proof = InclusionProof {
             leaf_index: block.get().saturating_sub(1),
             tree_size: self.height.get(),
-            path: self.history_proof.clone(),
+            path: path.clone(),
         };
         let leaf = leaf_hash(header.hash().as_bytes());
         let root = proof
@@ -502,28 +801,30 @@ impl AnchorProof {
                     ),
                 )
             })?;
+        let claimed = *member(&self.commitment, Link::History, "anchor.commitment")?;
         let commitment = AnchorCommitment::compute(&genesis_hash, self.height, &root);
-        if commitment != self.commitment {
+        if commitment != claimed {
             return Err(fail(
                 Link::History,
                 format!(
-                    "the history path leads to commitment {commitment}, the bundle says {}",
-                    self.commitment
+                    "the history path leads to commitment {commitment}, the bundle says {claimed}"
                 ),
             ));
         }
 
+        let bitcoin = member(&self.bitcoin, Link::Bitcoin, "anchor.bitcoin")?;
         let mut claim = VerifiedAnchorClaim {
             height: self.height,
-            commitment: self.commitment,
-            bitcoin_txid: self.bitcoin.txid(),
-            bitcoin_block: self.bitcoin.block_hash(),
+            commitment,
+            bitcoin_txid: bitcoin.txid(),
+            bitcoin_block: bitcoin.block_hash(),
             recorded_by: None,
             bitcoin_height: None,
         };
         match (&self.record, version) {
             (Some(record), _) => {
-                self.verify_record(record, &genesis_hash, genesis, keys, &mut claim)?;
+                let record = member(record, Link::AnchorRecord, "anchor.record")?;
+                verify_record(self.height, record, genesis, keys, &mut claim)?;
             }
             (None, BUNDLE_VERSION_1) => {
                 return Err(fail(
@@ -535,324 +836,58 @@ impl AnchorProof {
         }
         Ok(claim)
     }
-
-    /// The version-1 `anchor_record` link: a validator signed, on chain,
-    /// the Bitcoin transaction and block this part carries.
-    fn verify_record(
-        &self,
-        record: &[u8],
-        genesis_hash: &GenesisHash,
-        genesis: &GenesisHeader,
-        keys: &KeyCache,
-        claim: &mut VerifiedAnchorClaim,
-    ) -> Result<(), ProofError> {
-        let bad = |reason: String| fail(Link::AnchorRecord, reason);
-        let tx: SignedTx = decode_exact(record).map_err(|e| bad(e.to_string()))?;
-        let Some(record) = tx.as_anchor_record() else {
-            return Err(bad("not an anchor record".into()));
-        };
-        let validator = genesis
-            .validators
-            .get(record.validator)
-            .ok_or_else(|| bad(format!("validator {} is not in the set", record.validator)))?;
-        if !keys.get(&validator.public_key).verify(
-            tx.body().context(),
-            &tx.signing_message(genesis_hash),
-            &tx.signature(),
-        ) {
-            return Err(bad(format!(
-                "signature of validator {} does not verify",
-                record.validator
-            )));
-        }
-        if record.height != self.height || record.commitment != self.commitment {
-            return Err(bad(format!(
-                "the record is for height {} and commitment {}, the bundle for {} and {}",
-                record.height, record.commitment, self.height, self.commitment
-            )));
-        }
-        if record.bitcoin_txid != claim.bitcoin_txid {
-            return Err(bad(format!(
-                "the record names Bitcoin transaction {}, the Bitcoin part holds {}",
-                record.bitcoin_txid, claim.bitcoin_txid
-            )));
-        }
-        if let Some(block) = claim.bitcoin_block
-            && record.bitcoin_block != block
-        {
-            return Err(bad(format!(
-                "the record names Bitcoin block {}, the Bitcoin part's first header is {block}",
-                record.bitcoin_block
-            )));
-        }
-        claim.recorded_by = Some(record.validator);
-        claim.bitcoin_height = Some(record.bitcoin_height);
-        Ok(())
-    }
 }
 
-/// The JSON forms of the two versions. A bundle is read by its `version`
-/// member first, then as that version's document; it is written in the
-/// version it holds.
-mod wire {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Serialize};
-
-    use super::{AnchorProof, ProofBundle};
-    use crate::amount::Height;
-    use crate::anchor::{AnchorCommitment, BitcoinPart};
-    use crate::codec::Encode;
-    use crate::crypto::{PUBLIC_KEY_LEN, PublicKey};
-    use crate::hash::{GenesisHash, Hash256};
-    use crate::log::InclusionProof;
-
-    /// Version 1 (sections 16 and 21): bytes as hex.
-    #[derive(Serialize, Deserialize)]
-    struct V1 {
-        version: u32,
-        genesis_hash: GenesisHash,
-        genesis: Hex,
-        submission: Hex,
-        operator_key: PublicKey,
-        inclusion: InclusionProof,
-        header: Hex,
-        certificate: Hex,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        anchor: Option<AnchorV1>,
+/// The version-1 `anchor_record` link: a validator signed, on chain, the
+/// Bitcoin transaction and block the anchor part carries.
+fn verify_record(
+    height: Height,
+    record: &[u8],
+    genesis: &GenesisHeader,
+    keys: &KeyCache,
+    claim: &mut VerifiedAnchorClaim,
+) -> Result<(), ProofError> {
+    let bad = |reason: String| fail(Link::AnchorRecord, reason);
+    let genesis_hash = genesis.hash();
+    let tx: SignedTx = decode_exact(record).map_err(|e| bad(e.to_string()))?;
+    let Some(record) = tx.as_anchor_record() else {
+        return Err(bad("not an anchor record".into()));
+    };
+    let validator = genesis
+        .validators
+        .get(record.validator)
+        .ok_or_else(|| bad(format!("validator {} is not in the set", record.validator)))?;
+    if !keys.get(&validator.public_key).verify(
+        tx.body().context(),
+        &tx.signing_message(&genesis_hash),
+        &tx.signature(),
+    ) {
+        return Err(bad(format!(
+            "signature of validator {} does not verify",
+            record.validator
+        )));
     }
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct AnchorV1 {
-        height: Height,
-        history_proof: Vec<Hash256>,
-        commitment: AnchorCommitment,
-        record: Hex,
-        bitcoin: BitcoinPart,
+    if record.height != height || record.commitment != claim.commitment {
+        return Err(bad(format!(
+            "the record is for height {} and commitment {}, the bundle for {height} and {}",
+            record.height, record.commitment, claim.commitment
+        )));
     }
-
-    /// Version 2 (section 22): bytes as base64, paths as one byte string.
-    #[derive(Serialize, Deserialize)]
-    struct V2 {
-        version: u32,
-        genesis_hash: GenesisHash,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        genesis: Option<B64>,
-        submission: B64,
-        operator_key: B64,
-        inclusion: InclusionV2,
-        header: B64,
-        certificate: B64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        anchor: Option<AnchorV2>,
+    if record.bitcoin_txid != claim.bitcoin_txid {
+        return Err(bad(format!(
+            "the record names Bitcoin transaction {}, the Bitcoin part holds {}",
+            record.bitcoin_txid, claim.bitcoin_txid
+        )));
     }
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct InclusionV2 {
-        leaf_index: u64,
-        tree_size: u64,
-        path: B64,
+    if let Some(block) = claim.bitcoin_block
+        && record.bitcoin_block != block
+    {
+        return Err(bad(format!(
+            "the record names Bitcoin block {}, the Bitcoin part's first header is {block}",
+            record.bitcoin_block
+        )));
     }
-
-    #[derive(Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct AnchorV2 {
-        height: Height,
-        history_proof: B64,
-        commitment: AnchorCommitment,
-        bitcoin: B64,
-    }
-
-    /// Bytes as lower-case hex (readers accept either case).
-    struct Hex(Vec<u8>);
-
-    impl Serialize for Hex {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(&hex::encode(&self.0))
-        }
-    }
-
-    impl<'de> Deserialize<'de> for Hex {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            hex::decode(text.as_ref())
-                .map(Self)
-                .map_err(serde::de::Error::custom)
-        }
-    }
-
-    /// Bytes as RFC 4648 base64 with padding; readers refuse any other
-    /// alphabet, missing padding and non-zero trailing bits.
-    struct B64(Vec<u8>);
-
-    impl Serialize for B64 {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(&STANDARD.encode(&self.0))
-        }
-    }
-
-    impl<'de> Deserialize<'de> for B64 {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            STANDARD
-                .decode(text.as_bytes())
-                .map(Self)
-                .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
-        }
-    }
-
-    fn hashes_to_bytes(path: &[Hash256]) -> B64 {
-        B64(path.iter().flat_map(|h| *h.as_bytes()).collect())
-    }
-
-    fn bytes_to_hashes(what: &str, bytes: &[u8]) -> Result<Vec<Hash256>, String> {
-        if !bytes.len().is_multiple_of(32) || bytes.len() > 64 * 32 {
-            return Err(format!(
-                "{what} is {} bytes, not a path of at most 64 hashes of 32 bytes",
-                bytes.len()
-            ));
-        }
-        Ok(bytes
-            .chunks_exact(32)
-            .map(|c| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(c);
-                Hash256::from_bytes(h)
-            })
-            .collect())
-    }
-
-    impl Serialize for ProofBundle {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let bytes = |b: &[u8]| b.to_vec();
-            if self.version == super::BUNDLE_VERSION_1 {
-                let anchor = match &self.anchor {
-                    Some(a) => Some(AnchorV1 {
-                        height: a.height,
-                        history_proof: a.history_proof.clone(),
-                        commitment: a.commitment,
-                        record: Hex(a.record.clone().ok_or_else(|| {
-                            serde::ser::Error::custom("a version-1 anchor part needs its record")
-                        })?),
-                        bitcoin: a.bitcoin.clone(),
-                    }),
-                    None => None,
-                };
-                return V1 {
-                    version: self.version,
-                    genesis_hash: self.genesis_hash,
-                    genesis: Hex(self.genesis.clone().ok_or_else(|| {
-                        serde::ser::Error::custom("a version-1 bundle needs its genesis")
-                    })?),
-                    submission: Hex(bytes(&self.submission)),
-                    operator_key: self.operator_key.clone(),
-                    inclusion: self.inclusion.clone(),
-                    header: Hex(bytes(&self.header)),
-                    certificate: Hex(bytes(&self.certificate)),
-                    anchor,
-                }
-                .serialize(s);
-            }
-            V2 {
-                version: self.version,
-                genesis_hash: self.genesis_hash,
-                genesis: self.genesis.clone().map(B64),
-                submission: B64(bytes(&self.submission)),
-                operator_key: B64(self.operator_key.as_bytes().to_vec()),
-                inclusion: InclusionV2 {
-                    leaf_index: self.inclusion.leaf_index,
-                    tree_size: self.inclusion.tree_size,
-                    path: hashes_to_bytes(&self.inclusion.path),
-                },
-                header: B64(bytes(&self.header)),
-                certificate: B64(bytes(&self.certificate)),
-                anchor: self.anchor.as_ref().map(|a| AnchorV2 {
-                    height: a.height,
-                    history_proof: hashes_to_bytes(&a.history_proof),
-                    commitment: a.commitment,
-                    bitcoin: B64(a.bitcoin.to_bytes()),
-                }),
-            }
-            .serialize(s)
-        }
-    }
-
-    impl<'de> Deserialize<'de> for ProofBundle {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            use serde::de::Error as _;
-            let value = serde_json::Value::deserialize(d)?;
-            let version = value
-                .get("version")
-                .and_then(serde_json::Value::as_u64)
-                .ok_or_else(|| D::Error::custom("missing or non-numeric `version`"))?;
-            match u32::try_from(version) {
-                Ok(super::BUNDLE_VERSION_1) => {
-                    let b: V1 = serde_json::from_value(value).map_err(D::Error::custom)?;
-                    Ok(Self {
-                        version: b.version,
-                        genesis_hash: b.genesis_hash,
-                        genesis: Some(b.genesis.0),
-                        submission: b.submission.0,
-                        operator_key: b.operator_key,
-                        inclusion: b.inclusion,
-                        header: b.header.0,
-                        certificate: b.certificate.0,
-                        anchor: b.anchor.map(|a| AnchorProof {
-                            height: a.height,
-                            history_proof: a.history_proof,
-                            commitment: a.commitment,
-                            record: Some(a.record.0),
-                            bitcoin: a.bitcoin,
-                        }),
-                    })
-                }
-                Ok(super::BUNDLE_VERSION) => {
-                    let b: V2 = serde_json::from_value(value).map_err(D::Error::custom)?;
-                    let key: [u8; PUBLIC_KEY_LEN] =
-                        b.operator_key.0.as_slice().try_into().map_err(|_| {
-                            D::Error::custom(format!(
-                                "operator_key is {} bytes, not {PUBLIC_KEY_LEN}",
-                                b.operator_key.0.len()
-                            ))
-                        })?;
-                    let anchor = match b.anchor {
-                        Some(a) => Some(AnchorProof {
-                            height: a.height,
-                            history_proof: bytes_to_hashes(
-                                "anchor.history_proof",
-                                &a.history_proof.0,
-                            )
-                            .map_err(D::Error::custom)?,
-                            commitment: a.commitment,
-                            record: None,
-                            bitcoin: BitcoinPart::from_bytes(&a.bitcoin.0)
-                                .map_err(|e| D::Error::custom(format!("anchor.bitcoin: {e}")))?,
-                        }),
-                        None => None,
-                    };
-                    Ok(Self {
-                        version: b.version,
-                        genesis_hash: b.genesis_hash,
-                        genesis: b.genesis.map(|g| g.0),
-                        submission: b.submission.0,
-                        operator_key: PublicKey::from_bytes(key),
-                        inclusion: InclusionProof {
-                            leaf_index: b.inclusion.leaf_index,
-                            tree_size: b.inclusion.tree_size,
-                            path: bytes_to_hashes("inclusion.path", &b.inclusion.path.0)
-                                .map_err(D::Error::custom)?,
-                        },
-                        header: b.header.0,
-                        certificate: b.certificate.0,
-                        anchor,
-                    })
-                }
-                _ => Err(D::Error::custom(format!(
-                    "unsupported bundle version {version} (this verifier reads 1 and 2)"
-                ))),
-            }
-        }
-    }
+    claim.recorded_by = Some(record.validator);
+    claim.bitcoin_height = Some(record.bitcoin_height);
+    Ok(())
 }

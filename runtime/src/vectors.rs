@@ -23,8 +23,9 @@ use crate::state::{Account, LastSubmission, OperatorState, StateKey, value_hash}
 use crate::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBody};
 
 mod anchor;
+mod bundles;
 
-pub use anchor::{SYNTHETIC_BITS, synthetic_bitcoin_part};
+pub use anchor::{SYNTHETIC_BITS, synthetic_bitcoin_part, worked_example_part};
 
 /// One vector file: its name (without `.json`) and contents.
 pub struct VectorFile {
@@ -53,6 +54,14 @@ pub fn generate() -> Vec<VectorFile> {
     let genesis = example_genesis(&validator, &operator);
     let (anchor, bundle, bundle_v1) = anchor::anchor_vectors(&genesis, &validator, &operator);
     let pinned = pinned_bundles(&genesis, &validator, &operator);
+    let limits = bundles::limits(&genesis, &validator, &operator);
+    let other_network = genesis
+        .clone()
+        .with_bitcoin(Some(BitcoinParams::for_network(BitcoinNetwork::Regtest)))
+        .expect("valid Bitcoin params")
+        .hash()
+        .to_string();
+    let malformed = bundles::malformed(&bundle, &bundle_v1, &limits, &other_network);
     vec![
         VectorFile {
             name: "keys",
@@ -93,6 +102,18 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "bundle-pinned",
             json: pinned,
+        },
+        VectorFile {
+            name: "bundle-limits",
+            json: limits,
+        },
+        VectorFile {
+            name: "bundle-malformed",
+            json: malformed,
+        },
+        VectorFile {
+            name: "bitcoin-part",
+            json: anchor::worked_example(),
         },
     ]
 }
@@ -303,7 +324,7 @@ fn log_vectors() -> Value {
             json!({ "leaf_index": i, "tree_size": n, "path": p.path.iter().map(ToString::to_string).collect::<Vec<_>>() })
         })
         .collect();
-    let consistency: Vec<Value> = [(1u64, 7u64), (3, 7), (4, 7), (6, 7), (2, 5)]
+    let consistency: Vec<Value> = [(1u64, 7u64), (3, 7), (4, 7), (6, 7), (2, 5), (0, 7), (7, 7)]
         .iter()
         .map(|(m, n)| {
             let p = log.consistency_proof(*m, *n).expect("in range");

@@ -6,11 +6,14 @@
 
 mod common;
 
+use base64::Engine as _;
 use common::net;
 use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::hash::SubmissionId;
 use pantheon_runtime::ledger::Ledger;
-use pantheon_runtime::proof::{BUNDLE_VERSION, BUNDLE_VERSION_1, Link, ProofBundle};
+use pantheon_runtime::proof::{
+    BUNDLE_VERSION, BUNDLE_VERSION_1, Link, ProofBundle, ReceivedBundle,
+};
 use serde_json::Value;
 
 /// A version-2 bundle (no genesis) and the network it is for.
@@ -139,44 +142,62 @@ fn every_tampered_part_names_its_link() {
     assert!(t.verify(None, &keys).is_ok());
 }
 
+/// An edit of a bundle's JSON.
+type Edit = dyn Fn(&mut Value);
+
 #[test]
-fn malformed_version_2_json_is_refused_with_a_reason() {
+fn a_malformed_member_is_reported_by_its_link() {
     let (b, n) = bundle();
     let good: Value = serde_json::to_value(b.with_genesis(n.genesis.header())).unwrap();
-    let refused = |edit: &dyn Fn(&mut Value), why: &str| {
+    let keys = KeyCache::default();
+    // The link that refuses the edited document, read as a verifier reads
+    // it: the structure first (format), then each member by its link.
+    let link = |edit: &Edit| {
         let mut t = good.clone();
         edit(&mut t);
-        let e = serde_json::from_value::<ProofBundle>(t).unwrap_err();
-        assert!(e.to_string().contains(why), "{why}: {e}");
+        let text = serde_json::to_string(&t).unwrap();
+        ReceivedBundle::from_json(&text)
+            .and_then(|r| r.verify(None, &keys))
+            .unwrap_err()
     };
-    refused(&|t| t["version"] = 3.into(), "unsupported bundle version 3");
-    refused(
-        &|t| {
+    let cases: Vec<(Link, &Edit)> = vec![
+        (Link::Format, &|t| t["version"] = 3.into()),
+        (Link::Format, &|t| {
             t.as_object_mut().unwrap().remove("version").unwrap();
-        },
-        "version",
-    );
-    refused(&|t| t["submission"] = "AAA".into(), "invalid base64");
-    refused(&|t| t["submission"] = "AA==AA==".into(), "invalid base64");
-    refused(&|t| t["header"] = "ab-_".into(), "invalid base64");
-    refused(&|t| t["header"] = "AB==".into(), "invalid base64");
-    refused(&|t| t["header"] = "AA".into(), "invalid base64");
-    refused(
-        &|t| t["operator_key"] = "AAAA".into(),
-        "operator_key is 3 bytes",
-    );
-    // A path is whole 32-byte hashes.
-    refused(
-        &|t| t["inclusion"]["path"] = "AAAA".into(),
-        "not a path of at most 64 hashes",
-    );
-    refused(&|t| t["inclusion"]["extra"] = 1.into(), "unknown field");
+        }),
+        (Link::Format, &|t| t["inclusion"]["extra"] = 1.into()),
+        (Link::Format, &|t| t["header"] = 7.into()),
+        (Link::Genesis, &|t| t["genesis_hash"] = "00".into()),
+        (Link::Genesis, &|t| t["genesis"] = "AAAA".into()),
+        (Link::Submission, &|t| t["submission"] = "AAA".into()),
+        (Link::Submission, &|t| t["submission"] = "AA==AA==".into()),
+        (Link::Submission, &|t| t["operator_key"] = "AAAA".into()),
+        (Link::Header, &|t| t["header"] = "ab-_".into()),
+        (Link::Header, &|t| t["header"] = "AB==".into()),
+        (Link::Header, &|t| t["header"] = "AA".into()),
+        (Link::Certificate, &|t| t["certificate"] = "AAAA".into()),
+        // A path is whole 32-byte hashes, at most 64 of them.
+        (Link::Path, &|t| t["inclusion"]["path"] = "AAAA".into()),
+        (Link::Path, &|t| {
+            t["inclusion"]["path"] = base64::engine::general_purpose::STANDARD
+                .encode([0; 65 * 32])
+                .into();
+        }),
+    ];
+    for (want, edit) in cases {
+        let e = link(edit);
+        assert_eq!(e.link, want, "{e}");
+    }
     // Hex is version 1's encoding, not version 2's.
     let hex_key = hex::encode(n.users[0].public().as_bytes());
-    refused(
-        &move |t| t["operator_key"] = hex_key.clone().into(),
-        "operator_key is",
-    );
+    let e = link(&move |t| t["operator_key"] = hex_key.clone().into());
+    assert_eq!(e.link, Link::Submission, "{e}");
+    assert!(e.reason.contains("operator_key"), "{e}");
+    // The typed reader refuses what the received one reads, naming the link.
+    let mut t = good.clone();
+    t["certificate"] = "####".into();
+    let e = serde_json::from_value::<ProofBundle>(t).unwrap_err();
+    assert!(e.to_string().contains("certificate link failed"), "{e}");
 }
 
 #[test]

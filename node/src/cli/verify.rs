@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use pantheon_runtime::crypto::KeyCache;
-use pantheon_runtime::proof::{Link, ProofBundle, ProofError};
+use pantheon_runtime::proof::{ProofError, ReceivedBundle};
 use serde_json::json;
 
 use super::output;
@@ -83,14 +83,11 @@ pub async fn verify(args: &VerifyArgs) -> Result<()> {
 }
 
 async fn judge(args: &VerifyArgs) -> Result<pantheon_anchor::Verdict, Refusal> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
-    let bundle: ProofBundle = serde_json::from_str(&text).map_err(|e| {
-        Refusal::Link(ProofError {
-            link: Link::Format,
-            reason: format!("not a proof bundle: {e}"),
-        })
-    })?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    // `format` is the JSON structure only; a malformed member fails the
+    // link that uses it (FORMATS 22.6).
+    let bundle = ReceivedBundle::from_slice(&bytes).map_err(Refusal::Link)?;
     let mut trust = pantheon_anchor::Trust {
         genesis_hash: args
             .genesis_hash

@@ -35,28 +35,89 @@ const BITCOIN_HEIGHT: u64 = 101;
 /// nBits [`SYNTHETIC_BITS`]. Deterministic.
 #[must_use]
 pub fn synthetic_bitcoin_part(commitment: &AnchorCommitment) -> BitcoinPart {
-    let raw_tx = synthetic_tx(commitment);
+    let program: [u8; 20] = Hash256::digest(b"pantheon vectors change key").as_bytes()[..20]
+        .try_into()
+        .expect("20 of 32 bytes");
+    let raw_tx = anchor_tx(b"pantheon vectors funding", commitment.as_bytes(), &program);
+    third_of_three(raw_tx, 1_767_225_600)
+}
+
+/// The P2WPKH program of the worked example's change output (FORMATS
+/// 20.8): HASH160 of the compressed public key of the secret key
+/// `0x42` x 32, the anchor crate's test key. The anchor crate rebuilds the
+/// example with the `bitcoin` crate and checks it equals these bytes.
+const EXAMPLE_CHANGE_PROGRAM: [u8; 20] = [
+    0x14, 0xdb, 0x41, 0x38, 0xd5, 0x6a, 0x2e, 0xcf, 0xb1, 0x08, 0x81, 0xa9, 0xbe, 0x39, 0x4d, 0x9f,
+    0x32, 0x19, 0x85, 0xb2,
+];
+
+/// The worked example of FORMATS 20.8: the anchor transaction of
+/// `SHA-256("pantheon example commitment")`, spending `sha256d("funding"):0`,
+/// at index 2 of three, under three headers from time 1,700,000,000.
+#[must_use]
+pub fn worked_example_part() -> (Hash256, BitcoinPart) {
+    let commitment = Hash256::digest(b"pantheon example commitment");
+    let raw_tx = anchor_tx(b"funding", commitment.as_bytes(), &EXAMPLE_CHANGE_PROGRAM);
+    (commitment, third_of_three(raw_tx, 1_700_000_000))
+}
+
+/// `raw_tx` at index 2 of a block of three (`sha256d("coinbase")`,
+/// `sha256d("filler")`, it), under that block's header and two more, 600
+/// seconds apart from `time` (merkle roots `0x01..`, `0x02..`).
+fn third_of_three(raw_tx: Vec<u8>, time: u32) -> BitcoinPart {
     let leaves = [sha256d(b"coinbase"), sha256d(b"filler"), sha256d(&raw_tx)];
     // Three leaves: n01 = H2(t0 || t1), n22 = H2(t2 || t2), root = H2(n01 || n22).
     let n01 = sha256d(&[leaves[0], leaves[1]].concat());
     let n22 = sha256d(&[leaves[2], leaves[2]].concat());
     let root = sha256d(&[n01, n22].concat());
-    let h0 = mine([0; 32], root, 1_767_225_600);
-    let h1 = mine(sha256d(&h0), [1; 32], 1_767_226_200);
-    let h2 = mine(sha256d(&h1), [2; 32], 1_767_226_800);
     BitcoinPart {
         raw_tx,
         tx_index: 2,
         branch: vec![leaves[2], n01],
-        headers: vec![h0, h1, h2],
+        headers: three_headers(root, time),
     }
 }
 
-fn synthetic_tx(commitment: &AnchorCommitment) -> Vec<u8> {
+/// The block of `root` and two more on it, mined at [`SYNTHETIC_BITS`].
+fn three_headers(root: [u8; 32], time: u32) -> Vec<[u8; 80]> {
+    let h0 = mine([0; 32], root, time);
+    let h1 = mine(sha256d(&h0), [1; 32], time + 600);
+    let h2 = mine(sha256d(&h1), [2; 32], time + 1_200);
+    vec![h0, h1, h2]
+}
+
+/// A Bitcoin part whose Merkle branch is `branch` (FORMATS 20.6.3) for
+/// `raw_tx` at `tx_index`, under three synthetic headers.
+pub(super) fn part_with_branch(
+    raw_tx: Vec<u8>,
+    tx_index: u32,
+    branch: Vec<[u8; 32]>,
+) -> BitcoinPart {
+    let mut node = sha256d(&raw_tx);
+    for (i, s) in branch.iter().enumerate() {
+        node = if (tx_index >> i) & 1 == 1 {
+            sha256d(&[*s, node].concat())
+        } else {
+            sha256d(&[node, *s].concat())
+        };
+    }
+    BitcoinPart {
+        raw_tx,
+        tx_index,
+        branch,
+        headers: three_headers(node, 1_767_225_600),
+    }
+}
+
+/// The anchor transaction, without witness: version 2, one input
+/// spending `sha256d(funding):0` (empty scriptSig, sequence `0xfffffffd`),
+/// the anchor output of `commitment` and 99,999,684 sat to the P2WPKH
+/// `program`, locktime 0.
+pub(super) fn anchor_tx(funding: &[u8], commitment: &[u8; 32], program: &[u8; 20]) -> Vec<u8> {
     let mut tx = Vec::with_capacity(130);
     tx.extend_from_slice(&2u32.to_le_bytes());
     tx.push(1); // one input
-    tx.extend_from_slice(&sha256d(b"pantheon vectors funding"));
+    tx.extend_from_slice(&sha256d(funding));
     tx.extend_from_slice(&0u32.to_le_bytes());
     tx.push(0); // empty scriptSig
     tx.extend_from_slice(&0xffff_fffdu32.to_le_bytes());
@@ -66,11 +127,11 @@ fn synthetic_tx(commitment: &AnchorCommitment) -> Vec<u8> {
     tx.extend_from_slice(&[0x6a, 0x25]);
     tx.extend_from_slice(b"PNTH");
     tx.push(1);
-    tx.extend_from_slice(commitment.as_bytes());
+    tx.extend_from_slice(commitment);
     tx.extend_from_slice(&99_999_684u64.to_le_bytes());
     tx.push(22);
     tx.extend_from_slice(&[0x00, 0x14]);
-    tx.extend_from_slice(&Hash256::digest(b"pantheon vectors change key").as_bytes()[..20]);
+    tx.extend_from_slice(program);
     tx.extend_from_slice(&0u32.to_le_bytes());
     tx
 }
@@ -335,4 +396,49 @@ pub(super) fn anchor_vectors(
         serde_json::to_value(&bundle).expect("bundles serialize"),
         serde_json::to_value(&v1).expect("bundles serialize"),
     )
+}
+
+/// `bitcoin-part.json`: the worked example of FORMATS 20.8, byte for byte.
+pub(super) fn worked_example() -> Value {
+    let (commitment, part) = worked_example_part();
+    let raw = &part.raw_tx;
+    let leaves = [sha256d(b"coinbase"), sha256d(b"filler"), sha256d(raw)];
+    let n01 = sha256d(&[leaves[0], leaves[1]].concat());
+    let n22 = sha256d(&[leaves[2], leaves[2]].concat());
+    let payload_at = 63; // as in the example chain's part: the same layout
+    let header_hashes: Vec<Value> = part
+        .headers
+        .iter()
+        .map(|h| {
+            let hash = BitcoinBlockHash::from_bytes(sha256d(h));
+            json!({ "internal": hx(hash.as_bytes()), "displayed": hash.to_string() })
+        })
+        .collect();
+    let verdict = |network: &str, k: u32, fails: Option<&str>| json!({ "network": network, "confirmations": k, "fails": fails });
+    json!({
+        "description": "The worked example of FORMATS 20.8: the anchor transaction of commitment SHA-256('pantheon example commitment') (one input spending H2('funding'):0, the anchor output, 99,999,684 sat of change to P2WPKH 14db4138...85b2), at index 2 of a block of three (H2('coinbase'), H2('filler'), it), under three headers mined at nBits 0x1f00ffff from time 1,700,000,000. `verdicts`: the part checked (20.6) for the commitment on a network with k confirmations, and the link of 20.6 that fails (null: valid); `tx_index_3` is the same part claiming index 3, the duplicated position.",
+        "network": "regtest",
+        "commitment": commitment.to_string(),
+        "raw_tx": hx(raw),
+        "commitment_offset": payload_at,
+        "payload": hx(&raw[payload_at - 5..payload_at + 32]),
+        "txid": hx(part.txid().as_bytes()),
+        "txid_displayed": part.txid().to_string(),
+        "block_transactions": leaves.iter().map(|l| hx(l)).collect::<Vec<_>>(),
+        "n01": hx(&n01),
+        "n22": hx(&n22),
+        "merkle_root": hx(&part.headers[0][36..68]),
+        "header_hashes": header_hashes,
+        "bits": SYNTHETIC_BITS,
+        "part": serde_json::to_value(&part).expect("parts serialize"),
+        "part_bytes": hx(&part.to_bytes()),
+        "verdicts": [
+            verdict("regtest", 1, None),
+            verdict("regtest", 2, None),
+            verdict("regtest", 3, None),
+            verdict("regtest", 4, Some("confirmations")),
+            verdict("bitcoin", 1, Some("header 0")),
+        ],
+        "tx_index_3": { "network": "regtest", "confirmations": 1, "fails": "merkle" },
+    })
 }
