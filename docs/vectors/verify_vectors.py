@@ -55,6 +55,7 @@ TAG_GENESIS_ALLOCATIONS = b"pantheon/v1/genesis-allocations"
 TAG_STATE_KEY = b"pantheon/v1/state-key"
 TAG_STATE_VALUE = b"pantheon/v1/state-value"
 TAG_ANCHOR = b"pantheon/v1/anchor"
+TAG_CERTIFICATE = b"pantheon/v1/certificate"
 
 CTX_REGISTER = b"pantheon/v1/register-operator"
 CTX_SUBMIT = b"pantheon/v1/submit-root"
@@ -78,6 +79,7 @@ MAX_RECORD_PART = 1 + 4 + MAX_RECORD_BITCOIN_TX + 4 + 2 + 32 * 32 + 2 + 80 * 100
 MAX_TX_SIZE = 2 + 2 + 8 + 32 + 8 + 2 + MAX_RECORD_PART + SIGNATURE_LEN  # 13,400: kind 5 (19.1)
 ACCOUNT_MAX = 99
 HEADER_LEN = 159
+HEADER_LEN_V2 = 191
 VOTE_MAX = 79
 CERT_MAX = 47 + MAX_VALIDATORS * (2 + SIGNATURE_LEN)
 GENESIS_HEADER_MAX = 1 + 1 + MAX_CHAIN_ID_LEN + 8 + 28 + 4 + 2 + MAX_VALIDATORS * (PUBLIC_KEY_LEN + 8) + 32
@@ -791,32 +793,47 @@ HEADER_FIELDS = ("height", "parent", "time_ms", "proposer", "tx_count", "tx_root
 
 
 def encode_header(h: dict) -> bytes:
-    return (b"\x01" + be(h["height"], 8) + h["parent"] + be(h["time_ms"], 8) + be(h["proposer"], 2)
-            + be(h["tx_count"], 4) + h["tx_root"] + be(h["log_size"], 8) + h["log_root"] + h["state_root"])
+    """Version 1 (159 bytes), or version 2 (191) when the header commits to
+    its parent's certificate (FORMATS 9.1, 9.4)."""
+    last = h.get("last_certificate")
+    return (bytes([1 if last is None else 2]) + be(h["height"], 8) + h["parent"] + be(h["time_ms"], 8)
+            + be(h["proposer"], 2) + be(h["tx_count"], 4) + h["tx_root"] + be(h["log_size"], 8)
+            + h["log_root"] + h["state_root"] + (b"" if last is None else last))
 
 
 def decode_header(data: bytes) -> dict:
     def body(r: Reader) -> dict:
-        r.version("block header")
-        return {"height": r.u64(), "parent": r.take(32), "time_ms": r.u64(), "proposer": r.u16(),
-                "tx_count": r.u32(), "tx_root": r.take(32), "log_size": r.u64(), "log_root": r.take(32),
-                "state_root": r.take(32)}
+        version = r.u8()
+        if version not in (1, 2):
+            raise DecodeError(f"block header version {version}")
+        h = {"height": r.u64(), "parent": r.take(32), "time_ms": r.u64(), "proposer": r.u16(),
+             "tx_count": r.u32(), "tx_root": r.take(32), "log_size": r.u64(), "log_root": r.take(32),
+             "state_root": r.take(32)}
+        if version == 2:
+            h["last_certificate"] = r.take(32)
+        return h
 
-    return decode_exact(data, HEADER_LEN, body)
+    return decode_exact(data, HEADER_LEN_V2, body)
 
 
 def header_from_json(j: dict) -> dict:
-    if set(j) != set(HEADER_FIELDS):
+    if set(j) - {"last_certificate"} != set(HEADER_FIELDS):
         raise DecodeError("header JSON members")
     h = dict(j)
-    for f in ("parent", "tx_root", "log_root", "state_root"):
-        h[f] = h2b(j[f], 32)
+    for f in ("parent", "tx_root", "log_root", "state_root", "last_certificate"):
+        if f in j:
+            h[f] = h2b(j[f], 32)
     return h
 
 
 def block_hash(header_bytes: bytes) -> bytes:
-    assert len(header_bytes) == HEADER_LEN
+    assert len(header_bytes) in (HEADER_LEN, HEADER_LEN_V2)
     return tagged(TAG_BLOCK_HEADER, header_bytes)
+
+
+def certificate_hash(cert_bytes: bytes) -> bytes:
+    """What a version-2 header commits to as last_certificate (FORMATS 9.4)."""
+    return tagged(TAG_CERTIFICATE, cert_bytes)
 
 
 def encode_vote(vote_type: int, genesis: bytes, height: int, round_: int, block: bytes | None) -> bytes:
@@ -1245,7 +1262,8 @@ def check_block(d: str, pks: dict[bytes, bytes], genesis: dict) -> None:
             hb[95:127] == h["log_root"] and hb[127:159] == h["state_root"] and hb[9:41] == h["parent"])
     ops = [("prepend", TAG_BLOCK_HEADER + b"\x00" + hb[:95]), ("append", hb[127:]), ("sha256",)]
     R.eq("block: OTS ops from log_root give the block hash", apply_ots(h["log_root"], ops), bh)
-    R.rejects("block: header decoder rejects version 2", decode_header, b"\x02" + hb[1:])
+    R.rejects("block: header decoder rejects version 3", decode_header, b"\x03" + hb[1:])
+    R.rejects("block: header decoder rejects version 2 of 159 bytes", decode_header, b"\x02" + hb[1:])
     R.rejects("block: header decoder rejects truncation", decode_header, hb[:-1])
     R.rejects("block: header decoder rejects a trailing byte", decode_header, hb + b"\x00")
 
@@ -1268,6 +1286,23 @@ def check_block(d: str, pks: dict[bytes, bytes], genesis: dict) -> None:
     R.eq("block: certificate re-encodes to its bytes", encode_certificate(cert), cb)
     R.eq("block: certificate size 47 + 3311 n", len(cb), 47 + 3311 * len(cert["signatures"]))
     R.check("block: certificate is for this block and height", cert["block_hash"] == bh and cert["height"] == h["height"])
+    w = v["version_2"]
+    h2 = header_from_json(w["header"])
+    hb2 = encode_header(h2)
+    R.eq("block v2: header bytes from the JSON fields", hb2, w["header_bytes"])
+    R.eq("block v2: header is 191 bytes", len(hb2), HEADER_LEN_V2)
+    R.eq("block v2: header bytes decode strictly to the fields", decode_header(hb2), h2)
+    R.eq("block v2: block hash = tagged(block-header, all 191 bytes)", block_hash(hb2), w["block_hash"])
+    R.eq("block v2: its parent is block 1 above", h2["parent"], bh)
+    R.eq("block v2: certificate hash = tagged(certificate, certificate bytes)", certificate_hash(cb), w["certificate_hash"])
+    R.eq("block v2: last_certificate (bytes 159..191) commits to block 1's certificate", hb2[159:191], certificate_hash(cb))
+    R.eq("block v2: block = header || cert_len:u32 || certificate || count:u32", h2b(w["block_bytes"]),
+         hb2 + be(len(cb), 4) + cb + be(0, 4))
+    R.rejects("block v2: header decoder rejects a trailing byte", decode_header, hb2 + b"\x00")
+    R.rejects("block v2: header decoder rejects version 1 of 191 bytes", decode_header, b"\x01" + hb2[1:])
+    ops2 = [("prepend", TAG_BLOCK_HEADER + b"\x00" + hb2[:95]), ("append", hb2[127:]), ("sha256",)]
+    R.eq("block v2: OTS ops from log_root (append 64 bytes) give the block hash", apply_ots(h2["log_root"], ops2),
+         block_hash(hb2))
     validators = genesis["validators"]
     R.eq("block: validator 0 is the key of seed 0x01", validators[0]["public_key"], pks[bytes([1]) * 32])
     for idx, sig in cert["signatures"]:

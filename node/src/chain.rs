@@ -143,8 +143,14 @@ impl Chain {
         let max = usize::try_from(ledger.params().max_block_txs).unwrap_or(usize::MAX);
         let candidates = lock(&self.mempool).select(max);
         let parent_time = self.parent_time(&ledger)?;
-        let (block, exec) =
-            ledger.propose(proposer, time_ms.max(parent_time), candidates, &self.keys)?;
+        let carried = self.parent_certificate(&ledger)?;
+        let (block, exec) = ledger.propose(
+            proposer,
+            time_ms.max(parent_time),
+            candidates,
+            carried,
+            &self.keys,
+        )?;
         let rejected: Vec<_> = exec.rejected.iter().map(|(id, _)| *id).collect();
         if !rejected.is_empty() {
             tracing::warn!(target: "pantheon::chain", count = rejected.len(), "proposer dropped invalid transactions");
@@ -152,6 +158,29 @@ impl Chain {
         }
         lock(&self.pending).insert(block.header.hash(), (block.clone(), exec));
         Ok(block)
+    }
+
+    /// The canonical quorum of the last block's certificate, which the next
+    /// block carries (`None` at genesis).
+    fn parent_certificate(&self, ledger: &Ledger) -> Result<Option<CommitCertificate>, ChainError> {
+        let h = ledger.height();
+        if h == Height::GENESIS {
+            return Ok(None);
+        }
+        let cert = self.store.certificate(h)?.ok_or(StoreError::Inconsistent {
+            height: h,
+            what: "the last block's certificate is missing",
+        })?;
+        Ok(Some(cert.quorum(&self.genesis.header().validators)))
+    }
+
+    /// The header version of the last block (0 at genesis).
+    fn parent_version(&self, ledger: &Ledger) -> Result<u8, ChainError> {
+        let h = ledger.height();
+        if h == Height::GENESIS {
+            return Ok(0);
+        }
+        Ok(self.store.header(h)?.map_or(0, |hd| hd.version()))
     }
 
     fn parent_time(&self, ledger: &Ledger) -> Result<u64, ChainError> {
@@ -199,8 +228,13 @@ impl Chain {
         if block.header.time_ms < self.parent_time(&ledger)? {
             return Err(BlockError::HeaderMismatch("time_ms").into());
         }
+        ledger.check_carried(block, self.parent_version(&ledger)?, &self.keys)?;
         let exec = ledger.execute(block.header.proposer, block.txs.clone(), mode, &self.keys)?;
-        let expected = exec.header(block.header.parent, block.header.time_ms);
+        let expected = exec.header(
+            block.header.parent,
+            block.header.time_ms,
+            block.header.last_certificate,
+        );
         if expected != block.header {
             return Err(BlockError::HeaderMismatch("header").into());
         }
@@ -261,12 +295,16 @@ impl Chain {
         Ok(())
     }
 
-    /// Replaces the stored certificate of a committed height with `cert`
-    /// if it verifies and carries more signatures (late precommits).
+    /// Replaces the stored certificate of the newest block with `cert` if
+    /// it verifies and carries more signatures (late precommits). Older
+    /// blocks keep the certificate the next block carried.
     ///
     /// # Errors
     /// An invalid certificate or a storage error.
     pub fn improve_certificate(&self, cert: &CommitCertificate) -> Result<bool, ChainError> {
+        if cert.height != self.height() {
+            return Ok(false);
+        }
         let Some(current) = self.store.certificate(cert.height)? else {
             return Ok(false);
         };

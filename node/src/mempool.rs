@@ -476,7 +476,9 @@ mod tests {
                 .sign(&genesis.hash(), o)
             })
             .collect();
-        let (block, exec) = ledger.propose(0, 1, regs, &KeyCache::default()).unwrap();
+        let (block, exec) = ledger
+            .propose(0, 1, regs, None, &KeyCache::default())
+            .unwrap();
         ledger.commit(&block.header, exec).unwrap();
         Fixture {
             genesis,
@@ -633,7 +635,7 @@ mod tests {
         let selected = pool.select(2);
         let (block, exec) = f
             .ledger
-            .propose(0, 2, selected, &KeyCache::default())
+            .propose(0, 2, selected, None, &KeyCache::default())
             .unwrap();
         f.ledger.commit(&block.header, exec).unwrap();
         pool.on_commit(&block.txs, &[], &f.ledger);

@@ -258,6 +258,15 @@ impl Store {
             );
         }
         batch.put_cf(self.cf("certs"), h, cert.to_bytes());
+        // The parent's certificate becomes the one consensus fixed with this
+        // block (header version 2): every node then stores the same bytes.
+        if let Some(carried) = &block.last_certificate {
+            batch.put_cf(
+                self.cf("certs"),
+                carried.height.get().to_be_bytes(),
+                carried.to_bytes(),
+            );
+        }
         for (id, account) in &exec.changed_accounts {
             batch.put_cf(self.cf("accounts"), id.as_bytes(), account.to_bytes());
         }
@@ -404,7 +413,30 @@ impl Store {
                 what: "transaction count differs from the header",
             });
         }
-        Ok(Some(Block { header, txs }))
+        // What a version-2 block carries is its parent's certificate as
+        // stored since the block's commit (see `commit_block`).
+        let last_certificate = match header.last_certificate {
+            Some(committed) if height.get() > 1 => {
+                let parent = Height::new(height.get() - 1);
+                let cert = self.certificate(parent)?.ok_or(StoreError::Inconsistent {
+                    height,
+                    what: "the parent's certificate is missing",
+                })?;
+                if cert.hash() != committed {
+                    return Err(StoreError::Inconsistent {
+                        height,
+                        what: "the parent's certificate is not the one the block carried",
+                    });
+                }
+                Some(cert)
+            }
+            _ => None,
+        };
+        Ok(Some(Block {
+            header,
+            last_certificate,
+            txs,
+        }))
     }
 
     /// Transaction `index` of the block at `height`.
@@ -653,7 +685,13 @@ mod tests {
     /// Proposes, stores and commits one block of `txs`.
     fn commit(store: &Store, ledger: &mut Ledger, txs: Vec<SignedTx>) {
         let (block, exec) = ledger
-            .propose(0, ledger.height().get() + 1, txs, &KeyCache::default())
+            .propose(
+                0,
+                ledger.height().get() + 1,
+                txs,
+                None,
+                &KeyCache::default(),
+            )
             .unwrap();
         assert!(exec.rejected.is_empty(), "{:?}", exec.rejected);
         let cert = CommitCertificate {

@@ -543,7 +543,7 @@ impl BlockFixture {
             })
             .collect();
         let (block, exec) = ledger
-            .propose(0, 1_700_000_001_000, registrations, &keys)
+            .propose(0, 1_700_000_001_000, registrations, None, &keys)
             .expect("validator 0 proposes");
         assert!(exec.rejected.is_empty(), "{:?}", exec.rejected);
         ledger

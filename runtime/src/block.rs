@@ -1,10 +1,13 @@
 //! Blocks, votes and commit certificates.
 //!
 //! ```text
-//! BlockHeader = version:u8 (=1) || height:u64 || parent:[32] || time_ms:u64
+//! BlockHeader = version:u8 (1 or 2) || height:u64 || parent:[32] || time_ms:u64
 //!               || proposer:u16 || tx_count:u32 || tx_root:[32]
 //!               || log_size:u64 || log_root:[32] || state_root:[32]
+//!               || [last_certificate:[32]]          (version 2 only)
 //! block_hash  = SHA-256("pantheon/v1/block-header" || 0x00 || BlockHeader)
+//! Block       = BlockHeader || [cert_len:u32 || CommitCertificate]  (version 2)
+//!               || count:u32 || (len:u16 || SignedTx)*
 //!
 //! VoteMessage = version:u8 (=1) || vote_type:u8 (1 prevote, 2 precommit)
 //!               || genesis_hash:[32] || height:u64 || round:u32
@@ -20,6 +23,12 @@
 //! A block is final when a [`CommitCertificate`] holds precommit signatures
 //! (context `pantheon/v1/vote`) of validators with more than two thirds of the
 //! voting power, indexes strictly increasing.
+//!
+//! Every version-2 block carries the canonical certificate of its parent
+//! (the first quorum prefix, [`CommitCertificate::quorum`]), committed by
+//! the header's `last_certificate`, as CometBFT's last commit: consensus
+//! agrees on it with the block, so every node stores and serves the same
+//! certificate for every block but the newest.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,15 +36,19 @@ use crate::amount::Height;
 use crate::codec::{self, CodecError, Decode, Encode, Reader, put_count16, put_count32};
 use crate::crypto::{KeyCache, SIGNATURE_LEN, SignContext, Signature};
 use crate::genesis::{MAX_VALIDATORS, ValidatorSet};
-use crate::hash::{BlockHash, Domain, GenesisHash, Hash256, LogRoot, StateRoot};
+use crate::hash::{BlockHash, CertificateHash, Domain, GenesisHash, Hash256, LogRoot, StateRoot};
 use crate::tx::{MAX_TX_SIZE, SignedTx};
 
-/// The block format version.
+/// The format version of votes, certificates and version-1 headers.
 pub const BLOCK_VERSION: u8 = 1;
+/// The header version that commits to the parent's certificate.
+pub const HEADER_VERSION_2: u8 = 2;
 /// Most transactions a block may hold, whatever the params say.
 pub const MAX_BLOCK_TXS: usize = 100_000;
-/// Bytes in an encoded header.
-pub const HEADER_LEN: usize = 1 + 8 + 32 + 8 + 2 + 4 + 32 + 8 + 32 + 32;
+/// Bytes in an encoded version-1 header.
+pub const HEADER_LEN_V1: usize = 1 + 8 + 32 + 8 + 2 + 4 + 32 + 8 + 32 + 32;
+/// Bytes in an encoded version-2 header, the largest.
+pub const HEADER_LEN: usize = HEADER_LEN_V1 + 32;
 
 /// A block header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,9 +71,25 @@ pub struct BlockHeader {
     pub log_root: LogRoot,
     /// State root after this block.
     pub state_root: StateRoot,
+    /// Version 2: the hash of the parent's certificate, which the block
+    /// carries (all zero for block 1, which carries none). `None` for a
+    /// version-1 header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_certificate: Option<CertificateHash>,
 }
 
 impl BlockHeader {
+    /// The header's format version: 2 when it commits to the parent's
+    /// certificate, else 1.
+    #[must_use]
+    pub const fn version(&self) -> u8 {
+        if self.last_certificate.is_some() {
+            HEADER_VERSION_2
+        } else {
+            BLOCK_VERSION
+        }
+    }
+
     /// The block hash.
     #[must_use]
     pub fn hash(&self) -> BlockHash {
@@ -70,7 +99,7 @@ impl BlockHeader {
 
 impl Encode for BlockHeader {
     fn encode(&self, out: &mut Vec<u8>) {
-        out.push(BLOCK_VERSION);
+        out.push(self.version());
         self.height.encode(out);
         self.parent.encode(out);
         self.time_ms.encode(out);
@@ -80,13 +109,22 @@ impl Encode for BlockHeader {
         self.log_size.encode(out);
         self.log_root.encode(out);
         self.state_root.encode(out);
+        if let Some(c) = &self.last_certificate {
+            c.encode(out);
+        }
     }
 }
 
 impl Decode for BlockHeader {
     const MAX_SIZE: usize = HEADER_LEN;
     fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
-        r.version("block header", BLOCK_VERSION)?;
+        let version = r.u8()?;
+        if version != BLOCK_VERSION && version != HEADER_VERSION_2 {
+            return Err(CodecError::UnsupportedVersion {
+                what: "block header",
+                version,
+            });
+        }
         Ok(Self {
             height: Height::decode(r)?,
             parent: BlockHash::decode(r)?,
@@ -97,19 +135,28 @@ impl Decode for BlockHeader {
             log_size: r.u64()?,
             log_root: LogRoot::decode(r)?,
             state_root: StateRoot::decode(r)?,
+            last_certificate: (version == HEADER_VERSION_2)
+                .then(|| CertificateHash::decode(r))
+                .transpose()?,
         })
     }
 }
 
-/// A block: header and transactions.
+/// A block: header, the parent's certificate (version 2) and transactions.
 ///
 /// ```text
-/// Block = BlockHeader || count:u32 || (len:u16 || SignedTx)*
+/// Block = BlockHeader || [cert_len:u32 || CommitCertificate] || count:u32
+///         || (len:u16 || SignedTx)*
 /// ```
+///
+/// The certificate part is present exactly when the header is version 2;
+/// `cert_len` 0 means none (block 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
     /// The header.
     pub header: BlockHeader,
+    /// Version 2 from block 2 on: the canonical certificate of the parent.
+    pub last_certificate: Option<CommitCertificate>,
     /// The transactions, in execution order.
     pub txs: Vec<SignedTx>,
 }
@@ -117,6 +164,15 @@ pub struct Block {
 impl Encode for Block {
     fn encode(&self, out: &mut Vec<u8>) {
         self.header.encode(out);
+        if self.header.version() == HEADER_VERSION_2 {
+            let cert = self
+                .last_certificate
+                .as_ref()
+                .map(Encode::to_bytes)
+                .unwrap_or_default();
+            put_count32(out, cert.len());
+            out.extend_from_slice(&cert);
+        }
         put_count32(out, self.txs.len());
         for tx in &self.txs {
             let len = u16::try_from(tx.as_bytes().len()).expect("transactions are under 64 KiB");
@@ -127,9 +183,18 @@ impl Encode for Block {
 }
 
 impl Decode for Block {
-    const MAX_SIZE: usize = HEADER_LEN + 4 + MAX_BLOCK_TXS * (2 + MAX_TX_SIZE);
+    const MAX_SIZE: usize =
+        HEADER_LEN + 4 + CommitCertificate::MAX_SIZE + 4 + MAX_BLOCK_TXS * (2 + MAX_TX_SIZE);
     fn decode(r: &mut Reader<'_>) -> codec::Result<Self> {
         let header = BlockHeader::decode(r)?;
+        let last_certificate = if header.version() == HEADER_VERSION_2 {
+            match r.count("last_certificate", true, CommitCertificate::MAX_SIZE)? {
+                0 => None,
+                len => Some(codec::decode_exact::<CommitCertificate>(r.take(len)?)?),
+            }
+        } else {
+            None
+        };
         let n = r.count("txs", true, MAX_BLOCK_TXS)?;
         if n != header.tx_count as usize {
             return Err(CodecError::Invalid {
@@ -143,7 +208,11 @@ impl Decode for Block {
             let bytes = r.take(len)?;
             txs.push(codec::decode_exact::<SignedTx>(bytes)?);
         }
-        Ok(Self { header, txs })
+        Ok(Self {
+            header,
+            last_certificate,
+            txs,
+        })
     }
 }
 
@@ -365,6 +434,20 @@ impl CommitCertificate {
         }
     }
 
+    /// The tagged hash of the encoding (what a version-2 header commits
+    /// to as its `last_certificate`).
+    #[must_use]
+    pub fn hash(&self) -> CertificateHash {
+        CertificateHash::new(Hash256::tagged(Domain::Certificate, &self.to_bytes()))
+    }
+
+    /// Whether this is its own canonical quorum ([`Self::quorum`]): no
+    /// signature beyond the first prefix that holds a quorum.
+    #[must_use]
+    pub fn is_canonical(&self, validators: &ValidatorSet) -> bool {
+        self.quorum(validators).signatures.len() == self.signatures.len()
+    }
+
     /// Checks the certificate finalizes `header` on the network `genesis`
     /// with validator set `validators`.
     ///
@@ -377,13 +460,27 @@ impl CommitCertificate {
         header: &BlockHeader,
         keys: &KeyCache,
     ) -> Result<(), CertificateError> {
-        let block = header.hash();
-        if self.block_hash != block || self.height != header.height {
+        self.verify_block(genesis, validators, header.height, header.hash(), keys)
+    }
+
+    /// Checks the certificate finalizes block `block` at `height`.
+    ///
+    /// # Errors
+    /// [`CertificateError`] naming the first problem.
+    pub fn verify_block(
+        &self,
+        genesis: GenesisHash,
+        validators: &ValidatorSet,
+        height: Height,
+        block: BlockHash,
+        keys: &KeyCache,
+    ) -> Result<(), CertificateError> {
+        if self.block_hash != block || self.height != height {
             return Err(CertificateError::WrongBlock {
                 cert: self.block_hash,
                 cert_height: self.height,
                 block,
-                height: header.height,
+                height,
             });
         }
         let message = self.vote_message(genesis).to_bytes();

@@ -151,6 +151,8 @@ pub enum Domain {
     StateValue,
     /// The anchor commitment written into Bitcoin.
     Anchor,
+    /// A commit certificate carried by the next block (header version 2).
+    Certificate,
 }
 
 impl Domain {
@@ -165,6 +167,7 @@ impl Domain {
             Self::StateKey => "pantheon/v1/state-key",
             Self::StateValue => "pantheon/v1/state-value",
             Self::Anchor => "pantheon/v1/anchor",
+            Self::Certificate => "pantheon/v1/certificate",
         }
     }
 }
@@ -275,6 +278,11 @@ hash_newtype!(
 hash_newtype!(
     /// The id of any transaction: its RFC 9162 leaf hash.
     TxId
+);
+hash_newtype!(
+    /// The tagged hash of a commit certificate's encoding, as a version-2
+    /// header commits to the certificate of its parent.
+    CertificateHash
 );
 
 #[cfg(test)]

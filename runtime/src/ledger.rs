@@ -28,11 +28,13 @@ use serde::Serialize;
 
 use crate::amount::{Amount, AmountError, Height, SUPPLY};
 use crate::anchor::{AnchorCommitment, BitcoinParams};
-use crate::block::{Block, BlockHeader, MAX_BLOCK_TXS};
+use crate::block::{BLOCK_VERSION, Block, BlockHeader, CommitCertificate, MAX_BLOCK_TXS};
 use crate::codec::Encode;
 use crate::crypto::{AccountId, KeyCache, OperatorId, PublicKey};
 use crate::genesis::{Genesis, Params, ValidatorSet};
-use crate::hash::{BlockHash, GenesisHash, Hash256, LogRoot, StateRoot, SubmissionId, TxId};
+use crate::hash::{
+    BlockHash, CertificateHash, GenesisHash, Hash256, LogRoot, StateRoot, SubmissionId, TxId,
+};
 use crate::log::{InclusionProof, LogError, MerkleLog, leaf_hash, root_of};
 use crate::smt::{StateProof, StateTree, Update};
 use crate::state::{Account, LastSubmission, OperatorState, StateKey, value_hash};
@@ -182,6 +184,17 @@ pub enum BlockError {
     /// A header field does not match the execution.
     #[error("header field {0} does not match the execution")]
     HeaderMismatch(&'static str),
+    /// What the block carries of its parent's finality is wrong (FORMATS
+    /// 9.4): a version-1 block after a version-2 one, a missing or extra
+    /// certificate, one that does not finalize the parent, is not
+    /// canonical, or does not hash to the header's `last_certificate`.
+    #[error("block {height}: carried certificate: {reason}")]
+    CarriedCertificate {
+        /// The block's height.
+        height: Height,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// How [`Ledger::execute`] treats invalid transactions.
@@ -232,9 +245,15 @@ pub struct Execution {
 }
 
 impl Execution {
-    /// The header of a block holding this execution.
+    /// The header of a block holding this execution, committing to
+    /// `last_certificate` (`Some` for version 2, see [`BlockHeader`]).
     #[must_use]
-    pub fn header(&self, parent: BlockHash, time_ms: u64) -> BlockHeader {
+    pub fn header(
+        &self,
+        parent: BlockHash,
+        time_ms: u64,
+        last_certificate: Option<CertificateHash>,
+    ) -> BlockHeader {
         BlockHeader {
             height: self.height,
             parent,
@@ -245,6 +264,7 @@ impl Execution {
             log_size: self.log_size,
             log_root: self.log_root,
             state_root: self.state_root,
+            last_certificate,
         }
     }
 
@@ -705,7 +725,7 @@ impl Ledger {
                 got: header.parent,
             });
         }
-        let expected = exec.header(header.parent, header.time_ms);
+        let expected = exec.header(header.parent, header.time_ms, header.last_certificate);
         let mismatch = [
             ("proposer", expected.proposer == header.proposer),
             ("tx_count", expected.tx_count == header.tx_count),
@@ -748,8 +768,12 @@ impl Ledger {
         self.commit(&block.header, exec)
     }
 
-    /// Builds the next block from `candidates` (invalid ones are dropped and
-    /// reported in the execution).
+    /// Builds the next block (header version 2) from `candidates` (invalid
+    /// ones are dropped and reported in the execution), carrying
+    /// `last_certificate`: the canonical quorum of the parent's
+    /// certificate, `None` for block 1 (or in tests that build chains
+    /// without certificates; [`Ledger::check_carried`] refuses such a
+    /// block after block 1).
     ///
     /// # Errors
     /// [`BlockError::UnknownProposer`].
@@ -758,15 +782,74 @@ impl Ledger {
         proposer: u16,
         time_ms: u64,
         candidates: Vec<SignedTx>,
+        last_certificate: Option<CommitCertificate>,
         keys: &KeyCache,
     ) -> Result<(Block, Execution), BlockError> {
         let exec = self.execute(proposer, candidates, Mode::Build, keys)?;
-        let header = exec.header(self.last_block, time_ms);
+        let committed = last_certificate
+            .as_ref()
+            .map_or_else(CertificateHash::default, CommitCertificate::hash);
+        let header = exec.header(self.last_block, time_ms, Some(committed));
         let block = Block {
             header,
+            last_certificate,
             txs: exec.txs.clone(),
         };
         Ok((block, exec))
+    }
+
+    /// Checks what `block`, the next block, carries of its parent's
+    /// finality (FORMATS 9.4). A version-2 block 1 carries nothing and
+    /// commits to 32 zero bytes; a later version-2 block carries the
+    /// canonical quorum of a certificate that finalizes the parent on this
+    /// network, and commits to its hash. A version-1 block carries nothing
+    /// and may only follow a version-1 block (`parent_version` is the
+    /// parent header's version, 0 for the genesis): chains made before
+    /// version 2 stay readable, and no proposer can go back to version 1.
+    ///
+    /// # Errors
+    /// [`BlockError::CarriedCertificate`].
+    pub fn check_carried(
+        &self,
+        block: &Block,
+        parent_version: u8,
+        keys: &KeyCache,
+    ) -> Result<(), BlockError> {
+        let height = block.header.height;
+        let refuse = |reason: String| Err(BlockError::CarriedCertificate { height, reason });
+        let Some(committed) = block.header.last_certificate else {
+            if parent_version > BLOCK_VERSION {
+                return refuse("a version-1 block cannot follow a version-2 block".into());
+            }
+            return Ok(());
+        };
+        match (&block.last_certificate, self.height == Height::GENESIS) {
+            (None, true) if committed == CertificateHash::default() => Ok(()),
+            (None, true) => refuse("block 1 must commit to 32 zero bytes".into()),
+            (Some(_), true) => refuse("block 1 has no parent certificate to carry".into()),
+            (None, false) => refuse("missing: every block after block 1 carries one".into()),
+            (Some(cert), false) => {
+                if cert.hash() != committed {
+                    return refuse(format!(
+                        "hashes to {}, the header commits to {committed}",
+                        cert.hash()
+                    ));
+                }
+                if !cert.is_canonical(&self.validators) {
+                    return refuse(
+                        "not canonical: signatures beyond the first quorum prefix".into(),
+                    );
+                }
+                cert.verify_block(
+                    self.genesis,
+                    &self.validators,
+                    self.height,
+                    self.last_block,
+                    keys,
+                )
+                .or_else(|e| refuse(e.to_string()))
+            }
+        }
     }
 
     /// Checks `tx`'s signature against the key that must sign it (the key in

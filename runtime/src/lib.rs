@@ -66,7 +66,7 @@
 //! })
 //! .sign(&genesis.hash(), &operator);
 //!
-//! let (block, exec) = ledger.propose(0, 1_000, vec![register, submit], &keys)?;
+//! let (block, exec) = ledger.propose(0, 1_000, vec![register, submit], None, &keys)?;
 //! assert!(exec.rejected.is_empty());
 //! ledger.commit(&block.header, exec)?;
 //! assert_eq!(ledger.log().size(), 1);

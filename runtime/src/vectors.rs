@@ -412,6 +412,7 @@ fn block_vectors(genesis: &Genesis, validator: &Keypair) -> Value {
         log_size: 1,
         log_root: LogRoot::new(Hash256::digest(b"log root")),
         state_root: StateRoot::new(Hash256::digest(b"state root")),
+        last_certificate: None,
     };
     let vote = VoteMessage {
         vote_type: VoteType::Precommit,
@@ -451,5 +452,32 @@ fn block_vectors(genesis: &Genesis, validator: &Keypair) -> Value {
         "precommit_bytes": hx(&vote.to_bytes()),
         "nil_prevote_bytes": hx(&nil_prevote.to_bytes()),
         "certificate_bytes": hx(&cert.to_bytes()),
+        "version_2": block_v2_vectors(&header, &cert),
+    })
+}
+
+/// Block 2 of the same network with a version-2 header: it carries the
+/// example certificate of block 1 and commits to its hash (FORMATS 9.4).
+fn block_v2_vectors(parent: &BlockHeader, cert: &CommitCertificate) -> Value {
+    let header = BlockHeader {
+        height: Height::new(2),
+        parent: parent.hash(),
+        time_ms: parent.time_ms + 1_000,
+        tx_count: 0,
+        last_certificate: Some(cert.hash()),
+        ..*parent
+    };
+    let block = crate::block::Block {
+        header,
+        last_certificate: Some(cert.clone()),
+        txs: Vec::new(),
+    };
+    json!({
+        "description": "Block 2, header version 2, no transactions (placeholder roots as in block 1): it carries the certificate of block 1 above (certificate_bytes) and its header commits to that certificate's hash",
+        "header": serde_json::to_value(header).expect("headers serialize"),
+        "header_bytes": hx(&header.to_bytes()),
+        "block_hash": header.hash().to_string(),
+        "certificate_hash": cert.hash().to_string(),
+        "block_bytes": hx(&block.to_bytes()),
     })
 }

@@ -24,7 +24,7 @@ fn empty_blocks(n: &Net, ledger: &mut Ledger, count: u64) -> Vec<BlockHeader> {
     (0..count)
         .map(|_| {
             let time = 1_700_000_000_000 + ledger.height().get() * 1000;
-            let (block, exec) = ledger.propose(0, time, vec![], &n.keys).unwrap();
+            let (block, exec) = ledger.propose(0, time, vec![], None, &n.keys).unwrap();
             ledger.commit(&block.header, exec).unwrap();
             block.header
         })
@@ -223,7 +223,7 @@ fn anchor_record_validity_table() {
     // Included: no fee, no state change, not in the submission log.
     let state = ledger.state_root();
     let log = ledger.log().size();
-    let (block, exec) = ledger.propose(0, 9, twice, &n.keys).unwrap();
+    let (block, exec) = ledger.propose(0, 9, twice, None, &n.keys).unwrap();
     assert_eq!(exec.rejected.len(), 1, "the copy is dropped");
     assert_eq!(block.txs, vec![valid.clone()]);
     ledger.commit(&block.header, exec).unwrap();
@@ -295,7 +295,9 @@ fn anchored_bundle(
     let mut ledger = Ledger::from_genesis(&n.genesis);
     n.block(&mut ledger, vec![n.register(op, 0)]);
     let s0 = n.submit(op, 0, SubmissionId::default(), b"r0");
-    let (block, exec) = ledger.propose(0, 5, vec![s0.clone()], &n.keys).unwrap();
+    let (block, exec) = ledger
+        .propose(0, 5, vec![s0.clone()], None, &n.keys)
+        .unwrap();
     ledger.commit(&block.header, exec).unwrap();
     empty_blocks(n, &mut ledger, blocks - 2);
     let cert = n.certify(

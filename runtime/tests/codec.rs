@@ -6,13 +6,13 @@
 use pantheon_runtime::amount::{Amount, Height};
 use pantheon_runtime::anchor::{BitcoinNetwork, BitcoinParams};
 use pantheon_runtime::block::{
-    BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType,
+    Block, BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType,
 };
 use pantheon_runtime::codec::{CodecError, Decode, Encode, decode_exact};
 use pantheon_runtime::crypto::{AccountId, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, Signature};
 use pantheon_runtime::genesis::{GenesisHeader, Params, Validator, ValidatorSet};
 use pantheon_runtime::hash::{
-    AuditRoot, BlockHash, GenesisHash, Hash256, LogRoot, StateRoot, SubmissionId,
+    AuditRoot, BlockHash, CertificateHash, GenesisHash, Hash256, LogRoot, StateRoot, SubmissionId,
 };
 use pantheon_runtime::state::{Account, LastSubmission, OperatorState};
 use pantheon_runtime::tx::{
@@ -77,9 +77,21 @@ fn header() -> impl Strategy<Value = BlockHeader> {
         any::<u64>(),
         hash(),
         hash(),
+        prop::option::of(hash()),
     )
         .prop_map(
-            |(h, parent, time_ms, proposer, tx_count, tx_root, log_size, log_root, state_root)| {
+            |(
+                h,
+                parent,
+                time_ms,
+                proposer,
+                tx_count,
+                tx_root,
+                log_size,
+                log_root,
+                state_root,
+                last,
+            )| {
                 BlockHeader {
                     height: Height::new(h),
                     parent: BlockHash::new(parent),
@@ -90,6 +102,7 @@ fn header() -> impl Strategy<Value = BlockHeader> {
                     log_size,
                     log_root: LogRoot::new(log_root),
                     state_root: StateRoot::new(state_root),
+                    last_certificate: last.map(CertificateHash::new),
                 }
             },
         )
@@ -227,10 +240,20 @@ proptest! {
     #[test]
     fn headers(h in header()) {
         check(&h)?;
+        prop_assert_eq!(h.to_bytes().len(), if h.last_certificate.is_some() { 191 } else { 159 });
         let mut b = h.to_bytes();
-        b[0] = 2;
-        let refused = matches!(decode_exact::<BlockHeader>(&b), Err(CodecError::UnsupportedVersion { version: 2, .. }));
-        prop_assert!(refused, "version 2 accepted");
+        b[0] = 3;
+        let refused = matches!(decode_exact::<BlockHeader>(&b), Err(CodecError::UnsupportedVersion { version: 3, .. }));
+        prop_assert!(refused, "version 3 accepted");
+    }
+
+    #[test]
+    fn blocks(h in header(), cert in prop::option::of(certificate()), txs in prop::collection::vec(tx(), 0..3)) {
+        let mut header = h;
+        header.tx_count = u32::try_from(txs.len()).unwrap();
+        // Only a version-2 header has room for the parent's certificate.
+        let last_certificate = cert.filter(|_| header.last_certificate.is_some());
+        check(&Block { header, last_certificate, txs })?;
     }
 
     #[test]

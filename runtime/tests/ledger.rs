@@ -227,7 +227,7 @@ fn certified_execution_reaches_the_same_roots_as_strict_execution() {
     assert_eq!(certified.state_root, strict.state_root);
     assert_eq!(certified.log_root, strict.log_root);
     assert_eq!(certified.tx_root, strict.tx_root);
-    let header = strict.header(ledger.last_block(), 1);
+    let header = strict.header(ledger.last_block(), 1, None);
     ledger.commit(&header, certified).unwrap();
     assert_eq!(ledger.total_balance(), supply());
 }
@@ -238,7 +238,7 @@ fn a_tampered_block_is_refused_and_leaves_the_ledger_unchanged() {
     let a = &n.users[0];
     let ledger = Ledger::from_genesis(&n.genesis);
     let (block, _) = ledger
-        .propose(0, 1, vec![n.register(a, 0)], &n.keys)
+        .propose(0, 1, vec![n.register(a, 0)], None, &n.keys)
         .unwrap();
 
     let mut follower = Ledger::from_genesis(&n.genesis);
@@ -324,7 +324,7 @@ proptest! {
                 }
                 Op::EndBlock => {
                     let txs = std::mem::take(&mut pending);
-                    let (block, exec) = ledger.propose(0, 1, txs, &n.keys).unwrap();
+                    let (block, exec) = ledger.propose(0, 1, txs, None, &n.keys).unwrap();
                     ledger.commit(&block.header, exec).unwrap();
                     prop_assert_eq!(ledger.total_balance(), supply());
                     let wire: Block = pantheon_runtime::codec::decode_exact(&block.to_bytes()).unwrap();
@@ -362,4 +362,74 @@ fn genesis_json_is_validated_like_genesis_bytes() {
     zero["power"] = serde_json::json!(0);
     json["validators"] = serde_json::json!([zero]);
     assert!(serde_json::from_value::<pantheon_runtime::genesis::Genesis>(json).is_err());
+}
+
+/// Every block after block 1 carries the canonical certificate of its
+/// parent, so that consensus fixes one certificate per block (FORMATS 9.4).
+#[test]
+fn blocks_carry_their_parents_canonical_certificate() {
+    use pantheon_runtime::block::{BLOCK_VERSION, HEADER_VERSION_2};
+    use pantheon_runtime::hash::CertificateHash;
+    let mut n = net(1, 0);
+    let vals = n.with_four_validators(0xc0);
+    let signers: Vec<_> = vals.iter().collect();
+    let validators = n.genesis.header().validators.clone();
+    let mut ledger = Ledger::from_genesis(&n.genesis);
+    let reason = |r: Result<(), BlockError>| match r {
+        Err(BlockError::CarriedCertificate { reason, .. }) => reason,
+        other => panic!("expected a carried-certificate error, got {other:?}"),
+    };
+
+    // Block 1 carries nothing and commits to zero bytes.
+    let (b1, exec) = ledger.propose(0, 1, vec![], None, &n.keys).unwrap();
+    assert_eq!(b1.header.version(), HEADER_VERSION_2);
+    assert_eq!(b1.header.last_certificate, Some(CertificateHash::default()));
+    ledger.check_carried(&b1, 0, &n.keys).unwrap();
+    let cert1 = n.certify(&b1.header, &signers);
+    let mut carrying = b1.clone();
+    carrying.last_certificate = Some(cert1.clone());
+    assert!(reason(ledger.check_carried(&carrying, 0, &n.keys)).contains("block 1"));
+    ledger.commit(&b1.header, exec).unwrap();
+
+    // Block 2 carries the canonical quorum (3 of 4 signatures) of block 1's.
+    let canonical = cert1.quorum(&validators);
+    assert_eq!(canonical.signatures.len(), 3);
+    let (b2, _) = ledger
+        .propose(1, 2, vec![], Some(canonical.clone()), &n.keys)
+        .unwrap();
+    assert_eq!(b2.header.last_certificate, Some(canonical.hash()));
+    ledger
+        .check_carried(&b2, HEADER_VERSION_2, &n.keys)
+        .unwrap();
+    let decoded: Block =
+        pantheon_runtime::codec::decode_exact(&b2.to_bytes()).expect("the block decodes");
+    assert_eq!(decoded, b2);
+
+    // Refused: all four signatures, none, another block's, a header that
+    // commits to other bytes, and a return to version 1.
+    let (full, _) = ledger
+        .propose(1, 2, vec![], Some(cert1.clone()), &n.keys)
+        .unwrap();
+    assert!(reason(ledger.check_carried(&full, HEADER_VERSION_2, &n.keys)).contains("canonical"));
+    let (none, _) = ledger.propose(1, 2, vec![], None, &n.keys).unwrap();
+    assert!(reason(ledger.check_carried(&none, HEADER_VERSION_2, &n.keys)).contains("missing"));
+    let mut other_header = b1.header;
+    other_header.time_ms += 1;
+    let other = n.certify(&other_header, &signers).quorum(&validators);
+    let (wrong, _) = ledger.propose(1, 2, vec![], Some(other), &n.keys).unwrap();
+    assert!(
+        reason(ledger.check_carried(&wrong, HEADER_VERSION_2, &n.keys))
+            .contains("certificate is for")
+    );
+    let mut swapped = b2.clone();
+    swapped.last_certificate = Some(n.certify(&b1.header, &signers[1..]));
+    assert!(
+        reason(ledger.check_carried(&swapped, HEADER_VERSION_2, &n.keys)).contains("hashes to")
+    );
+    let mut v1 = b2.clone();
+    v1.header.last_certificate = None;
+    v1.last_certificate = None;
+    assert!(reason(ledger.check_carried(&v1, HEADER_VERSION_2, &n.keys)).contains("version-1"));
+    // A chain made before version 2 goes on with version-1 blocks.
+    ledger.check_carried(&v1, BLOCK_VERSION, &n.keys).unwrap();
 }

@@ -24,7 +24,9 @@ fn bundle() -> (ProofBundle, common::Net) {
     n.block(&mut ledger, vec![n.register(op, 0)]);
     let s0 = n.submit(op, 0, SubmissionId::default(), b"r0");
     let s1 = n.submit(op, 1, s0.submission_id(), b"r1");
-    let (block, exec) = ledger.propose(0, 5, vec![s0, s1.clone()], &n.keys).unwrap();
+    let (block, exec) = ledger
+        .propose(0, 5, vec![s0, s1.clone()], None, &n.keys)
+        .unwrap();
     ledger.commit(&block.header, exec).unwrap();
     let cert = n.certify(&block.header, &[&n.validator]);
     let inclusion = ledger
@@ -206,7 +208,7 @@ fn the_quorum_of_a_certificate_is_its_first_two_thirds() {
     let vals = n.with_four_validators(0xb0);
     let set = n.genesis.header().validators.clone();
     let mut ledger = Ledger::from_genesis(&n.genesis);
-    let (block, exec) = ledger.propose(0, 5, vec![], &n.keys).unwrap();
+    let (block, exec) = ledger.propose(0, 5, vec![], None, &n.keys).unwrap();
     ledger.commit(&block.header, exec).unwrap();
     let keys = KeyCache::default();
     let all = n.certify(&block.header, &vals.iter().collect::<Vec<_>>());

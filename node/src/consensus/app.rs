@@ -362,6 +362,7 @@ impl App {
             pol_round,
             proposer: self.me,
             header: block.header,
+            last_certificate: block.last_certificate.clone().map(Box::new),
             signature,
         })
     }
@@ -502,6 +503,7 @@ impl App {
             init.clone(),
             Block {
                 header: init.header,
+                last_certificate: init.last_certificate.as_deref().cloned(),
                 txs,
             },
         ))

@@ -45,7 +45,7 @@ use malachitebft_app_channel::app::types::core::{
 use malachitebft_app_channel::app::types::sync::{RawDecidedValue, Request, Response, Status};
 use malachitebft_sync::{ValueRequest, ValueResponse};
 use pantheon_runtime::amount::Height;
-use pantheon_runtime::block::{Block, BlockHeader, HEADER_LEN};
+use pantheon_runtime::block::{Block, BlockHeader, CommitCertificate, HEADER_LEN};
 use pantheon_runtime::codec::{self as rc, CodecError, Decode, Encode, Reader};
 use pantheon_runtime::crypto::{PUBLIC_KEY_LEN, SIGNATURE_LEN, Signature};
 use pantheon_runtime::genesis::MAX_VALIDATORS;
@@ -431,6 +431,13 @@ fn put_part(out: &mut Vec<u8>, p: &ProposalPart) {
             put_round(out, i.pol_round);
             put_addr(out, i.proposer);
             i.header.encode(out);
+            match &i.last_certificate {
+                None => out.push(0),
+                Some(c) => {
+                    out.push(1);
+                    c.encode(out);
+                }
+            }
             put_sig(out, &i.signature);
         }
         ProposalPart::Txs(txs) => {
@@ -448,6 +455,16 @@ fn get_part(r: &mut Reader<'_>) -> rc::Result<ProposalPart> {
             pol_round: get_round(r)?,
             proposer: get_addr(r)?,
             header: BlockHeader::decode(r)?,
+            last_certificate: match r.u8()? {
+                0 => None,
+                1 => Some(Box::new(CommitCertificate::decode(r)?)),
+                tag => {
+                    return Err(CodecError::InvalidTag {
+                        field: "last_certificate",
+                        tag,
+                    });
+                }
+            },
             signature: get_sig(r)?,
         })),
         2 => Ok(ProposalPart::Txs(get_tx_list(r, MAX_TXS_PER_PART)?)),
@@ -458,8 +475,18 @@ fn get_part(r: &mut Reader<'_>) -> rc::Result<ProposalPart> {
     }
 }
 
+/// Largest encoded `Txs` part.
+const MAX_TXS_PART_SIZE: usize = 1 + 4 + MAX_TXS_PER_PART * (2 + MAX_TX_SIZE);
+/// Largest encoded `Init` part (tag, height, rounds, proposer, header, the
+/// carried certificate of a full validator set, signature).
+const MAX_INIT_PART_SIZE: usize =
+    1 + 8 + 4 + 4 + 2 + HEADER_LEN + 1 + CommitCertificate::MAX_SIZE + SIGNATURE_LEN;
 /// Largest encoded proposal part.
-pub const MAX_PART_SIZE: usize = 1 + 4 + MAX_TXS_PER_PART * (2 + MAX_TX_SIZE);
+pub const MAX_PART_SIZE: usize = if MAX_TXS_PART_SIZE > MAX_INIT_PART_SIZE {
+    MAX_TXS_PART_SIZE
+} else {
+    MAX_INIT_PART_SIZE
+};
 
 impl Codec<ProposalPart> for PantheonCodec {
     type Error = WireError;
@@ -805,6 +832,7 @@ mod tests {
             log_size: 0,
             log_root: LogRoot::default(),
             state_root: StateRoot::default(),
+            last_certificate: None,
         }
     }
 
@@ -860,10 +888,33 @@ mod tests {
             pol_round: Round::new(0),
             proposer: ValidatorIndex(3),
             header: header(),
+            last_certificate: None,
+            signature: sig(4),
+        });
+        // A version-2 block's Init carries its parent's certificate.
+        let mut v2 = header();
+        let carried = pantheon_runtime::block::CommitCertificate {
+            height: Height::new(6),
+            round: 0,
+            block_hash: BlockHash::default(),
+            signatures: vec![pantheon_runtime::block::CommitSignature {
+                validator: 1,
+                signature: Signature::from_bytes([5; SIGNATURE_LEN]),
+            }],
+        };
+        v2.last_certificate = Some(carried.hash());
+        let carrying = ProposalPart::Init(ProposalInit {
+            height: ConsensusHeight::new(7),
+            round: Round::new(1),
+            pol_round: Round::new(0),
+            proposer: ValidatorIndex(3),
+            header: v2,
+            last_certificate: Some(Box::new(carried)),
             signature: sig(4),
         });
         for content in [
             StreamContent::Data(init),
+            StreamContent::Data(carrying),
             StreamContent::Data(ProposalPart::Txs(vec![])),
             StreamContent::Fin,
         ] {

@@ -36,7 +36,7 @@ use malachitebft_app_channel::app::types::core::{
     self as mc, LinearTimeouts, NilOrVal, Round, SignedExtension, VoteType,
 };
 use pantheon_runtime::amount::Height;
-use pantheon_runtime::block::BlockHeader;
+use pantheon_runtime::block::{BlockHeader, CommitCertificate};
 use pantheon_runtime::crypto::{Keypair, PUBLIC_KEY_LEN, PublicKey, SIGNATURE_LEN, Signature};
 use pantheon_runtime::genesis;
 use pantheon_runtime::hash::{BlockHash, GenesisHash, Hash256};
@@ -464,12 +464,20 @@ pub struct ProposalInit {
     pub proposer: ValidatorIndex,
     /// The block header; the block hash is its hash.
     pub header: BlockHeader,
+    /// The parent's canonical certificate the block carries (version 2,
+    /// from block 2 on); bound to the block by the header's
+    /// `last_certificate` hash, so the proposer's signature covers it.
+    pub last_certificate: Option<Box<CommitCertificate>>,
     /// Proposer's signature (context `pantheon/v1/proposal`).
     pub signature: Sig,
 }
 
 /// A proposal part.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one Init (a header, 240 bytes) per stream, next to Txs parts of up to 1 MiB each"
+)]
 pub enum ProposalPart {
     /// Sequence 0: the signed header.
     Init(ProposalInit),

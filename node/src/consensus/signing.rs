@@ -346,6 +346,7 @@ mod tests {
             log_size: 0,
             log_root: LogRoot::default(),
             state_root: StateRoot::default(),
+            last_certificate: None,
         };
         let ctx = PantheonContext::new(genesis);
         let cache = Arc::new(KeyCache::default());

@@ -11,7 +11,7 @@ use crate::block::{BlockHeader, CommitCertificate, CommitSignature, VoteMessage,
 use crate::codec::Encode;
 use crate::crypto::{KeyCache, Keypair, SignContext};
 use crate::genesis::Genesis;
-use crate::hash::{Domain, Hash256};
+use crate::hash::{Domain, GenesisHash, Hash256};
 use crate::ledger::Ledger;
 use crate::log::leaf_hash;
 use crate::proof::{AnchorProof, ProofBundle};
@@ -185,15 +185,23 @@ fn example(genesis: &Genesis, validator: &Keypair, operator: &Keypair) -> Exampl
     let keys = KeyCache::default();
     let mut ledger = Ledger::from_genesis(genesis);
     let mut headers = Vec::new();
+    // Each block carries the certificate of the one before it (9.4), as
+    // a node's chain does.
+    let mut last: Option<CommitCertificate> = None;
     let mut commit = |ledger: &mut Ledger, txs: Vec<SignedTx>| {
         let time = genesis.header().time_ms + 1_000 * (ledger.height().get() + 1);
         let (block, exec) = ledger
-            .propose(0, time, txs, &keys)
+            .propose(0, time, txs, last.take(), &keys)
             .expect("validator 0 exists");
         assert!(exec.rejected.is_empty(), "example transactions are valid");
+        let parent_version = headers.last().map_or(0, BlockHeader::version);
+        ledger
+            .check_carried(&block, parent_version, &keys)
+            .expect("the example carries valid certificates");
         ledger
             .commit(&block.header, exec)
             .expect("a proposed block commits");
+        last = Some(certify(g, validator, &block.header));
         headers.push(block.header);
     };
     let (register, submission) = super::register_and_first_submission(genesis, operator);
@@ -441,4 +449,24 @@ pub(super) fn worked_example() -> Value {
         ],
         "tx_index_3": { "network": "regtest", "confirmations": 1, "fails": "merkle" },
     })
+}
+
+/// The certificate of `header` by the one validator of the example network.
+fn certify(genesis: GenesisHash, validator: &Keypair, header: &BlockHeader) -> CommitCertificate {
+    let vote = VoteMessage {
+        vote_type: VoteType::Precommit,
+        genesis,
+        height: header.height,
+        round: 0,
+        block: Some(header.hash()),
+    };
+    CommitCertificate {
+        height: header.height,
+        round: 0,
+        block_hash: header.hash(),
+        signatures: vec![CommitSignature {
+            validator: 0,
+            signature: validator.sign(SignContext::Vote, &vote.to_bytes()),
+        }],
+    }
 }

@@ -77,6 +77,8 @@ fn limits_bundle(
         log_size: LIMIT_SIZE,
         log_root: LogRoot::new(log_root),
         state_root: StateRoot::new(Hash256::digest(b"limit state root")),
+        // Block 1, header version 2: it carries no certificate (9.4).
+        last_certificate: Some(crate::hash::CertificateHash::default()),
     };
     let vote = VoteMessage {
         vote_type: VoteType::Precommit,

@@ -143,7 +143,7 @@ impl Net {
         pantheon_runtime::ledger::TxError,
     )> {
         let time = 1_700_000_000_000 + ledger.height().get() * 1000;
-        let (block, exec) = ledger.propose(0, time, txs, &self.keys).unwrap();
+        let (block, exec) = ledger.propose(0, time, txs, None, &self.keys).unwrap();
         let rejected = exec.rejected.clone();
         ledger.commit(&block.header, exec).unwrap();
         rejected
