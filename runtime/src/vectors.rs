@@ -16,7 +16,7 @@ use crate::block::{
 use crate::codec::Encode;
 use crate::crypto::{Keypair, SignContext};
 use crate::genesis::{Allocation, Genesis, Params, Validator, ValidatorSet};
-use crate::hash::{AuditRoot, BlockHash, Hash256, LogRoot, StateRoot, SubmissionId};
+use crate::hash::{AuditRoot, BlockHash, GenesisHash, Hash256, LogRoot, StateRoot, SubmissionId};
 use crate::log::{self, MerkleLog};
 use crate::smt::StateTree;
 use crate::state::{Account, LastSubmission, OperatorState, StateKey, value_hash};
@@ -414,26 +414,12 @@ fn block_vectors(genesis: &Genesis, validator: &Keypair) -> Value {
         state_root: StateRoot::new(Hash256::digest(b"state root")),
         last_certificate: None,
     };
-    let vote = VoteMessage {
-        vote_type: VoteType::Precommit,
-        genesis: genesis.hash(),
-        height: header.height,
-        round: 0,
-        block: Some(header.hash()),
-    };
+    let cert = certify(genesis.hash(), validator, &header);
+    let vote = cert.vote_message(genesis.hash());
     let nil_prevote = VoteMessage {
         vote_type: VoteType::Prevote,
         block: None,
         ..vote
-    };
-    let cert = CommitCertificate {
-        height: header.height,
-        round: 0,
-        block_hash: header.hash(),
-        signatures: vec![CommitSignature {
-            validator: 0,
-            signature: validator.sign(SignContext::Vote, &vote.to_bytes()),
-        }],
     };
     let proposal = ProposalMessage {
         genesis: genesis.hash(),
@@ -480,4 +466,25 @@ fn block_v2_vectors(parent: &BlockHeader, cert: &CommitCertificate) -> Value {
         "certificate_hash": cert.hash().to_string(),
         "block_bytes": hx(&block.to_bytes()),
     })
+}
+
+/// The certificate of `header` by validator 0 alone (`validator`), the
+/// one validator of the example networks: its precommit at round 0.
+fn certify(genesis: GenesisHash, validator: &Keypair, header: &BlockHeader) -> CommitCertificate {
+    let vote = VoteMessage {
+        vote_type: VoteType::Precommit,
+        genesis,
+        height: header.height,
+        round: 0,
+        block: Some(header.hash()),
+    };
+    CommitCertificate {
+        height: header.height,
+        round: 0,
+        block_hash: header.hash(),
+        signatures: vec![CommitSignature {
+            validator: 0,
+            signature: validator.sign(SignContext::Vote, &vote.to_bytes()),
+        }],
+    }
 }

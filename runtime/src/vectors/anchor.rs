@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use super::{hx, tx_vector};
 use crate::amount::Height;
 use crate::anchor::{AnchorCommitment, BitcoinBlockHash, BitcoinPart, commitment_body, sha256d};
-use crate::block::{BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType};
+use crate::block::{BlockHeader, CommitCertificate};
 use crate::codec::Encode;
-use crate::crypto::{KeyCache, Keypair, SignContext};
+use crate::crypto::{KeyCache, Keypair};
 use crate::genesis::Genesis;
-use crate::hash::{Domain, GenesisHash, Hash256};
+use crate::hash::{Domain, Hash256};
 use crate::ledger::Ledger;
 use crate::log::leaf_hash;
 use crate::proof::{AnchorProof, ProofBundle};
@@ -201,7 +201,7 @@ fn example(genesis: &Genesis, validator: &Keypair, operator: &Keypair) -> Exampl
         ledger
             .commit(&block.header, exec)
             .expect("a proposed block commits");
-        last = Some(certify(g, validator, &block.header));
+        last = Some(super::certify(g, validator, &block.header));
         headers.push(block.header);
     };
     let (register, submission) = super::register_and_first_submission(genesis, operator);
@@ -243,22 +243,7 @@ fn example(genesis: &Genesis, validator: &Keypair, operator: &Keypair) -> Exampl
         },
     );
     let first = &headers[0];
-    let vote = VoteMessage {
-        vote_type: VoteType::Precommit,
-        genesis: g,
-        height: first.height,
-        round: 0,
-        block: Some(first.hash()),
-    };
-    let certificate = CommitCertificate {
-        height: first.height,
-        round: 0,
-        block_hash: first.hash(),
-        signatures: vec![CommitSignature {
-            validator: 0,
-            signature: validator.sign(SignContext::Vote, &vote.to_bytes()),
-        }],
-    };
+    let certificate = super::certify(g, validator, first);
     Example {
         ledger,
         headers,
@@ -449,24 +434,4 @@ pub(super) fn worked_example() -> Value {
         ],
         "tx_index_3": { "network": "regtest", "confirmations": 1, "fails": "merkle" },
     })
-}
-
-/// The certificate of `header` by the one validator of the example network.
-fn certify(genesis: GenesisHash, validator: &Keypair, header: &BlockHeader) -> CommitCertificate {
-    let vote = VoteMessage {
-        vote_type: VoteType::Precommit,
-        genesis,
-        height: header.height,
-        round: 0,
-        block: Some(header.hash()),
-    };
-    CommitCertificate {
-        height: header.height,
-        round: 0,
-        block_hash: header.hash(),
-        signatures: vec![CommitSignature {
-            validator: 0,
-            signature: validator.sign(SignContext::Vote, &vote.to_bytes()),
-        }],
-    }
 }

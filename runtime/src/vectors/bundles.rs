@@ -10,9 +10,9 @@ use super::anchor::{anchor_tx, part_with_branch};
 use super::hx;
 use crate::amount::Height;
 use crate::anchor::{AnchorCommitment, BitcoinNetwork, BitcoinParams, BitcoinPart, sha256d};
-use crate::block::{BlockHeader, CommitCertificate, CommitSignature, VoteMessage, VoteType};
+use crate::block::BlockHeader;
 use crate::codec::Encode;
-use crate::crypto::{Keypair, SignContext};
+use crate::crypto::Keypair;
 use crate::genesis::Genesis;
 use crate::hash::{BlockHash, Hash256, LogRoot, StateRoot};
 use crate::log::{InclusionProof, leaf_hash};
@@ -80,22 +80,7 @@ fn limits_bundle(
         // Block 1, header version 2: it carries no certificate (9.4).
         last_certificate: Some(crate::hash::CertificateHash::default()),
     };
-    let vote = VoteMessage {
-        vote_type: VoteType::Precommit,
-        genesis: g.hash(),
-        height: header.height,
-        round: 0,
-        block: Some(header.hash()),
-    };
-    let certificate = CommitCertificate {
-        height: header.height,
-        round: 0,
-        block_hash: header.hash(),
-        signatures: vec![CommitSignature {
-            validator: 0,
-            signature: validator.sign(SignContext::Vote, &vote.to_bytes()),
-        }],
-    };
+    let certificate = super::certify(g.hash(), validator, &header);
     let history = InclusionProof {
         leaf_index: 0,
         tree_size: LIMIT_SIZE,
