@@ -20,7 +20,7 @@
 //! | [`merkle`] | Bitcoin's transaction Merkle tree |
 //! | [`spv`] | the Bitcoin part of a proof bundle; offline and live checks |
 //! | [`policy`] | network, confirmations, fee policy |
-//! | [`engine`] | the persisted state machine that anchors and tracks |
+//! | [`engine`] | the anchor engine: a pure core (a tick is a function of the state, the time and bitcoind's answers) and the thin driver that asks bitcoind and writes the state file |
 //! | [`ids`] | the one conversion between Bitcoin's ids and types and ours |
 //! | [`verify`] | the one verification call for a proof bundle, down to Bitcoin |
 //!

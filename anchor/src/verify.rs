@@ -16,7 +16,7 @@
 //! It lives here, not in the runtime, because its last link is Bitcoin's
 //! (proof of work, Merkle branch, the live node's answer), which needs the
 //! `bitcoin` crate; the runtime checks everything up to the commitment
-//! ([`ProofBundle::verify_expecting`]) and this module adds the rest and
+//! ([`pantheon_runtime::proof::ProofBundle::verify_expecting`]) and this module adds the rest and
 //! the rules about what the verdict may rest on. It is pure: the one
 //! input that comes from the network, a live Bitcoin node's answer, is
 //! fetched by the caller ([`ask_live_node`]) and passed in as

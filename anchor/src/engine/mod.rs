@@ -47,22 +47,49 @@
 //! on its events should, at start, compare [`AnchorEngine::status`]
 //! (`confirmed` lists every anchor still watched or recently settled, with
 //! its txid and block) with what it has recorded.
+//!
+//! ## Pure core, thin driver
+//!
+//! Every decision above is made by [`core::Core`], which does no I/O and
+//! reads no clock: a tick is a pure function of the state, the time and
+//! bitcoind's answers, replayed as answers arrive (see [`core`]).
+//! [`AnchorEngine`] is the driver: it answers the core's questions with
+//! [`BitcoinRpc`], writes the state file with [`crate::fsio`] when the core
+//! asks (before every first send of a transaction) and at the end of the
+//! tick, and logs the events. Table tests drive the core with written
+//! answers; a seeded simulation (`sim`, tests only) drives it over a
+//! simulated Bitcoin with reorgs, stuck transactions, outages and crashes;
+//! the regtest tests drive the real thing.
+//!
+//! | module | one idea |
+//! |---|---|
+//! | [`core`] | the pure core: `Query`/`Answer`/`Step`, the tick's replay |
+//! | `chain` | following Bitcoin: confirmations, reorgs, block scans (core) |
+//! | `send` | coins, fees, signing, sending, replacing, abandoning (core) |
+//! | `state` | the persisted state file |
 
 mod chain;
+pub mod core;
 mod send;
-mod state;
+#[cfg(test)]
+mod sim;
+pub mod state;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use bitcoin::{Address, Amount, BlockHash, Network, Txid};
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::hash::Hash256;
 use serde::{Deserialize, Serialize};
 
-use self::state::{BlockRef, Phase, State};
+use self::core::{Answer, Core, Io, Mode, Query};
+use self::state::State;
 use crate::key::AnchorKey;
 use crate::policy::{Policy, PolicyError};
-use crate::rpc::{BitcoinRpc, RpcError, Unspent, codes};
+use crate::rpc::{BitcoinRpc, RpcError};
 use crate::txbuild::TxBuildError;
 
 /// Coinbase outputs are spendable after this many confirmations.
@@ -172,6 +199,8 @@ pub struct AnchorStatus {
     pub address: String,
     /// Whether bitcoind answered at the last tick (`None` before the first).
     pub reachable: Option<bool>,
+    /// When bitcoind last answered a tick, in Unix seconds.
+    pub checked_at: Option<u64>,
     /// Bitcoin's best height at the last tick.
     pub tip_height: Option<u64>,
     /// Spendable confirmed balance at the last coin scan, in satoshis.
@@ -227,40 +256,21 @@ impl EngineError {
     }
 }
 
-type Result<T> = std::result::Result<T, EngineError>;
-
-/// What a send attempt came to.
-enum Sent {
-    Accepted,
-    FeeTooLow,
-    InputsMissing,
-    Refused,
-}
-
-#[derive(Debug, Default)]
-struct Health {
-    reachable: Option<bool>,
-    tip: Option<BlockRef>,
-    balance: Option<Amount>,
-    last_error: Option<String>,
-    /// The shortfall last reported, so it is reported once.
-    no_funds: Option<Amount>,
-    /// Our confirmed outputs as of a tip: they only change with a new block,
-    /// and `scantxoutset` reads the whole UTXO set (a minute on mainnet).
-    coins: Option<(BlockHash, Vec<Unspent>)>,
-}
-
-/// The anchor engine. See the module docs.
+/// The anchor engine: [`core::Core`] driven over bitcoind and the state
+/// file. See the module docs.
 #[derive(Debug)]
 pub struct AnchorEngine {
+    core: Core,
+    io: RpcIo,
+}
+
+/// The engine's I/O: bitcoind's JSON-RPC and the state file.
+#[derive(Debug)]
+struct RpcIo {
     rpc: BitcoinRpc,
-    key: AnchorKey,
-    policy: Policy,
-    address: Address,
     path: PathBuf,
-    state: State,
-    dirty: bool,
-    health: Health,
+    /// `addr(<address>)`, the descriptor `scantxoutset` looks for.
+    descriptor: String,
 }
 
 impl AnchorEngine {
@@ -275,14 +285,14 @@ impl AnchorEngine {
         key: AnchorKey,
         rpc: BitcoinRpc,
         policy: Policy,
-    ) -> Result<Self> {
+    ) -> Result<Self, EngineError> {
         policy.validate()?;
         let path = state_path.into();
-        let script = key.script_pubkey().to_hex_string();
         let state_err = |reason: String| EngineError::State {
             path: path.clone(),
             reason,
         };
+        let fresh = Core::fresh_state(&key, &policy);
         let state = match State::load(&path).map_err(state_err)? {
             Some(state) => {
                 if state.network != policy.network {
@@ -291,7 +301,7 @@ impl AnchorEngine {
                         state.network, policy.network
                     )));
                 }
-                if state.script_pubkey != script {
+                if state.script_pubkey != fresh.script_pubkey {
                     return Err(state_err(
                         "written for another anchor key; restore that key or move the file away"
                             .to_owned(),
@@ -299,70 +309,52 @@ impl AnchorEngine {
                 }
                 state
             }
-            None => State::new(policy.network, script),
+            None => fresh,
         };
-        let address = key.address(policy.network);
+        let core = Core::new(state, key, policy);
+        let descriptor = format!("addr({})", core.address());
         Ok(Self {
-            rpc,
-            key,
-            policy,
-            address,
-            path,
-            state,
-            dirty: false,
-            health: Health::default(),
+            core,
+            io: RpcIo {
+                rpc,
+                path,
+                descriptor,
+            },
         })
     }
 
     /// The address whose coins pay for anchors.
     #[must_use]
     pub const fn address(&self) -> &Address {
-        &self.address
+        self.core.address()
     }
 
     /// The policy.
     #[must_use]
     pub const fn policy(&self) -> &Policy {
-        &self.policy
+        self.core.policy()
     }
 
     /// The state file.
     #[must_use]
     pub fn state_path(&self) -> &Path {
-        &self.path
+        &self.io.path
     }
 
-    /// Asks for `target` to be anchored. It replaces any waiting target
-    /// with a lower height and is ignored if a target at least as high is
-    /// already anchored or on its way. Kept in memory until the next tick
-    /// writes the state, so a node should request its latest commitment
-    /// again after a restart.
+    /// Asks for `target` to be anchored ([`Core::request`]). Kept in memory
+    /// until the next tick writes the state, so a node should request its
+    /// latest commitment again after a restart.
     pub fn request(&mut self, target: Target) {
-        if self
-            .state
-            .last_target_height()
-            .is_some_and(|h| h >= target.height.get())
-        {
-            return;
-        }
-        if self
-            .state
-            .waiting
-            .is_some_and(|w| w.height >= target.height)
-        {
-            return;
-        }
-        self.state.waiting = Some(target);
-        self.dirty = true;
+        self.core.request(target);
     }
 
     /// Does one round of work: follows the chain, (re)sends, replaces and
     /// starts the next anchor. Never fails; problems come back as events
     /// and in [`Self::status`].
     pub async fn tick(&mut self) -> Vec<AnchorEvent> {
-        let mut events = Vec::new();
-        let result = self.step(&mut events).await;
-        self.conclude(result, &mut events).await;
+        let (events, result) =
+            core::drive(&mut self.core, &mut self.io, SystemTime::now(), Mode::Work).await;
+        log(&events, &result);
         events
     }
 
@@ -374,238 +366,105 @@ impl AnchorEngine {
     ///
     /// # Errors
     /// [`EngineError`].
-    pub async fn prepare(&mut self) -> Result<Option<Txid>> {
-        let mut events = Vec::new();
-        let tip = self.chain_tip().await?;
-        let created = self.create_next(tip, &mut events).await?;
-        Ok(created.map(|i| self.state.anchors[i].latest().tx.compute_txid()))
+    pub async fn prepare(&mut self) -> Result<Option<Txid>, EngineError> {
+        let (events, result) = core::drive(
+            &mut self.core,
+            &mut self.io,
+            SystemTime::now(),
+            Mode::Prepare,
+        )
+        .await;
+        log(&events, &result);
+        result
     }
 
     /// The engine's state as of the last tick.
     #[must_use]
     pub fn status(&self) -> AnchorStatus {
-        let mut pending = Vec::new();
-        let mut confirmed = Vec::new();
-        for s in &self.state.recent {
-            confirmed.push(AnchorInfo {
-                target: s.target,
-                txid: s.txid,
-                versions: 1,
-                block_hash: Some(s.block_hash),
-                block_height: Some(s.block_height),
-                confirmations: self.depth(s.block_height),
-            });
-        }
-        for a in &self.state.anchors {
-            let mut info = AnchorInfo {
-                target: a.target,
-                txid: a.latest().tx.compute_txid(),
-                versions: a.versions.len(),
-                block_hash: None,
-                block_height: None,
-                confirmations: 0,
-            };
-            if let Phase::InBlock {
-                txid,
-                block_hash,
-                block_height,
-            } = a.phase
-            {
-                info.txid = txid;
-                info.block_hash = Some(block_hash);
-                info.block_height = Some(block_height);
-                info.confirmations = self.depth(block_height);
-            }
-            if a.reported {
-                confirmed.push(info);
-            } else {
-                pending.push(info);
-            }
-        }
-        AnchorStatus {
-            network: self.policy.network,
-            address: self.address.to_string(),
-            reachable: self.health.reachable,
-            tip_height: self.health.tip.map(|t| t.height),
-            balance: self.health.balance,
-            waiting: self.state.waiting,
-            pending,
-            confirmed,
-            last_error: self.health.last_error.clone(),
-        }
-    }
-
-    fn depth(&self, block_height: u64) -> u64 {
-        self.health
-            .tip
-            .map_or(0, |t| (t.height + 1).saturating_sub(block_height))
-    }
-
-    async fn conclude(&mut self, result: Result<()>, events: &mut Vec<AnchorEvent>) {
-        match result {
-            Ok(()) => {
-                if self.health.reachable == Some(false) {
-                    tracing::info!(target: "pantheon::anchor", "bitcoind answers again");
-                    events.push(AnchorEvent::Reconnected);
-                }
-                self.health.reachable = Some(true);
-            }
-            Err(e) if e.is_unreachable() => {
-                if self.health.reachable != Some(false) {
-                    tracing::warn!(target: "pantheon::anchor", error = %e, "bitcoind unreachable; anchoring paused");
-                    events.push(AnchorEvent::Unreachable {
-                        error: e.to_string(),
-                    });
-                }
-                self.health.reachable = Some(false);
-                self.health.last_error = Some(e.to_string());
-            }
-            Err(e) => {
-                tracing::warn!(target: "pantheon::anchor", error = %e, "anchor tick failed");
-                self.health.last_error = Some(e.to_string());
-            }
-        }
-        if self.dirty
-            && let Err(e) = self.persist().await
-        {
-            tracing::error!(target: "pantheon::anchor", error = %e, "cannot write anchor state");
-            self.health.last_error = Some(e.to_string());
-        }
-    }
-
-    async fn persist(&mut self) -> Result<()> {
-        let bytes = self.state.to_bytes();
-        let path = self.path.clone();
-        let written = tokio::task::spawn_blocking(move || crate::fsio::write_atomic(&path, &bytes))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        match written {
-            Ok(()) => {
-                self.dirty = false;
-                Ok(())
-            }
-            Err(reason) => Err(EngineError::State {
-                path: self.path.clone(),
-                reason,
-            }),
-        }
-    }
-
-    async fn chain_tip(&mut self) -> Result<BlockRef> {
-        let info = self.rpc.get_blockchain_info().await?;
-        if info.chain != self.policy.network.to_core_arg() {
-            return Err(EngineError::WrongNetwork {
-                expected: self.policy.network,
-                node: info.chain,
-            });
-        }
-        let tip = BlockRef {
-            height: info.blocks,
-            hash: info.bestblockhash,
-        };
-        self.health.tip = Some(tip);
-        if info.initialblockdownload && self.policy.network != Network::Regtest {
-            return Err(EngineError::Rpc(RpcError::Rpc {
-                method: "getblockchaininfo".to_owned(),
-                code: codes::IN_WARMUP,
-                message: "bitcoind is in initial block download".to_owned(),
-            }));
-        }
-        Ok(tip)
-    }
-
-    async fn step(&mut self, events: &mut Vec<AnchorEvent>) -> Result<()> {
-        let tip = self.chain_tip().await?;
-        self.health.last_error = None;
-        let in_mempool = self.follow_chain(tip, events).await?;
-        self.push_unconfirmed(tip, &in_mempool, events).await?;
-        if let Some(index) = self.create_next(tip, events).await? {
-            let outcome = self.send(index, tip, events).await?;
-            self.after_send(index, outcome, tip, events).await?;
-        }
-        Ok(())
-    }
-
-    #[cfg(test)]
-    fn state(&self) -> &State {
-        &self.state
+        self.core.status()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rpc::Auth;
-    use bitcoin::secp256k1::SecretKey;
-
-    fn engine(dir: &Path) -> AnchorEngine {
-        let key = AnchorKey::from_secret(SecretKey::from_slice(&[5; 32]).unwrap());
-        let rpc = BitcoinRpc::new("http://127.0.0.1:1", Auth::Cookie(dir.join("none")));
-        AnchorEngine::open(
-            dir.join("state.json"),
-            key,
-            rpc,
-            Policy::for_network(Network::Regtest),
-        )
-        .unwrap()
+impl Io for RpcIo {
+    async fn ask(&mut self, query: &Query) -> Result<Answer, RpcError> {
+        let rpc = &self.rpc;
+        Ok(match query {
+            Query::Tip => Answer::Tip(rpc.get_blockchain_info().await?),
+            Query::Header(hash) => Answer::Header(rpc.get_block_header_info(hash).await?),
+            Query::BlockHash(height) => Answer::BlockHash(rpc.get_block_hash(*height).await?),
+            Query::Block(hash) => Answer::Block(rpc.get_block_info(hash).await?),
+            Query::InMempool(txid) => {
+                Answer::InMempool(rpc.get_mempool_entry(txid).await?.is_some())
+            }
+            Query::Coins => Answer::Coins(
+                rpc.scan_tx_out_set(std::slice::from_ref(&self.descriptor))
+                    .await?,
+            ),
+            Query::MempoolInfo => Answer::MempoolInfo(rpc.get_mempool_info().await?),
+            Query::FeeEstimate(blocks) => {
+                Answer::FeeEstimate(rpc.estimate_smart_fee(*blocks).await?)
+            }
+            Query::TestAccept(tx) => Answer::TestAccept(rpc.test_mempool_accept(tx).await?),
+            Query::Send(tx) => {
+                rpc.send_raw_transaction(tx).await?;
+                Answer::Sent
+            }
+            Query::TxOut(outpoint) => Answer::TxOut(
+                rpc.get_tx_out(&outpoint.txid, outpoint.vout, false)
+                    .await?
+                    .is_some(),
+            ),
+            Query::BestHash => Answer::BestHash(rpc.get_best_block_hash().await?),
+        })
     }
 
-    fn target(h: u64) -> Target {
-        Target {
-            height: Height::new(h),
-            commitment: Hash256::digest(&h.to_be_bytes()),
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), EngineError> {
+        let path = self.path.clone();
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || crate::fsio::write_atomic(&path, &bytes))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .map_err(|reason| EngineError::State {
+                path: self.path.clone(),
+                reason,
+            })
+    }
+}
+
+/// The driver's log of a tick (the core logs nothing: it is replayed).
+fn log(events: &[AnchorEvent], result: &Result<Option<Txid>, EngineError>) {
+    for event in events {
+        match event {
+            AnchorEvent::Broadcast {
+                target,
+                txid,
+                fee,
+                replaces,
+            } => {
+                tracing::info!(target: "pantheon::anchor", %txid, height = target.height.get(), fee = fee.to_sat(), replaces = ?replaces, "anchor sent");
+            }
+            AnchorEvent::Confirmed {
+                txid,
+                block_hash,
+                block_height,
+                ..
+            } => {
+                tracing::info!(target: "pantheon::anchor", %txid, block = %block_hash, block_height, "anchor confirmed");
+            }
+            AnchorEvent::Reconnected => {
+                tracing::info!(target: "pantheon::anchor", "bitcoind answers again");
+            }
+            other => tracing::warn!(target: "pantheon::anchor", "{other:?}"),
         }
     }
-
-    #[test]
-    fn only_the_newest_waiting_target_is_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut e = engine(dir.path());
-        e.request(target(5));
-        e.request(target(3));
-        assert_eq!(e.state().waiting, Some(target(5)));
-        e.request(target(9));
-        assert_eq!(e.state().waiting, Some(target(9)));
-        assert_eq!(e.status().waiting, Some(target(9)));
-    }
-
-    #[tokio::test]
-    async fn unreachable_bitcoind_is_an_event_not_a_panic() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut e = engine(dir.path());
-        e.request(target(1));
-        let events = e.tick().await;
-        assert!(
-            matches!(events.as_slice(), [AnchorEvent::Unreachable { .. }]),
-            "{events:?}"
-        );
-        // Reported once per outage.
-        assert!(e.tick().await.is_empty());
-        let status = e.status();
-        assert_eq!(status.reachable, Some(false));
-        assert!(status.last_error.is_some());
-        // The waiting target was persisted.
-        let text = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
-        assert!(text.contains(&target(1).commitment.to_string()));
-    }
-
-    #[test]
-    fn refuses_state_of_another_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut e = engine(dir.path());
-        e.request(target(1));
-        e.state.to_bytes();
-        crate::fsio::write_atomic(&dir.path().join("state.json"), &e.state.to_bytes()).unwrap();
-        let other = AnchorKey::from_secret(SecretKey::from_slice(&[6; 32]).unwrap());
-        let rpc = BitcoinRpc::new("http://127.0.0.1:1", Auth::Cookie(dir.path().join("x")));
-        let err = AnchorEngine::open(
-            dir.path().join("state.json"),
-            other,
-            rpc,
-            Policy::for_network(Network::Regtest),
-        )
-        .unwrap_err();
-        assert!(matches!(err, EngineError::State { .. }), "{err}");
+    match result {
+        Err(e) if matches!(e, EngineError::State { .. }) => {
+            tracing::error!(target: "pantheon::anchor", error = %e, "cannot write anchor state");
+        }
+        Err(e) if !e.is_unreachable() => {
+            tracing::warn!(target: "pantheon::anchor", error = %e, "anchor tick failed");
+        }
+        _ => {}
     }
 }

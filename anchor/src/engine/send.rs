@@ -1,25 +1,37 @@
 //! Acting on Bitcoin: choosing coins and fees, signing, persisting and
 //! sending anchors, replacing stuck ones, abandoning those whose coins
-//! were spent elsewhere.
+//! were spent elsewhere. Part of the pure core: a send is a question
+//! ([`super::core::Query::Send`]) asked only after the state holding the
+//! transaction was written.
 
 use bitcoin::{Amount, FeeRate, Txid};
 
+use super::core::{Flow, Run};
 use super::state::{BlockRef, Phase, Tracked, Version};
-use super::{AnchorEngine, AnchorEvent, COINBASE_MATURITY, Result, Sent};
+use super::{AnchorEvent, COINBASE_MATURITY};
 use crate::payload::AnchorPayload;
 use crate::policy::FeePolicy;
 use crate::rpc::codes;
 use crate::txbuild::{self, Coin, TxBuildError};
 
-impl AnchorEngine {
+/// What a send attempt came to.
+#[derive(Clone, Copy)]
+pub(super) enum Sent {
+    Accepted,
+    FeeTooLow,
+    InputsMissing,
+    Refused,
+}
+
+struct Fees {
+    rate: FeeRate,
+    incremental: FeeRate,
+}
+
+impl Run<'_> {
     /// Sends unconfirmed anchors missing from the mempool, and replaces
     /// those stuck for `bump_after_blocks`.
-    pub(super) async fn push_unconfirmed(
-        &mut self,
-        tip: BlockRef,
-        in_mempool: &[Txid],
-        events: &mut Vec<AnchorEvent>,
-    ) -> Result<()> {
+    pub(super) fn push_unconfirmed(&mut self, tip: BlockRef, in_mempool: &[Txid]) -> Flow<()> {
         let mut index = 0;
         while index < self.state.anchors.len() {
             let anchor = &self.state.anchors[index];
@@ -29,15 +41,16 @@ impl AnchorEngine {
             }
             let len_before = self.state.anchors.len();
             if anchor.txids().iter().any(|t| in_mempool.contains(t)) {
+                let bump_after = u64::from(self.policy().bump_after_blocks);
                 let due = anchor
                     .sent_height
-                    .is_none_or(|h| tip.height >= h + u64::from(self.policy.bump_after_blocks));
+                    .is_none_or(|h| tip.height >= h + bump_after);
                 if due && !self.has_descendant(index) {
-                    self.replace(index, tip, events).await?;
+                    self.replace(index, tip)?;
                 }
             } else {
-                let outcome = self.send(index, tip, events).await?;
-                self.after_send(index, outcome, tip, events).await?;
+                let outcome = self.send(index, tip)?;
+                self.after_send(index, outcome, tip)?;
             }
             if self.state.anchors.len() == len_before {
                 index += 1;
@@ -60,32 +73,21 @@ impl AnchorEngine {
 
     /// Reacts to a failed send: replace when the fee was too low, abandon
     /// when the inputs are gone.
-    pub(super) async fn after_send(
-        &mut self,
-        index: usize,
-        outcome: Sent,
-        tip: BlockRef,
-        events: &mut Vec<AnchorEvent>,
-    ) -> Result<()> {
+    pub(super) fn after_send(&mut self, index: usize, outcome: Sent, tip: BlockRef) -> Flow<()> {
         match outcome {
             Sent::Accepted | Sent::Refused => Ok(()),
-            Sent::FeeTooLow => self.replace(index, tip, events).await,
-            Sent::InputsMissing => self.abandon_if_spent(index, tip, events).await,
+            Sent::FeeTooLow => self.replace(index, tip),
+            Sent::InputsMissing => self.abandon_if_spent(index, tip),
         }
     }
 
-    /// Sends the newest version of anchor `index`.
-    pub(super) async fn send(
-        &mut self,
-        index: usize,
-        tip: BlockRef,
-        events: &mut Vec<AnchorEvent>,
-    ) -> Result<Sent> {
+    /// Sends the newest version of anchor `index` (already persisted).
+    pub(super) fn send(&mut self, index: usize, tip: BlockRef) -> Flow<Sent> {
         let anchor = &self.state.anchors[index];
         let version = anchor.latest().clone();
         let txid = version.tx.compute_txid();
         if !version.accepted {
-            let check = self.rpc.test_mempool_accept(&version.tx).await?;
+            let check = self.test_accept(&version.tx)?;
             if !check.allowed {
                 let reason = check.reject_reason.unwrap_or_default();
                 if reason.contains("already-in-mempool") || reason.contains("already-known") {
@@ -96,8 +98,8 @@ impl AnchorEngine {
                 }
             }
         }
-        match self.rpc.send_raw_transaction(&version.tx).await {
-            Ok(_) => {
+        match self.send_tx(&version.tx)? {
+            Ok(()) => {
                 let anchor = &mut self.state.anchors[index];
                 let count = anchor.versions.len();
                 let replaces = (count > 1).then(|| anchor.versions[count - 2].tx.compute_txid());
@@ -107,14 +109,12 @@ impl AnchorEngine {
                     anchor.sent_height = Some(tip.height);
                 }
                 let fee = anchor.anchor_tx(&version).map_or(Amount::ZERO, |a| a.fee());
-                tracing::info!(target: "pantheon::anchor", %txid, height = anchor.target.height.get(), fee = fee.to_sat(), "anchor sent");
-                events.push(AnchorEvent::Broadcast {
+                self.events.push(AnchorEvent::Broadcast {
                     target: anchor.target,
                     txid,
                     fee,
                     replaces,
                 });
-                self.dirty = true;
                 Ok(Sent::Accepted)
             }
             Err(e) if e.is_unreachable() => Err(e.into()),
@@ -140,7 +140,6 @@ impl AnchorEngine {
         } else {
             Sent::Refused
         };
-        tracing::warn!(target: "pantheon::anchor", %txid, reason, "bitcoind refused the anchor transaction");
         if matches!(outcome, Sent::Refused) {
             self.health.last_error = Some(format!("bitcoind refused anchor {txid}: {reason}"));
         }
@@ -148,20 +147,15 @@ impl AnchorEngine {
     }
 
     /// Signs, persists and sends a BIP 125 replacement of anchor `index`.
-    async fn replace(
-        &mut self,
-        index: usize,
-        tip: BlockRef,
-        events: &mut Vec<AnchorEvent>,
-    ) -> Result<()> {
-        let fees = self.fees().await?;
+    fn replace(&mut self, index: usize, tip: BlockRef) -> Flow<()> {
+        let fees = self.fees()?;
         let anchor = &self.state.anchors[index];
         let Some(previous) = anchor.anchor_tx(anchor.latest()) else {
             return Ok(());
         };
         let payload = AnchorPayload::new(anchor.target.commitment);
         let replacement = match txbuild::build_replacement(
-            &self.key,
+            self.key(),
             &previous,
             &anchor.coins(),
             &payload,
@@ -174,78 +168,53 @@ impl AnchorEngine {
                 return Ok(());
             }
         };
-        if replacement.fee_rate() > self.policy.max_fee_rate {
+        let cap = self.policy().max_fee_rate;
+        if replacement.fee_rate() > cap {
             self.health.last_error = Some(format!(
                 "anchor {} is stuck but a replacement would pay {} sat/vB, above the cap of {}",
                 previous.txid(),
                 replacement.fee_rate().to_sat_per_vb_ceil(),
-                self.policy.max_fee_rate.to_sat_per_vb_floor()
+                cap.to_sat_per_vb_floor()
             ));
             return Ok(());
         }
-        tracing::info!(
-            target: "pantheon::anchor",
-            old = %previous.txid(),
-            new = %replacement.txid(),
-            fee = replacement.fee().to_sat(),
-            "replacing stuck anchor"
-        );
         self.state.anchors[index].versions.push(Version {
             tx: replacement.tx().clone(),
             accepted: false,
         });
-        self.dirty = true;
         // Written before bitcoind sees it.
-        if let Err(e) = self.persist().await {
-            self.state.anchors[index].versions.pop();
-            return Err(e);
-        }
-        match self.send(index, tip, events).await? {
-            Sent::InputsMissing => self.abandon_if_spent(index, tip, events).await,
+        self.persisted(replacement.txid(), |state| {
+            state.anchors[index].versions.pop();
+        })?;
+        match self.send(index, tip)? {
+            Sent::InputsMissing => self.abandon_if_spent(index, tip),
             _ => Ok(()),
         }
     }
 
     /// Abandons anchor `index` if one of its inputs is spent or gone from
     /// the best chain while no version of it is in a block.
-    async fn abandon_if_spent(
-        &mut self,
-        index: usize,
-        tip: BlockRef,
-        events: &mut Vec<AnchorEvent>,
-    ) -> Result<()> {
+    fn abandon_if_spent(&mut self, index: usize, tip: BlockRef) -> Flow<()> {
         // A confirmed version would have been found by a scan up to the tip.
         if self.state.scanned != Some(tip) {
             return Ok(());
         }
         let own = self.state.own_txids();
-        let anchor = &self.state.anchors[index];
+        let inputs = self.state.anchors[index].inputs.clone();
         let mut missing = false;
-        for coin in &anchor.inputs {
+        for coin in &inputs {
             if own.contains(&coin.outpoint.txid) {
                 // Waiting for our own parent to confirm again.
                 return Ok(());
             }
-            if self
-                .rpc
-                .get_tx_out(&coin.outpoint.txid, coin.outpoint.vout, false)
-                .await?
-                .is_none()
-            {
+            if !self.tx_out_unspent(coin.outpoint)? {
                 missing = true;
             }
         }
-        if !missing || self.rpc.get_best_block_hash().await? != tip.hash {
+        if !missing || self.best_hash()? != tip.hash {
             return Ok(());
         }
         let anchor = self.state.anchors.remove(index);
-        let txids = anchor.txids();
-        tracing::warn!(
-            target: "pantheon::anchor",
-            height = anchor.target.height.get(),
-            ?txids,
-            "anchor inputs were spent by another transaction; anchoring the target again"
-        );
         if self
             .state
             .waiting
@@ -253,21 +222,16 @@ impl AnchorEngine {
         {
             self.state.waiting = Some(anchor.target);
         }
-        events.push(AnchorEvent::Abandoned {
+        self.events.push(AnchorEvent::Abandoned {
             target: anchor.target,
-            txids,
+            txids: anchor.txids(),
         });
-        self.dirty = true;
         Ok(())
     }
 
     /// Builds, signs and persists the anchor for the waiting target, when
     /// no anchor is unconfirmed. Returns its index.
-    pub(super) async fn create_next(
-        &mut self,
-        tip: BlockRef,
-        events: &mut Vec<AnchorEvent>,
-    ) -> Result<Option<usize>> {
+    pub(super) fn create_next(&mut self, tip: BlockRef) -> Flow<Option<usize>> {
         if self.state.has_unconfirmed() {
             return Ok(None);
         }
@@ -280,24 +244,23 @@ impl AnchorEngine {
             .is_some_and(|h| h >= target.height.get())
         {
             self.state.waiting = None;
-            self.dirty = true;
             return Ok(None);
         }
-        let fees = self.fees().await?;
-        let coins = self.find_coins(tip).await?;
+        let fees = self.fees()?;
+        let coins = self.find_coins(tip)?;
         let selected = match txbuild::select_coins(&coins, fees.rate) {
             Ok(selected) => selected,
             Err(TxBuildError::InsufficientFunds { needed, available }) => {
-                self.no_funds(needed, available, events);
+                self.no_funds(needed, available);
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),
         };
         let payload = AnchorPayload::new(target.commitment);
-        let anchor = match txbuild::build_anchor(&self.key, &selected, &payload, fees.rate) {
+        let anchor = match txbuild::build_anchor(self.key(), &selected, &payload, fees.rate) {
             Ok(anchor) => anchor,
             Err(TxBuildError::InsufficientFunds { needed, available }) => {
-                self.no_funds(needed, available, events);
+                self.no_funds(needed, available);
                 return Ok(None);
             }
             Err(e) => return Err(e.into()),
@@ -318,33 +281,22 @@ impl AnchorEngine {
         if self.state.scanned.is_none() {
             self.state.scanned = Some(tip);
         }
-        self.dirty = true;
         // Written before bitcoind sees it.
-        if let Err(e) = self.persist().await {
-            self.state.anchors.pop();
-            self.state.waiting = Some(target);
-            return Err(e);
-        }
-        tracing::info!(
-            target: "pantheon::anchor",
-            txid = %anchor.txid(),
-            height = target.height.get(),
-            fee = anchor.fee().to_sat(),
-            vsize = anchor.vsize(),
-            "anchor signed"
-        );
+        self.persisted(anchor.txid(), |state| {
+            state.anchors.pop();
+            state.waiting = Some(target);
+        })?;
         Ok(Some(self.state.anchors.len() - 1))
     }
 
-    fn no_funds(&mut self, needed: Amount, available: Amount, events: &mut Vec<AnchorEvent>) {
+    fn no_funds(&mut self, needed: Amount, available: Amount) {
+        let address = self.address().clone();
         let message = format!(
-            "no funds to anchor: send at least {needed} to {} (spendable: {available})",
-            self.address
+            "no funds to anchor: send at least {needed} to {address} (spendable: {available})"
         );
         if self.health.no_funds != Some(needed) {
-            tracing::warn!(target: "pantheon::anchor", %needed, %available, address = %self.address, "no funds to anchor");
-            events.push(AnchorEvent::NoFunds {
-                address: self.address.clone(),
+            self.events.push(AnchorEvent::NoFunds {
+                address,
                 needed,
                 available,
             });
@@ -354,14 +306,11 @@ impl AnchorEngine {
     }
 
     /// Our spendable confirmed coins.
-    async fn find_coins(&mut self, tip: BlockRef) -> Result<Vec<Coin>> {
+    fn find_coins(&mut self, tip: BlockRef) -> Flow<Vec<Coin>> {
         let unspents = match &self.health.coins {
             Some((at, unspents)) if *at == tip.hash => unspents.clone(),
             _ => {
-                let scan = self
-                    .rpc
-                    .scan_tx_out_set(&[format!("addr({})", self.address)])
-                    .await?;
+                let scan = self.coins_scan()?;
                 // Cached only when the scan saw the tip we work from.
                 if scan.best_block == tip.hash {
                     self.health.coins = Some((tip.hash, scan.unspents.clone()));
@@ -392,31 +341,22 @@ impl AnchorEngine {
         Ok(coins)
     }
 
-    async fn fees(&self) -> Result<Fees> {
-        let info = self.rpc.get_mempool_info().await?;
-        let rate = match self.policy.fee {
+    fn fees(&self) -> Flow<Fees> {
+        let info = self.mempool_info()?;
+        let rate = match self.policy().fee {
             FeePolicy::Fixed(rate) => rate,
             FeePolicy::Estimate {
                 target_blocks,
                 floor,
                 cap,
-            } => {
-                let estimate = self
-                    .rpc
-                    .estimate_smart_fee(target_blocks)
-                    .await?
-                    .unwrap_or(floor);
-                estimate.clamp(floor, cap)
-            }
+            } => self
+                .fee_estimate(target_blocks)?
+                .unwrap_or(floor)
+                .clamp(floor, cap),
         };
         Ok(Fees {
             rate: rate.max(info.mempool_min_fee).max(info.min_relay_fee),
             incremental: info.incremental_relay_fee,
         })
     }
-}
-
-struct Fees {
-    rate: FeeRate,
-    incremental: FeeRate,
 }

@@ -37,7 +37,9 @@ pub const RECENT: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct State {
+    /// [`STATE_VERSION`].
     pub version: u32,
+    /// The network anchored to.
     pub network: Network,
     /// Hex of our output script; a different key refuses the file.
     pub script_pubkey: String,
@@ -52,6 +54,8 @@ pub struct State {
 }
 
 impl State {
+    /// The state of an engine that never ran.
+    #[must_use]
     pub fn new(network: Network, script_pubkey: String) -> Self {
         Self {
             version: STATE_VERSION,
@@ -64,13 +68,25 @@ impl State {
         }
     }
 
+    /// Reads the state file (`None`: there is none yet).
+    ///
+    /// # Errors
+    /// An unreadable or invalid file.
     pub fn load(path: &Path) -> Result<Option<Self>, String> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.to_string()),
         };
-        let state: Self = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        Self::from_bytes(&bytes).map(Some)
+    }
+
+    /// Reads a state file's contents.
+    ///
+    /// # Errors
+    /// Invalid JSON, another version, an anchor without a transaction.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let state: Self = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         if state.version != STATE_VERSION {
             return Err(format!("unsupported state version {}", state.version));
         }
@@ -82,9 +98,11 @@ impl State {
                 ));
             }
         }
-        Ok(Some(state))
+        Ok(state)
     }
 
+    /// The state file's contents.
+    #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes =
             serde_json::to_vec_pretty(self).expect("the state serializes: plain data, string keys");
@@ -100,6 +118,8 @@ impl State {
             .collect()
     }
 
+    /// Whether an anchor is in no block of the best chain.
+    #[must_use]
     pub fn has_unconfirmed(&self) -> bool {
         self.anchors
             .iter()
@@ -113,6 +133,7 @@ impl State {
         tracked.chain(settled).max()
     }
 
+    /// Moves anchor `index` to the settled history.
     pub fn settle(&mut self, index: usize) {
         let anchor = self.anchors.remove(index);
         if let Phase::InBlock {
@@ -138,7 +159,9 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlockRef {
+    /// Its height.
     pub height: u64,
+    /// Its hash.
     pub hash: BlockHash,
 }
 
@@ -146,9 +169,13 @@ pub struct BlockRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tracked {
+    /// What it anchors.
     pub target: Target,
+    /// The coins every version spends.
     pub inputs: Vec<StoredCoin>,
+    /// Every signed version, oldest first (replacements after).
     pub versions: Vec<Version>,
+    /// Where it stands.
     pub phase: Phase,
     /// Tip height when the newest accepted version was first accepted
     /// (or when a reorg put the anchor back): the replacement clock.
@@ -158,6 +185,8 @@ pub struct Tracked {
 }
 
 impl Tracked {
+    /// The inputs as coins.
+    #[must_use]
     pub fn coins(&self) -> Vec<Coin> {
         self.inputs
             .iter()
@@ -168,20 +197,28 @@ impl Tracked {
             .collect()
     }
 
+    /// What the inputs are worth.
+    #[must_use]
     pub fn input_total(&self) -> Amount {
         Amount::from_sat(self.inputs.iter().map(|c| c.value_sat).sum())
     }
 
+    /// The newest version.
+    #[must_use]
     pub fn latest(&self) -> &Version {
         self.versions
             .last()
             .expect("an anchor has at least one version (checked at load and creation)")
     }
 
+    /// A version with its fee known.
+    #[must_use]
     pub fn anchor_tx(&self, version: &Version) -> Option<AnchorTx> {
         AnchorTx::from_parts(version.tx.clone(), self.input_total()).ok()
     }
 
+    /// Every version's txid.
+    #[must_use]
     pub fn txids(&self) -> Vec<Txid> {
         self.versions.iter().map(|v| v.tx.compute_txid()).collect()
     }
@@ -191,7 +228,9 @@ impl Tracked {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredCoin {
+    /// The output.
     pub outpoint: OutPoint,
+    /// Its value in satoshis.
     pub value_sat: u64,
 }
 
@@ -208,6 +247,7 @@ impl From<Coin> for StoredCoin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Version {
+    /// The signed transaction.
     #[serde(rename = "raw_tx", with = "tx_hex")]
     pub tx: Transaction,
     /// Whether bitcoind ever accepted it.
@@ -222,8 +262,11 @@ pub enum Phase {
     Unconfirmed,
     /// In a block of the best chain.
     InBlock {
+        /// The version in the block.
         txid: Txid,
+        /// The block.
         block_hash: BlockHash,
+        /// Its height.
         block_height: u64,
     },
 }
@@ -232,9 +275,13 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settled {
+    /// What it anchored.
     pub target: Target,
+    /// The transaction that confirmed.
     pub txid: Txid,
+    /// Its block.
     pub block_hash: BlockHash,
+    /// The block's height.
     pub block_height: u64,
 }
 
