@@ -113,6 +113,9 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
+/// Attempts at starting bitcoind on freshly drawn ports.
+const START_ATTEMPTS: u32 = 3;
+
 /// A free TCP port on 127.0.0.1 (free when asked; the OS may hand it out
 /// again later).
 ///
@@ -204,21 +207,37 @@ impl Regtest {
             what: "finding a free port".to_owned(),
             source,
         };
-        let rpc_port = free_port().map_err(port_err)?;
-        let p2p_port = free_port().map_err(port_err)?;
         let cookie = datadir.join("regtest").join(".cookie");
-        let rpc = BitcoinRpc::new(format!("http://127.0.0.1:{rpc_port}"), Auth::Cookie(cookie));
         let mut node = Self {
             exe,
             datadir,
-            rpc_port,
-            p2p_port,
+            rpc_port: 0,
+            p2p_port: 0,
             extra_args,
             child: None,
-            rpc,
+            rpc: BitcoinRpc::new("http://127.0.0.1:0", Auth::Cookie(cookie.clone())),
         };
-        node.spawn_and_wait().await?;
-        Ok(node)
+        // A port free when asked may be taken by another process before
+        // bitcoind binds it (any listener on port 0 can draw it): then
+        // bitcoind exits at once, and new ports are drawn.
+        let mut attempt = 1;
+        loop {
+            node.rpc_port = free_port().map_err(port_err)?;
+            node.p2p_port = free_port().map_err(port_err)?;
+            node.rpc = BitcoinRpc::new(
+                format!("http://127.0.0.1:{}", node.rpc_port),
+                Auth::Cookie(cookie.clone()),
+            );
+            match node.spawn_and_wait().await {
+                Err(BitcoindError::Start { reason })
+                    if reason.contains("Unable to bind") && attempt < START_ATTEMPTS =>
+                {
+                    tracing::warn!(target: "pantheon::anchor", attempt, "bitcoind could not bind its ports; drawing new ones");
+                    attempt += 1;
+                }
+                other => return other.map(|()| node),
+            }
+        }
     }
 
     fn args(&self) -> Vec<String> {

@@ -36,7 +36,11 @@
 //!   consensus and RPC need, RocksDB, and the admission queue. They import
 //!   no RPC type (`grep -rn pantheon_rpc node/src/chain.rs node/src/store.rs
 //!   node/src/mempool.rs node/src/consensus` is empty).
-//! - `consensus/`: Malachite behind our context, codec and signing.
+//! - `consensus/`: Malachite behind our context, codec and signing; the
+//!   host that answers Malachite is a pure core (`consensus::host`: one
+//!   method per request, returning its answer and effects, time as an
+//!   argument) and a driver (`consensus::app`) that carries the effects
+//!   out, in the same shape as `pantheon-anchor`'s engine (ADR 0016).
 //! - `anchoring`: the node's side of `pantheon-anchor`.
 //! - `relay`, `config`, `keyfile`, `devbitcoin`: transaction relay, the
 //!   TOML configuration, key files, and the managed regtest bitcoind.

@@ -126,7 +126,6 @@ pub struct ValidatorSet {
     validators: Arc<Vec<Validator>>,
     total: u64,
     equal_powers: bool,
-    inner: Arc<genesis::ValidatorSet>,
 }
 
 impl ValidatorSet {
@@ -148,14 +147,7 @@ impl ValidatorSet {
             total: set.total_power(),
             equal_powers,
             validators: Arc::new(validators),
-            inner: Arc::new(set.clone()),
         }
-    }
-
-    /// The runtime's validator set (for `CommitCertificate::verify`).
-    #[must_use]
-    pub fn runtime(&self) -> &genesis::ValidatorSet {
-        &self.inner
     }
 
     /// The validator whose key is `key`.

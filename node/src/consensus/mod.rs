@@ -9,7 +9,8 @@
 //! | [`context`] | Malachite `Context` for Pantheon: heights, validator indexes, block headers as values |
 //! | [`signing`] | ML-DSA-65 signer and verifier; Malachite certificates <-> [`pantheon_runtime::block::CommitCertificate`] |
 //! | [`codec`] | wire and WAL encoding of every Malachite message |
-//! | [`app`] | the app-channel event loop: build, stream, reassemble, validate, commit, serve sync |
+//! | [`host`] | the pure core of the consensus host: one method per Malachite request (build, stream, reassemble, judge, commit, serve sync), returning its answer and the effects to carry out; no I/O, time as an argument |
+//! | [`app`] | the driver: Malachite's app channel in, the host's answers out, its effects carried out on the chain, the undecided store and the network |
 //! | [`undecided`] | what consensus persists beside its WAL so it never equivocates after a restart |
 //! | [`engine`] | Malachite configuration, network identity, engine start-up |
 //!
@@ -21,5 +22,8 @@ pub mod app;
 pub mod codec;
 pub mod context;
 pub mod engine;
+pub mod host;
+#[cfg(test)]
+mod host_tests;
 pub mod signing;
 pub mod undecided;
