@@ -14,7 +14,10 @@ branch, proof of work, linkage) and the full anchored proof bundles of
 both versions, link by link, with tampered copies refused at the right link;
 the malformed bundles of bundle-malformed.json read as FORMATS 22.6 says
 (the JSON structure first, then each member by the link that uses it), each
-refused at the link the file names; and the path limits of 22.7.
+refused at the link the file names; the path limits of 22.7; and the
+audit records of records.json (section 23): RFC 8785 bodies, envelopes,
+signatures, record hashes, the stream's chain, manifest and approval
+links, the batch tree, and the refused records at their links.
 
 Usage:  python3 verify_vectors.py [DIR]      (DIR defaults to this file's directory)
 
@@ -56,12 +59,29 @@ TAG_STATE_KEY = b"pantheon/v1/state-key"
 TAG_STATE_VALUE = b"pantheon/v1/state-value"
 TAG_ANCHOR = b"pantheon/v1/anchor"
 TAG_CERTIFICATE = b"pantheon/v1/certificate"
+TAG_RECORD = b"pantheon/v1/record"
+TAG_RECORD_BODY = b"pantheon/v1/record-body"
 
 CTX_REGISTER = b"pantheon/v1/register-operator"
 CTX_SUBMIT = b"pantheon/v1/submit-root"
 CTX_TRANSFER = b"pantheon/v1/transfer"
 CTX_VOTE = b"pantheon/v1/vote"
 CTX_ANCHOR_RECORD = b"pantheon/v1/anchor-record"
+CTX_RECORD = b"pantheon/v1/record"
+CTX_APPROVAL = b"pantheon/v1/approval"
+
+# Audit records (FORMATS.md 23).
+RECORD_VERSION = 1
+MAX_STREAM_LEN = 64
+MAX_BODY_LEN = 1 << 20
+MAX_SAFE_INTEGER = 2**53 - 1
+RECORD_KINDS = {1: "decision", 2: "manifest", 3: "approval", 4: "event"}
+KIND_MEMBERS = {
+    "decision": [("inputs", "hash"), ("output", "hash"), ("policy", "present"), ("score", "number")],
+    "manifest": [("model", "hash"), ("tokenizer", "hash"), ("system_prompt", "hash"), ("data", "hash")],
+    "approval": [("subject", "hash"), ("approver", "public_key"), ("signature", "signature")],
+    "event": [],
+}
 
 KIND_REGISTER, KIND_SUBMIT, KIND_TRANSFER, KIND_ANCHOR, KIND_ANCHOR_WITH_PART = 1, 2, 3, 4, 5
 KIND_CONTEXT = {KIND_REGISTER: CTX_REGISTER, KIND_SUBMIT: CTX_SUBMIT, KIND_TRANSFER: CTX_TRANSFER,
@@ -2222,6 +2242,260 @@ def check_bundle(d: str, genesis: dict, anchor: dict) -> None:
             R.check(f"{name}: k=4 with 3 headers is refused ({e})", str(e).startswith("bitcoin: confirmations"))
 
 
+
+# --------------------------------------------------------------------------
+# Audit records (FORMATS.md 23)
+# --------------------------------------------------------------------------
+
+class RecordError(Exception):
+    """A refused record; `link` names the failing link."""
+
+    def __init__(self, link: str, detail: str) -> None:
+        super().__init__(f"{link}: {detail}")
+        self.link = link
+
+
+def jcs_number(x) -> str:
+    """ECMAScript Number::toString, as RFC 8785 3.2.2.3 requires."""
+    if isinstance(x, bool):
+        raise RecordError("body", "not a number")
+    if isinstance(x, int) or float(x).is_integer():
+        if abs(x) > MAX_SAFE_INTEGER:
+            raise RecordError("body", f"integer {x} beyond 2^53 - 1")
+        return str(int(x))
+    sign = "-" if x < 0 else ""
+    text = repr(abs(float(x)))  # the shortest round-trip digits, as ECMAScript
+    mantissa, _, exp = text.partition("e")
+    whole, _, frac = mantissa.partition(".")
+    all_digits = whole + frac
+    lead = len(all_digits) - len(all_digits.lstrip("0"))
+    digits = all_digits.lstrip("0").rstrip("0")
+    n = len(whole) - lead + int(exp or 0)  # value = 0.digits x 10^n
+    k = len(digits)
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        out = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e > 0 else "-") + str(abs(e))
+    return sign + out
+
+
+def jcs(v) -> str:
+    """RFC 8785 canonical JSON of a parsed value."""
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, (int, float)):
+        return jcs_number(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ",".join(jcs(x) for x in v) + "]"
+    if isinstance(v, dict):
+        keys = sorted(v, key=lambda k: k.encode("utf-16-be"))
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + jcs(v[k]) for k in keys) + "}"
+    raise RecordError("body", f"not JSON: {type(v).__name__}")
+
+
+def canonical_body(body) -> bytes:
+    if not isinstance(body, dict):
+        raise RecordError("body", "must be a JSON object")
+    out = jcs(body).encode("utf-8")
+    if len(out) > MAX_BODY_LEN:
+        raise RecordError("body", "too large")
+    return out
+
+
+def record_body_hash(body) -> bytes:
+    return tagged(TAG_RECORD_BODY, canonical_body(body))
+
+
+def decode_envelope(r: Reader) -> dict:
+    r.version("record", RECORD_VERSION)
+    e = {"operator": r.take(32)}
+    stream = r.short_bytes("stream", MAX_STREAM_LEN)
+    if not stream or any(not (chr(b).islower() or chr(b).isdigit() or chr(b) in "._/-") or b > 0x7f for b in stream):
+        raise DecodeError("stream: 1 to 64 bytes of [a-z0-9._/-]")
+    e["stream"] = stream.decode("ascii")
+    e["index"] = r.u64()
+    e["prev"] = r.take(32)
+    e["time_ms"] = r.u64()
+    kind = r.u8()
+    if kind not in RECORD_KINDS:
+        raise DecodeError(f"kind: invalid tag {kind}")
+    e["kind"] = RECORD_KINDS[kind]
+    tag = r.u8()
+    if tag not in (0, 1):
+        raise DecodeError(f"manifest: invalid tag {tag}")
+    e["manifest"] = r.take(32) if tag == 1 else None
+    e["body_hash"] = r.take(32)
+    return e
+
+
+def encode_envelope(e: dict) -> bytes:
+    kind = {v: k for k, v in RECORD_KINDS.items()}[e["kind"]]
+    stream = e["stream"].encode("ascii")
+    manifest = b"\x00" if e["manifest"] is None else b"\x01" + e["manifest"]
+    return (bytes([RECORD_VERSION]) + e["operator"] + bytes([len(stream)]) + stream + be(e["index"], 8)
+            + e["prev"] + be(e["time_ms"], 8) + bytes([kind]) + manifest + e["body_hash"])
+
+
+def decode_record(data: bytes) -> tuple[dict, bytes, bytes]:
+    """(envelope fields, envelope bytes, signature) of a sealed record."""
+    r = Reader(data)
+    e = decode_envelope(r)
+    env = data[:r.pos]
+    sig = r.take(SIGNATURE_LEN)
+    if r.pos != len(data):
+        raise DecodeError("trailing bytes after the record")
+    return e, env, sig
+
+
+def check_envelope_rules(e: dict) -> None:
+    if e["kind"] == "decision" and e["manifest"] is None:
+        raise RecordError("manifest", "a decision must name the manifest in force")
+    if e["kind"] in ("manifest", "approval") and e["manifest"] is not None:
+        raise RecordError("manifest", "only decisions and events name a manifest")
+
+
+def check_kind_members(kind: str, body: dict) -> None:
+    for member, what in KIND_MEMBERS[kind]:
+        if member not in body:
+            raise RecordError("kind", f"{kind}: {member} is missing")
+        v = body[member]
+        if what == "hash":
+            ok = isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+        elif what == "number":
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        elif what == "present":
+            ok = v is not None
+        else:
+            want = PUBLIC_KEY_LEN if what == "public_key" else SIGNATURE_LEN
+            try:
+                ok = isinstance(v, str) and len(base64.b64decode(v, validate=True)) == want
+            except ValueError:
+                ok = False
+        if not ok:
+            raise RecordError("kind", f"{kind}: {member} is malformed")
+
+
+def verify_record(data: bytes, public_key: bytes, body=None) -> dict:
+    """Verifies a sealed record (and its body, if given); raises RecordError."""
+    try:
+        e, env, sig = decode_record(data)
+    except DecodeError as err:
+        raise RecordError("record", str(err)) from err
+    check_envelope_rules(e)
+    if key_id(public_key) != e["operator"]:
+        raise RecordError("signature", "the public key is not the record's operator")
+    if not mldsa_verify(public_key, env, sig, CTX_RECORD):
+        raise RecordError("signature", "does not verify")
+    if body is not None:
+        if record_body_hash(body) != e["body_hash"]:
+            raise RecordError("body", "does not match body_hash")
+        check_kind_members(e["kind"], body)
+        if e["kind"] == "approval":
+            subject = h2b(body["subject"], 32)
+            approver = base64.b64decode(body["approver"])
+            asig = base64.b64decode(body["signature"])
+            if not mldsa_verify(approver, e["operator"] + subject, asig, CTX_APPROVAL):
+                raise RecordError("approval", "the approver's signature does not verify")
+    e["hash"] = tagged(TAG_RECORD, data)
+    return e
+
+
+def record_follows(e: dict, prev: dict | None) -> None:
+    if prev is None:
+        if e["index"] != 0 or e["prev"] != ZERO:
+            raise RecordError("chain", "no predecessor")
+        return
+    if (prev["operator"], prev["stream"]) != (e["operator"], e["stream"]):
+        raise RecordError("chain", "another operator or stream")
+    if e["index"] != prev["index"] + 1:
+        raise RecordError("chain", f"index {e['index']} follows {prev['index']}")
+    if e["prev"] != prev["hash"]:
+        raise RecordError("chain", "prev is not the previous record's hash")
+
+
+def check_records(d: str) -> None:
+    v = load(d, "records")
+    for i, c in enumerate(v["jcs"]):
+        n = f"jcs[{i}]"
+        body = json.loads(c["input"])
+        R.eq(f"{n}: RFC 8785 canonical form", jcs(body), c["canonical"])
+        R.eq(f"{n}: body_hash = tagged(record-body, canonical)", record_body_hash(body), c["body_hash"])
+    operator_pk = mldsa_public_key(h2b(v["operator_seed"], SEED_LEN))
+    approver_pk = mldsa_public_key(h2b(v["approver_seed"], SEED_LEN))
+    R.eq("records: operator id from its seed", key_id(operator_pk), v["operator"])
+    R.eq("records: approver id from its seed", key_id(approver_pk), v["approver"])
+    prev = None
+    by_hash: dict[bytes, dict] = {}
+    leaves = []
+    for rec in v["records"]:
+        n = f"records[{rec['name']}]"
+        data = h2b(rec["envelope"]) + h2b(rec["signature"], SIGNATURE_LEN)
+        f = rec["fields"]
+        fields = {"operator": h2b(f["operator"], 32), "stream": f["stream"], "index": f["index"],
+                  "prev": h2b(f["prev"], 32), "time_ms": f["time_ms"], "kind": f["kind"],
+                  "manifest": None if f["manifest"] is None else h2b(f["manifest"], 32),
+                  "body_hash": h2b(f["body_hash"], 32)}
+        R.eq(f"{n}: envelope re-encoded from its fields", encode_envelope(fields), rec["envelope"])
+        R.eq(f"{n}: body canonical form", jcs(rec["body"]), rec["body_canonical"])
+        try:
+            e = verify_record(data, operator_pk, rec["body"])
+            R.check(f"{n}: signature, body hash, kind members (and approval) verify", True)
+        except RecordError as err:
+            R.check(f"{n}: verifies", False, str(err))
+            continue
+        R.eq(f"{n}: record_hash = tagged(record, envelope || signature)", e["hash"], rec["record_hash"])
+        R.eq(f"{n}: leaf = SHA-256(0x00 || record_hash)", log_leaf(e["hash"]), rec["leaf"])
+        try:
+            record_follows(e, prev)
+            R.check(f"{n}: follows the previous record of its stream", True)
+        except RecordError as err:
+            R.check(f"{n}: follows the previous record", False, str(err))
+        if e["manifest"] is not None:
+            m = by_hash.get(e["manifest"])
+            R.check(f"{n}: its manifest is an earlier manifest record", m is not None and m["kind"] == "manifest")
+        if e["kind"] == "approval":
+            R.check(f"{n}: approves an earlier record", h2b(rec["body"]["subject"], 32) in by_hash)
+        by_hash[e["hash"]] = e
+        leaves.append(log_leaf(e["hash"]))
+        prev = e
+    b = v["batch"]
+    root = mth(leaves)
+    R.eq("records: batch root = MTH(leaves)", root, b["root"])
+    for p in b["paths"]:
+        path = [h2b(x, 32) for x in p["path"]]
+        R.check(f"records: inclusion path of record {p['index']} verifies",
+                verify_inclusion(p["index"], b["size"], path, leaves[p["index"]], root))
+    first = None
+    for rec in v["records"][:1]:
+        first = verify_record(h2b(rec["envelope"]) + h2b(rec["signature"]), operator_pk)
+    for bad in v["invalid"]:
+        n = f"invalid[{bad['name']}]"
+        try:
+            if "body_text" in bad:
+                canonical_body(json.loads(bad["body_text"]))
+            elif "envelope" in bad:
+                r = Reader(h2b(bad["envelope"]))
+                check_envelope_rules(decode_envelope(r))
+            else:
+                e = verify_record(h2b(bad["record"]), operator_pk, bad.get("body"))
+                if "follows" in bad:
+                    record_follows(e, first)
+            R.check(f"{n}: refused", False, "accepted")
+        except RecordError as err:
+            R.eq(f"{n}: refused at link {bad['link']}", err.link, bad["link"])
+
+
 def main(argv: list[str]) -> int:
     d = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     sections = [("constants", lambda: check_constants())]
@@ -2249,6 +2523,7 @@ def main(argv: list[str]) -> int:
         ("bitcoin-part.json", lambda: check_bitcoin_part(d)),
         ("bundle-limits.json", lambda: check_limits(d)),
         ("bundle-malformed.json", lambda: check_malformed(d, state["genesis"])),
+        ("records.json", lambda: check_records(d)),
     ]
     for name, fn in sections:
         print(f"== {name}")

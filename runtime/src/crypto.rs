@@ -72,6 +72,10 @@ pub enum SignContext {
     ValidatorProof,
     /// A validator's record of a Bitcoin anchor (transaction kind 4).
     AnchorRecord,
+    /// An operator's audit record (FORMATS 23).
+    Record,
+    /// A governance approval of an audit record by another key (FORMATS 23).
+    Approval,
 }
 
 impl SignContext {
@@ -86,6 +90,8 @@ impl SignContext {
             Self::Proposal => "pantheon/v1/proposal",
             Self::ValidatorProof => "pantheon/v1/validator-proof",
             Self::AnchorRecord => "pantheon/v1/anchor-record",
+            Self::Record => "pantheon/v1/record",
+            Self::Approval => "pantheon/v1/approval",
         }
     }
 }

@@ -153,6 +153,10 @@ pub enum Domain {
     Anchor,
     /// A commit certificate carried by the next block (header version 2).
     Certificate,
+    /// A sealed audit record (envelope and signature), FORMATS 23.
+    Record,
+    /// The canonical (RFC 8785) body of an audit record, FORMATS 23.
+    RecordBody,
 }
 
 impl Domain {
@@ -168,6 +172,8 @@ impl Domain {
             Self::StateValue => "pantheon/v1/state-value",
             Self::Anchor => "pantheon/v1/anchor",
             Self::Certificate => "pantheon/v1/certificate",
+            Self::Record => "pantheon/v1/record",
+            Self::RecordBody => "pantheon/v1/record-body",
         }
     }
 }

@@ -20,6 +20,7 @@
 //! | [`block`] | block header, block, votes, commit certificates |
 //! | [`genesis`] | validator set, fee schedule, allocations, genesis hash |
 //! | [`proof`] | self-contained proof bundles and their offline verification |
+//! | [`record`] | operators' audit records: envelope, JCS body, signature, chain, batch tree |
 //! | [`ledger`] | block execution: the state machine |
 //! | [`vectors`] | the test vectors published in `docs/vectors` |
 //!
@@ -88,6 +89,7 @@ pub mod hash;
 pub mod ledger;
 pub mod log;
 pub mod proof;
+pub mod record;
 pub mod smt;
 pub mod state;
 pub mod tx;

@@ -24,6 +24,7 @@ use crate::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBo
 
 mod anchor;
 mod bundles;
+mod records;
 
 pub use anchor::{SYNTHETIC_BITS, synthetic_bitcoin_part, worked_example_part};
 
@@ -114,6 +115,10 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "bitcoin-part",
             json: anchor::worked_example(),
+        },
+        VectorFile {
+            name: "records",
+            json: records::records(),
         },
     ]
 }

@@ -1,0 +1,26 @@
+//! The operator library: an operator's application links it to seal one
+//! audit record per decision, durably, signed and hash-chained, before it
+//! acts (it exists so that every operator does not invent its own record
+//! log, and so that a record can be followed from the operator's disk to
+//! Bitcoin).
+//!
+//! [`RecordLog::append`] returns only when the record is on the operator's
+//! disk (written and fsynced, appends from many threads sharing one fsync:
+//! group commit), chained to the previous record of its stream and signed
+//! with the operator's ML-DSA-65 key (`docs/FORMATS.md` section 23). The
+//! caller may act only after it returns: if the record cannot be written,
+//! `append` errors and the log refuses further appends until it is opened
+//! again (fail closed). A crash at any moment loses nothing that `append`
+//! returned; a record cut short by the crash is dropped when the log is
+//! next opened.
+//!
+//! | module | one idea |
+//! |---|---|
+//! | [`log`] | the durable, group-committed record log on disk |
+//!
+//! Still to come (issue 13): batches and their outbox of `SubmitRoot`s,
+//! record proofs, completeness exports, the `pantheon records` commands.
+
+pub mod log;
+
+pub use log::{Entry, LogError, RecordLog, Sealed};

@@ -1,0 +1,623 @@
+//! The record log: one append-only file, `records.log`, in the operator's
+//! directory.
+//!
+//! ```text
+//! records.log = "pantheon-records/1\n"  frame*
+//! frame       = len:u32 BE  payload  check
+//! payload     = record_len:u16 BE  record (FORMATS 23.4)  canonical body (23.2)
+//! check       = SHA-256(payload)[0..8]
+//! ```
+//!
+//! This file is the operator's own storage, not a format anyone else
+//! hashes: what leaves it (records, their hashes, batch roots) is
+//! specified in `docs/FORMATS.md`. The check lets [`RecordLog::open`] tell
+//! a frame cut short by a crash (the last one: dropped, the file truncated
+//! to the frames before it) from damage in the middle (refused).
+//!
+//! **Group commit.** An append seals its record under the log's lock (the
+//! stream's next index and `prev` are only known there, so records are
+//! signed one after another) and queues its frame. The first appender
+//! that finds no write in progress takes every queued frame, writes them
+//! with one `write` and one `fsync`, and wakes the others; everyone returns
+//! once its frame is durable. Under load, one fsync covers many appends.
+//!
+//! **Fail closed.** A failed write or fsync poisons the log: that append
+//! and every later one return [`LogError::Poisoned`] until the log is
+//! opened again, which re-reads the file. After a failed fsync the kernel
+//! may or may not have kept the bytes; a record whose append failed may
+//! therefore be found in the log after reopening, sealed but never acted
+//! on (the caller was told it failed). No record is ever half in the log.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use pantheon_runtime::codec::{Encode, decode_exact};
+use pantheon_runtime::crypto::Keypair;
+use pantheon_runtime::hash::{Domain, Hash256};
+use pantheon_runtime::record::{self, Envelope, Kind, Record, RecordError};
+use serde_json::Value;
+
+/// The file's first bytes.
+const MAGIC: &[u8] = b"pantheon-records/1\n";
+/// The log file's name in the directory.
+pub const LOG_FILE: &str = "records.log";
+/// Bytes of a frame beyond its payload.
+const FRAME_OVERHEAD: usize = 4 + 8;
+
+/// Errors of the record log.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LogError {
+    /// The record or its body is refused (nothing was written).
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// A decision names a manifest this log has not sealed.
+    #[error("manifest {0} is not a manifest sealed in this log; seal the manifest first")]
+    UnknownManifest(Hash256),
+    /// Reading, writing or syncing the log failed.
+    #[error("record log {path}: {reason}")]
+    Io {
+        /// The log file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// The log file is damaged before its last frame, or not a record log.
+    #[error("record log {path} is damaged at byte {offset}: {reason}")]
+    Corrupt {
+        /// The log file.
+        path: PathBuf,
+        /// Where.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The log was written with another key.
+    #[error("record log {path} belongs to operator {found}, not to this key's {expected}")]
+    WrongKey {
+        /// The log file.
+        path: PathBuf,
+        /// The log's operator.
+        found: String,
+        /// This key's id.
+        expected: String,
+    },
+    /// An earlier write failed: no record is accepted until the log is
+    /// opened again.
+    #[error("record log {path} refuses appends after a failed write ({reason}); open it again")]
+    Poisoned {
+        /// The log file.
+        path: PathBuf,
+        /// The failure.
+        reason: String,
+    },
+}
+
+/// What to seal.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The stream (FORMATS 23.1).
+    pub stream: String,
+    /// The kind.
+    pub kind: Kind,
+    /// The manifest in force (required for a decision).
+    pub manifest: Option<Hash256>,
+    /// The operator's clock, Unix milliseconds.
+    pub time_ms: u64,
+    /// The body, a JSON object.
+    pub body: Value,
+}
+
+/// A record as sealed and stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// Its position in the operator's log, from 0, across streams.
+    pub seq: u64,
+    /// The record.
+    pub record: Record,
+    /// Its hash (the next record's `prev`).
+    pub hash: Hash256,
+    /// Its canonical body.
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    next: u64,
+    last: Hash256,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    heads: HashMap<String, Head>,
+    manifests: HashSet<Hash256>,
+    /// Records in the log, durable or queued.
+    count: u64,
+    /// Records known durable.
+    durable: u64,
+    /// Frames sealed, not yet written.
+    queued: Vec<u8>,
+    writing: bool,
+    failed: Option<String>,
+    syncs: u64,
+}
+
+/// The operator's durable record log. See the module docs.
+#[derive(Debug)]
+pub struct RecordLog {
+    path: PathBuf,
+    key: Keypair,
+    file: Mutex<File>,
+    state: Mutex<State>,
+    written: Condvar,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl RecordLog {
+    /// Opens (or creates) the log in `dir` for `key`: reads every frame,
+    /// checks each stream's chain, and drops a last frame cut short by a
+    /// crash.
+    ///
+    /// # Errors
+    /// [`LogError::Io`], [`LogError::Corrupt`], [`LogError::WrongKey`].
+    pub fn open(dir: &Path, key: Keypair) -> Result<Self, LogError> {
+        let path = dir.join(LOG_FILE);
+        let io = |what: &str, e: std::io::Error| LogError::Io {
+            path: path.clone(),
+            reason: format!("{what}: {e}"),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io("creating the directory", e))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(|e| io("opening", e))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| io("reading", e))?;
+        if bytes.is_empty() {
+            file.write_all(MAGIC)
+                .map_err(|e| io("writing the header", e))?;
+            file.sync_all().map_err(|e| io("syncing", e))?;
+            sync_dir(dir).map_err(|e| io("syncing the directory", e))?;
+            bytes = MAGIC.to_vec();
+        }
+        let (stored, good) = scan(&path, &bytes)?;
+        if good < bytes.len() {
+            // A frame cut short by a crash: it never happened.
+            file.set_len(good as u64)
+                .map_err(|e| io("dropping a torn frame", e))?;
+            file.sync_all().map_err(|e| io("syncing", e))?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(|e| io("seeking", e))?;
+        let mut state = State::default();
+        for s in &stored {
+            let e = &s.record.envelope;
+            if e.operator != key.id() {
+                return Err(LogError::WrongKey {
+                    path,
+                    found: e.operator.to_string(),
+                    expected: key.id().to_string(),
+                });
+            }
+            state.heads.insert(
+                e.stream.clone(),
+                Head {
+                    next: e.index + 1,
+                    last: s.hash,
+                },
+            );
+            if e.kind == Kind::Manifest {
+                state.manifests.insert(s.hash);
+            }
+        }
+        state.count = stored.len() as u64;
+        state.durable = state.count;
+        Ok(Self {
+            path,
+            key,
+            file: Mutex::new(file),
+            state: Mutex::new(state),
+            written: Condvar::new(),
+        })
+    }
+
+    /// The log file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records in the log.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        lock(&self.state).count
+    }
+
+    /// True when no record was sealed yet.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The next index and the last record hash of `stream` (`None`: no
+    /// record yet).
+    #[must_use]
+    pub fn head(&self, stream: &str) -> Option<(u64, Hash256)> {
+        lock(&self.state)
+            .heads
+            .get(stream)
+            .map(|h| (h.next, h.last))
+    }
+
+    /// How many fsyncs the log has made since it was opened (group commit:
+    /// fewer than appends under load).
+    #[must_use]
+    pub fn syncs(&self) -> u64 {
+        lock(&self.state).syncs
+    }
+
+    /// Seals `entry` and returns once it is durable. See the module docs.
+    ///
+    /// # Errors
+    /// [`LogError::Record`] or [`LogError::UnknownManifest`] (nothing
+    /// written), [`LogError::Io`] or [`LogError::Poisoned`] (the log
+    /// refuses appends until opened again).
+    pub fn append(&self, entry: Entry) -> Result<Sealed, LogError> {
+        let body = record::canonical_body(&entry.body)?;
+        record::check_kind(entry.kind, &entry.body)?;
+        let body_hash = Hash256::tagged(Domain::RecordBody, &body);
+        let mut st = lock(&self.state);
+        if let Some(reason) = &st.failed {
+            return Err(self.poisoned(reason));
+        }
+        if let Some(m) = entry.manifest
+            && !st.manifests.contains(&m)
+        {
+            return Err(LogError::UnknownManifest(m));
+        }
+        let head = st.heads.get(&entry.stream).copied().unwrap_or(Head {
+            next: 0,
+            last: Hash256::ZERO,
+        });
+        let record = Record::seal(
+            Envelope {
+                operator: self.key.id(),
+                stream: entry.stream.clone(),
+                index: head.next,
+                prev: head.last,
+                time_ms: entry.time_ms,
+                kind: entry.kind,
+                manifest: entry.manifest,
+                body_hash,
+            },
+            &self.key,
+        )?;
+        if entry.kind == Kind::Approval {
+            record.verify(self.key.public(), Some(&entry.body))?;
+        }
+        let hash = record.hash();
+        frame(&mut st.queued, &record, &body);
+        st.heads.insert(
+            entry.stream,
+            Head {
+                next: head.next + 1,
+                last: hash,
+            },
+        );
+        if entry.kind == Kind::Manifest {
+            st.manifests.insert(hash);
+        }
+        let seq = st.count;
+        st.count += 1;
+        let sealed = Sealed {
+            seq,
+            record,
+            hash,
+            body,
+        };
+        loop {
+            if st.durable > seq {
+                return Ok(sealed);
+            }
+            if let Some(reason) = &st.failed {
+                return Err(self.poisoned(reason));
+            }
+            if st.writing {
+                st = self
+                    .written
+                    .wait(st)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            // Lead: write everything queued with one fsync.
+            st.writing = true;
+            let batch = std::mem::take(&mut st.queued);
+            let upto = st.count;
+            drop(st);
+            let result = {
+                let mut file = lock(&self.file);
+                file.write_all(&batch).and_then(|()| file.sync_data())
+            };
+            st = lock(&self.state);
+            st.writing = false;
+            match result {
+                Ok(()) => {
+                    st.durable = upto;
+                    st.syncs += 1;
+                }
+                Err(e) => st.failed = Some(e.to_string()),
+            }
+            self.written.notify_all();
+        }
+    }
+
+    /// Every record in the log, in order, read from disk.
+    ///
+    /// # Errors
+    /// [`LogError::Io`], [`LogError::Corrupt`].
+    pub fn stored(&self) -> Result<Vec<Sealed>, LogError> {
+        let bytes = std::fs::read(&self.path).map_err(|e| LogError::Io {
+            path: self.path.clone(),
+            reason: format!("reading: {e}"),
+        })?;
+        let durable = usize::try_from(lock(&self.state).durable).unwrap_or(usize::MAX);
+        let (mut stored, _) = scan(&self.path, &bytes)?;
+        stored.truncate(durable);
+        Ok(stored)
+    }
+
+    fn poisoned(&self, reason: &str) -> LogError {
+        LogError::Poisoned {
+            path: self.path.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+fn frame(out: &mut Vec<u8>, record: &Record, body: &[u8]) {
+    let record = record.to_bytes();
+    let mut payload = Vec::with_capacity(2 + record.len() + body.len());
+    let record_len = u16::try_from(record.len()).expect("a record is at most 3,521 bytes");
+    payload.extend_from_slice(&record_len.to_be_bytes());
+    payload.extend_from_slice(&record);
+    payload.extend_from_slice(body);
+    let len = u32::try_from(payload.len()).expect("a body is at most 1 MiB");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&payload);
+    out.extend_from_slice(&Hash256::digest(&payload).as_bytes()[..8]);
+}
+
+/// Reads every frame: the records and the length of the good prefix (the
+/// file length, or where a torn last frame starts).
+fn scan(path: &Path, bytes: &[u8]) -> Result<(Vec<Sealed>, usize), LogError> {
+    let corrupt = |offset: usize, reason: String| LogError::Corrupt {
+        path: path.to_owned(),
+        offset: offset as u64,
+        reason,
+    };
+    if !bytes.starts_with(MAGIC) {
+        return Err(corrupt(0, "not a Pantheon record log".to_owned()));
+    }
+    let mut at = MAGIC.len();
+    let mut stored: Vec<Sealed> = Vec::new();
+    let mut last: HashMap<String, usize> = HashMap::new();
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let Some(len) = rest
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        else {
+            return Ok((stored, at));
+        };
+        let end = len + FRAME_OVERHEAD;
+        if rest.len() < end {
+            // Cut short: only the last frame can be.
+            return Ok((stored, at));
+        }
+        let payload = &rest[4..4 + len];
+        if Hash256::digest(payload).as_bytes()[..8] != rest[4 + len..end] {
+            if at + end == bytes.len() {
+                return Ok((stored, at));
+            }
+            return Err(corrupt(
+                at,
+                "checksum mismatch before the last frame".to_owned(),
+            ));
+        }
+        let record_len = payload
+            .get(..2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+            .ok_or_else(|| corrupt(at, "empty frame".to_owned()))?;
+        let record_bytes = payload
+            .get(2..2 + record_len)
+            .ok_or_else(|| corrupt(at, "record longer than its frame".to_owned()))?;
+        let record: Record =
+            decode_exact(record_bytes).map_err(|e| corrupt(at, format!("record: {e}")))?;
+        let body = payload[2 + record_len..].to_vec();
+        if Hash256::tagged(Domain::RecordBody, &body) != record.envelope.body_hash {
+            return Err(corrupt(at, "body does not match its record".to_owned()));
+        }
+        let prev = last
+            .get(&record.envelope.stream)
+            .map(|&i| &stored[i].record);
+        record
+            .follows(prev)
+            .map_err(|e| corrupt(at, e.to_string()))?;
+        last.insert(record.envelope.stream.clone(), stored.len());
+        stored.push(Sealed {
+            seq: stored.len() as u64,
+            hash: record.hash(),
+            record,
+            body,
+        });
+        at += end;
+    }
+    Ok((stored, at))
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn key() -> Keypair {
+        Keypair::from_seed(&[0x61; 32])
+    }
+
+    fn h(s: &str) -> String {
+        Hash256::digest(s.as_bytes()).to_string()
+    }
+
+    fn manifest() -> Entry {
+        Entry {
+            stream: "triage".to_owned(),
+            kind: Kind::Manifest,
+            manifest: None,
+            time_ms: 1,
+            body: json!({"model": h("m"), "tokenizer": h("t"), "system_prompt": h("p"), "data": h("d")}),
+        }
+    }
+
+    fn decision(stream: &str, manifest: Hash256, n: u64) -> Entry {
+        Entry {
+            stream: stream.to_owned(),
+            kind: Kind::Decision,
+            manifest: Some(manifest),
+            time_ms: 2 + n,
+            body: json!({"inputs": h(&n.to_string()), "output": h("ok"), "policy": {"t": 0.9}, "score": 0.5}),
+        }
+    }
+
+    #[test]
+    fn appends_survive_reopening_chained_and_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = RecordLog::open(dir.path(), key()).unwrap();
+        let m = log.append(manifest()).unwrap();
+        let a = log.append(decision("triage", m.hash, 0)).unwrap();
+        let b = log.append(decision("billing", m.hash, 1)).unwrap();
+        assert_eq!((m.seq, a.seq, b.seq), (0, 1, 2));
+        assert_eq!(a.record.envelope.prev, m.hash);
+        assert_eq!(b.record.envelope.index, 0, "another stream starts at 0");
+        drop(log);
+        let log = RecordLog::open(dir.path(), key()).unwrap();
+        assert_eq!(log.len(), 3);
+        assert_eq!(log.head("triage"), Some((2, a.hash)));
+        let stored = log.stored().unwrap();
+        assert_eq!(stored, vec![m.clone(), a, b]);
+        for s in &stored {
+            s.record.verify(key().public(), None).unwrap();
+        }
+        let c = log.append(decision("triage", m.hash, 2)).unwrap();
+        assert_eq!(c.record.envelope.index, 2);
+    }
+
+    #[test]
+    fn a_frame_cut_short_by_a_crash_is_dropped_and_damage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = RecordLog::open(dir.path(), key()).unwrap();
+        let m = log.append(manifest()).unwrap();
+        log.append(decision("triage", m.hash, 0)).unwrap();
+        drop(log);
+        let path = dir.path().join(LOG_FILE);
+        let full = std::fs::read(&path).unwrap();
+        // Every cut inside the last frame loses that frame only.
+        let first_end = {
+            let len = u32::from_be_bytes(full[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap());
+            MAGIC.len() + FRAME_OVERHEAD + len as usize
+        };
+        for cut in [first_end + 1, first_end + 100, full.len() - 1] {
+            std::fs::write(&path, &full[..cut]).unwrap();
+            let log = RecordLog::open(dir.path(), key()).unwrap();
+            assert_eq!(log.len(), 1, "cut at {cut}");
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), first_end as u64);
+            let again = log.append(decision("triage", m.hash, 9)).unwrap();
+            assert_eq!(again.record.envelope.index, 1);
+        }
+        // A flipped byte in the first of two frames is damage, not a crash.
+        let mut damaged = full.clone();
+        damaged[MAGIC.len() + 10] ^= 1;
+        std::fs::write(&path, &damaged).unwrap();
+        assert!(matches!(
+            RecordLog::open(dir.path(), key()),
+            Err(LogError::Corrupt { .. })
+        ));
+        // Another operator's key is refused.
+        std::fs::write(&path, &full).unwrap();
+        assert!(matches!(
+            RecordLog::open(dir.path(), Keypair::from_seed(&[0x62; 32])),
+            Err(LogError::WrongKey { .. })
+        ));
+    }
+
+    #[test]
+    fn refused_entries_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = RecordLog::open(dir.path(), key()).unwrap();
+        let size = std::fs::metadata(log.path()).unwrap().len();
+        let unknown = Hash256::digest(b"never sealed");
+        assert!(matches!(
+            log.append(decision("triage", unknown, 0)),
+            Err(LogError::UnknownManifest(_))
+        ));
+        let mut bad = manifest();
+        bad.body = json!([1, 2]);
+        assert!(matches!(log.append(bad), Err(LogError::Record(_))));
+        let mut missing = manifest();
+        missing.body = json!({"model": h("m")});
+        assert!(matches!(log.append(missing), Err(LogError::Record(_))));
+        assert!(log.is_empty());
+        assert_eq!(std::fs::metadata(log.path()).unwrap().len(), size);
+        assert_eq!(log.head("triage"), None);
+    }
+
+    #[test]
+    fn concurrent_appends_share_fsyncs_and_keep_every_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(RecordLog::open(dir.path(), key()).unwrap());
+        let m = log.append(manifest()).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for n in 0..25 {
+                        log.append(decision(&format!("s{}", t % 3), m.hash, n))
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(log.len(), 201);
+        assert!(log.syncs() <= 201);
+        let stored = log.stored().unwrap();
+        assert_eq!(stored.len(), 201);
+        let reopened = RecordLog::open(dir.path(), key()).unwrap();
+        assert_eq!(reopened.len(), 201);
+        for s in 0..3 {
+            let n = stored
+                .iter()
+                .filter(|r| r.record.envelope.stream == format!("s{s}"))
+                .count() as u64;
+            assert_eq!(reopened.head(&format!("s{s}")).unwrap().0, n);
+        }
+    }
+}
