@@ -17,10 +17,15 @@
 //! | module | one idea |
 //! |---|---|
 //! | [`log`] | the durable, group-committed record log on disk |
+//! | [`batch`] | cutting the log into batches (every N records or T ms) and the durable batch list with each batch's root |
+//! | [`frames`] | the framing of the operator's append-only files: torn last frames dropped, damage refused |
 //!
-//! Still to come (issue 13): batches and their outbox of `SubmitRoot`s,
+//! Still to come (issue 13): the outbox of `SubmitRoot`s for the batches,
 //! record proofs, completeness exports, the `pantheon records` commands.
 
+pub mod batch;
+pub mod frames;
 pub mod log;
 
+pub use batch::{Batch, BatchError, BatchPolicy, Batches};
 pub use log::{Entry, LogError, RecordLog, Sealed};

@@ -29,8 +29,8 @@
 //! on (the caller was told it failed). No record is ever half in the log.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -40,12 +40,12 @@ use pantheon_runtime::hash::{Domain, Hash256};
 use pantheon_runtime::record::{self, Envelope, Kind, Record, RecordError};
 use serde_json::Value;
 
+use crate::frames;
+
 /// The file's first bytes.
 const MAGIC: &[u8] = b"pantheon-records/1\n";
 /// The log file's name in the directory.
 pub const LOG_FILE: &str = "records.log";
-/// Bytes of a frame beyond its payload.
-const FRAME_OVERHEAD: usize = 4 + 8;
 
 /// Errors of the record log.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -167,34 +167,18 @@ impl RecordLog {
     /// [`LogError::Io`], [`LogError::Corrupt`], [`LogError::WrongKey`].
     pub fn open(dir: &Path, key: Keypair) -> Result<Self, LogError> {
         let path = dir.join(LOG_FILE);
-        let io = |what: &str, e: std::io::Error| LogError::Io {
-            path: path.clone(),
-            reason: format!("{what}: {e}"),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| io("creating the directory", e))?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(|e| io("opening", e))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| io("reading", e))?;
-        if bytes.is_empty() {
-            file.write_all(MAGIC)
-                .map_err(|e| io("writing the header", e))?;
-            file.sync_all().map_err(|e| io("syncing", e))?;
-            sync_dir(dir).map_err(|e| io("syncing the directory", e))?;
-            bytes = MAGIC.to_vec();
-        }
-        let (stored, good) = scan(&path, &bytes)?;
-        if good < bytes.len() {
-            // A frame cut short by a crash: it never happened.
-            file.set_len(good as u64)
-                .map_err(|e| io("dropping a torn frame", e))?;
-            file.sync_all().map_err(|e| io("syncing", e))?;
-        }
-        file.seek(SeekFrom::End(0)).map_err(|e| io("seeking", e))?;
+        let (file, bytes) = frames::open(dir, LOG_FILE, MAGIC).map_err(|e| match e {
+            frames::OpenError::Io(reason) => LogError::Io {
+                path: path.clone(),
+                reason,
+            },
+            frames::OpenError::Corrupt { offset, reason } => LogError::Corrupt {
+                path: path.clone(),
+                offset: offset as u64,
+                reason,
+            },
+        })?;
+        let (stored, _) = scan(&path, &bytes)?;
         let mut state = State::default();
         for s in &stored {
             let e = &s.record.envelope;
@@ -387,49 +371,21 @@ fn frame(out: &mut Vec<u8>, record: &Record, body: &[u8]) {
     payload.extend_from_slice(&record_len.to_be_bytes());
     payload.extend_from_slice(&record);
     payload.extend_from_slice(body);
-    let len = u32::try_from(payload.len()).expect("a body is at most 1 MiB");
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&payload);
-    out.extend_from_slice(&Hash256::digest(&payload).as_bytes()[..8]);
+    frames::put(out, &payload);
 }
 
-/// Reads every frame: the records and the length of the good prefix (the
-/// file length, or where a torn last frame starts).
+/// Reads every record: the records and the length of the good prefix
+/// (the file length, or where a torn last frame starts).
 fn scan(path: &Path, bytes: &[u8]) -> Result<(Vec<Sealed>, usize), LogError> {
     let corrupt = |offset: usize, reason: String| LogError::Corrupt {
         path: path.to_owned(),
         offset: offset as u64,
         reason,
     };
-    if !bytes.starts_with(MAGIC) {
-        return Err(corrupt(0, "not a Pantheon record log".to_owned()));
-    }
-    let mut at = MAGIC.len();
+    let (payloads, good) = frames::read(bytes, MAGIC).map_err(|(at, why)| corrupt(at, why))?;
     let mut stored: Vec<Sealed> = Vec::new();
     let mut last: HashMap<String, usize> = HashMap::new();
-    while at < bytes.len() {
-        let rest = &bytes[at..];
-        let Some(len) = rest
-            .get(..4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-        else {
-            return Ok((stored, at));
-        };
-        let end = len + FRAME_OVERHEAD;
-        if rest.len() < end {
-            // Cut short: only the last frame can be.
-            return Ok((stored, at));
-        }
-        let payload = &rest[4..4 + len];
-        if Hash256::digest(payload).as_bytes()[..8] != rest[4 + len..end] {
-            if at + end == bytes.len() {
-                return Ok((stored, at));
-            }
-            return Err(corrupt(
-                at,
-                "checksum mismatch before the last frame".to_owned(),
-            ));
-        }
+    for (at, payload) in payloads {
         let record_len = payload
             .get(..2)
             .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
@@ -456,19 +412,8 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<(Vec<Sealed>, usize), LogError> {
             record,
             body,
         });
-        at += end;
     }
-    Ok((stored, at))
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    Ok(())
+    Ok((stored, good))
 }
 
 #[cfg(test)]
@@ -540,7 +485,7 @@ mod tests {
         // Every cut inside the last frame loses that frame only.
         let first_end = {
             let len = u32::from_be_bytes(full[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap());
-            MAGIC.len() + FRAME_OVERHEAD + len as usize
+            MAGIC.len() + frames::OVERHEAD + len as usize
         };
         for cut in [first_end + 1, first_end + 100, full.len() - 1] {
             std::fs::write(&path, &full[..cut]).unwrap();

@@ -1,0 +1,136 @@
+//! The framing shared by the operator's append-only files (the record log,
+//! the batch list): a magic line, then frames.
+//!
+//! ```text
+//! file  = magic  frame*
+//! frame = len:u32 BE  payload  check      check = SHA-256(payload)[0..8]
+//! ```
+//!
+//! A last frame cut short by a crash (too short, or failing its check at
+//! the very end of the file) is dropped on open and the file truncated
+//! before it; a bad frame with more bytes after it is damage, refused.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use pantheon_runtime::hash::Hash256;
+
+/// Bytes of a frame beyond its payload.
+pub const OVERHEAD: usize = 4 + 8;
+
+/// Appends one frame holding `payload` to `out`.
+///
+/// # Panics
+/// For a payload over 4 GiB (callers bound theirs far below).
+pub fn put(out: &mut Vec<u8>, payload: &[u8]) {
+    let len = u32::try_from(payload.len()).expect("frames are far below 4 GiB");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&Hash256::digest(payload).as_bytes()[..8]);
+}
+
+/// The frames read from a file: each payload with its offset, and the
+/// length of the good prefix.
+pub type Frames<'a> = (Vec<(usize, &'a [u8])>, usize);
+
+/// The payloads of the frames of `bytes` after `magic`, each with its
+/// offset, and the length of the good prefix (shorter than `bytes` when
+/// the last frame is torn).
+///
+/// # Errors
+/// `(offset, reason)` for a file without the magic or damaged before its
+/// last frame.
+pub fn read<'a>(bytes: &'a [u8], magic: &[u8]) -> Result<Frames<'a>, (usize, String)> {
+    if !bytes.starts_with(magic) {
+        return Err((0, "not a Pantheon operator file (wrong magic)".to_owned()));
+    }
+    let mut at = magic.len();
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let Some(len) = rest
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        else {
+            return Ok((out, at));
+        };
+        let end = len + OVERHEAD;
+        if rest.len() < end {
+            return Ok((out, at));
+        }
+        let payload = &rest[4..4 + len];
+        if Hash256::digest(payload).as_bytes()[..8] != rest[4 + len..end] {
+            if at + end == bytes.len() {
+                return Ok((out, at));
+            }
+            return Err((at, "checksum mismatch before the last frame".to_owned()));
+        }
+        out.push((at, payload));
+        at += end;
+    }
+    Ok((out, at))
+}
+
+/// Opens (or creates, with `magic`, durably) an append-only file and
+/// returns it positioned at its end with its contents, a torn last frame
+/// already cut off.
+///
+/// # Errors
+/// I/O errors, or `(offset, reason)` damage as [`read`] reports it.
+pub fn open(dir: &Path, name: &str, magic: &[u8]) -> Result<(File, Vec<u8>), OpenError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| OpenError::Io(format!("creating the directory: {e}")))?;
+    let path = dir.join(name);
+    let io = |what: &str, e: std::io::Error| OpenError::Io(format!("{what}: {e}"));
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(|e| io("opening", e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(|e| io("reading", e))?;
+    if bytes.is_empty() {
+        file.write_all(magic)
+            .map_err(|e| io("writing the header", e))?;
+        file.sync_all().map_err(|e| io("syncing", e))?;
+        sync_dir(dir).map_err(|e| io("syncing the directory", e))?;
+        bytes = magic.to_vec();
+    }
+    let (_, good) =
+        read(&bytes, magic).map_err(|(offset, reason)| OpenError::Corrupt { offset, reason })?;
+    if good < bytes.len() {
+        // A frame cut short by a crash: it never happened.
+        file.set_len(good as u64)
+            .map_err(|e| io("dropping a torn frame", e))?;
+        file.sync_all().map_err(|e| io("syncing", e))?;
+        bytes.truncate(good);
+    }
+    file.seek(SeekFrom::End(0)).map_err(|e| io("seeking", e))?;
+    Ok((file, bytes))
+}
+
+/// Why [`open`] failed.
+#[derive(Debug)]
+pub enum OpenError {
+    /// An I/O error, described.
+    Io(String),
+    /// Damage at `offset`.
+    Corrupt {
+        /// Where.
+        offset: usize,
+        /// What.
+        reason: String,
+    },
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
