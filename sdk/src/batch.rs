@@ -13,7 +13,9 @@
 //! The batches cover the log from position 0 without gap or overlap, so
 //! every record is in exactly one batch. A batch is written (fsynced)
 //! before anything uses it; [`Batches::open`] recomputes every root from
-//! the record log and refuses a list that disagrees with it.
+//! the record log and refuses a list that disagrees with it. Roots are
+//! computed from the log's in-memory index of record hashes
+//! ([`RecordLog::hashes`]), never by re-reading the log.
 
 use std::fs::File;
 use std::io::Write;
@@ -23,7 +25,7 @@ use pantheon_runtime::hash::Hash256;
 use pantheon_runtime::log;
 
 use crate::frames;
-use crate::log::{LogError, RecordLog, Sealed};
+use crate::log::{LogError, RecordLog};
 
 const MAGIC: &[u8] = b"pantheon-batches/1\n";
 /// The batch list's file name in the operator's directory.
@@ -127,12 +129,13 @@ pub fn due(
     old.then_some(len)
 }
 
-/// The root of `records`' batch tree.
+/// The root of the batch tree over records with these hashes (and
+/// times, unused here).
 #[must_use]
-pub fn root_of(records: &[Sealed]) -> Hash256 {
-    let leaves: Vec<Hash256> = records
+pub fn root_of(hashes: &[(Hash256, u64)]) -> Hash256 {
+    let leaves: Vec<Hash256> = hashes
         .iter()
-        .map(|s| log::leaf_hash(s.hash.as_bytes()))
+        .map(|(h, _)| log::leaf_hash(h.as_bytes()))
         .collect();
     log::root_of(&leaves)
 }
@@ -147,11 +150,12 @@ pub struct Batches {
 
 impl Batches {
     /// Opens (or creates) the batch list in `dir`, checking every batch
-    /// against `records` (the log's records, [`RecordLog::stored`]).
+    /// against `log`.
     ///
     /// # Errors
     /// [`BatchError`].
-    pub fn open(dir: &Path, records: &[Sealed]) -> Result<Self, BatchError> {
+    pub fn open(dir: &Path, log: &RecordLog) -> Result<Self, BatchError> {
+        let records = log.hashes(0, log.durable());
         let path = dir.join(BATCH_FILE);
         let corrupt = |reason: String| BatchError::Corrupt {
             path: path.clone(),
@@ -240,21 +244,18 @@ impl Batches {
         now_ms: u64,
     ) -> Result<Option<Batch>, BatchError> {
         let batched = self.batched();
-        if log.len() <= batched {
-            return Ok(None);
-        }
-        let records = log.stored()?;
-        let from = usize::try_from(batched).unwrap_or(usize::MAX);
-        let oldest = records.get(from).map(|s| s.record.envelope.time_ms);
-        let Some(end) = due(policy, batched, records.len() as u64, oldest, now_ms) else {
+        let waiting = log.hashes(batched, u64::MAX);
+        let oldest = waiting.first().map(|(_, t)| *t);
+        let len = batched + waiting.len() as u64;
+        let Some(end) = due(policy, batched, len, oldest, now_ms) else {
             return Ok(None);
         };
-        let to = usize::try_from(end).unwrap_or(usize::MAX);
+        let take = usize::try_from(end - batched).unwrap_or(usize::MAX);
         let batch = Batch {
             number: self.list.len() as u64,
             first: batched,
             end,
-            root: root_of(&records[from..to]),
+            root: root_of(&waiting[..take]),
             cut_ms: now_ms,
         };
         let mut payload = Vec::with_capacity(PAYLOAD_LEN);
@@ -324,7 +325,7 @@ mod tests {
             max_records: 4,
             max_wait_ms: 50,
         };
-        let mut batches = Batches::open(dir.path(), &[]).unwrap();
+        let mut batches = Batches::open(dir.path(), &log).unwrap();
         for n in 0..10 {
             log.append(event(n)).unwrap();
             batches.cut_if_due(&log, &policy, 1_000 + n).unwrap();
@@ -342,7 +343,7 @@ mod tests {
             assert_eq!(b.root, batch_root(range), "the runtime's batch root");
         }
         drop(batches);
-        let reopened = Batches::open(dir.path(), &stored).unwrap();
+        let reopened = Batches::open(dir.path(), &log).unwrap();
         assert_eq!(reopened.list().len(), 3);
         assert_eq!(reopened.batched(), 10);
         // A batch list that disagrees with the log is refused.
@@ -353,7 +354,7 @@ mod tests {
         }
         std::fs::copy(dir.path().join(BATCH_FILE), other.path().join(BATCH_FILE)).unwrap();
         assert!(matches!(
-            Batches::open(other.path(), &other_log.stored().unwrap()),
+            Batches::open(other.path(), &other_log),
             Err(BatchError::Corrupt { .. })
         ));
     }

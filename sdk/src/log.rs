@@ -133,6 +133,8 @@ struct Head {
 struct State {
     heads: HashMap<String, Head>,
     manifests: HashSet<Hash256>,
+    /// Every record's hash and time, by log position (40 bytes each).
+    index: Vec<(Hash256, u64)>,
     /// Records in the log, durable or queued.
     count: u64,
     /// Records known durable.
@@ -199,6 +201,7 @@ impl RecordLog {
             if e.kind == Kind::Manifest {
                 state.manifests.insert(s.hash);
             }
+            state.index.push((s.hash, e.time_ms));
         }
         state.count = stored.len() as u64;
         state.durable = state.count;
@@ -297,6 +300,7 @@ impl RecordLog {
         if entry.kind == Kind::Manifest {
             st.manifests.insert(hash);
         }
+        st.index.push((hash, entry.time_ms));
         let seq = st.count;
         st.count += 1;
         let sealed = Sealed {
@@ -339,6 +343,23 @@ impl RecordLog {
             }
             self.written.notify_all();
         }
+    }
+
+    /// The hash and `time_ms` of the durable records at positions
+    /// `from..to` (fewer if the log is shorter), from memory.
+    #[must_use]
+    pub fn hashes(&self, from: u64, to: u64) -> Vec<(Hash256, u64)> {
+        let st = lock(&self.state);
+        let durable = usize::try_from(st.durable).unwrap_or(usize::MAX);
+        let end = usize::try_from(to).unwrap_or(usize::MAX).min(durable);
+        let start = usize::try_from(from).unwrap_or(usize::MAX).min(end);
+        st.index[start..end].to_vec()
+    }
+
+    /// Records known durable.
+    #[must_use]
+    pub fn durable(&self) -> u64 {
+        lock(&self.state).durable
     }
 
     /// Every record in the log, in order, read from disk.
