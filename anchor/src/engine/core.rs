@@ -540,11 +540,14 @@ macro_rules! expect {
     }};
 }
 
-impl Run<'_> {
-    /// bitcoind's answer to `query`, or a stop asking for it.
-    fn ask(&self, query: Query) -> Flow<Answer> {
-        match self.tick.lookup(&query) {
-            Some(Ok(answer)) => Ok(answer.clone()),
+impl<'a> Run<'a> {
+    /// bitcoind's answer to `query`, or a stop asking for it. Borrowed from
+    /// the tick: a run replays once per answer, so answers (a block's
+    /// txids, the coin scan) are never copied.
+    fn ask(&self, query: Query) -> Flow<&'a Answer> {
+        let tick: &'a Tick = self.tick;
+        match tick.lookup(&query) {
+            Some(Ok(answer)) => Ok(answer),
             Some(Err(e)) => Err(e.clone().into()),
             None => Err(Stop::Ask(query)),
         }
@@ -593,31 +596,31 @@ impl Run<'_> {
     }
 
     pub(super) fn block_hash(&self, height: u64) -> Flow<BlockHash> {
-        Ok(expect!(self, Query::BlockHash(height), BlockHash))
+        Ok(*expect!(self, Query::BlockHash(height), BlockHash))
     }
 
-    pub(super) fn block(&self, hash: BlockHash) -> Flow<BlockInfo> {
+    pub(super) fn block(&self, hash: BlockHash) -> Flow<&'a BlockInfo> {
         Ok(expect!(self, Query::Block(hash), Block))
     }
 
     pub(super) fn in_mempool(&self, txid: Txid) -> Flow<bool> {
-        Ok(expect!(self, Query::InMempool(txid), InMempool))
+        Ok(*expect!(self, Query::InMempool(txid), InMempool))
     }
 
-    pub(super) fn coins_scan(&self) -> Flow<ScanResult> {
+    pub(super) fn coins_scan(&self) -> Flow<&'a ScanResult> {
         Ok(expect!(self, Query::Coins, Coins))
     }
 
     pub(super) fn mempool_info(&self) -> Flow<MempoolInfo> {
-        Ok(expect!(self, Query::MempoolInfo, MempoolInfo))
+        Ok(*expect!(self, Query::MempoolInfo, MempoolInfo))
     }
 
     pub(super) fn fee_estimate(&self, blocks: u16) -> Flow<Option<FeeRate>> {
-        Ok(expect!(self, Query::FeeEstimate(blocks), FeeEstimate))
+        Ok(*expect!(self, Query::FeeEstimate(blocks), FeeEstimate))
     }
 
     pub(super) fn test_accept(&self, tx: &Transaction) -> Flow<MempoolAccept> {
-        Ok(expect!(self, Query::TestAccept(tx.clone()), TestAccept))
+        Ok(expect!(self, Query::TestAccept(tx.clone()), TestAccept).clone())
     }
 
     /// `Ok(Err(_))`: bitcoind answered with a refusal.
@@ -633,11 +636,11 @@ impl Run<'_> {
     }
 
     pub(super) fn tx_out_unspent(&self, outpoint: OutPoint) -> Flow<bool> {
-        Ok(expect!(self, Query::TxOut(outpoint), TxOut))
+        Ok(*expect!(self, Query::TxOut(outpoint), TxOut))
     }
 
     pub(super) fn best_hash(&self) -> Flow<BlockHash> {
-        Ok(expect!(self, Query::BestHash, BestHash))
+        Ok(*expect!(self, Query::BestHash, BestHash))
     }
 
     pub(super) const fn policy(&self) -> &Policy {
@@ -653,7 +656,7 @@ impl Run<'_> {
     }
 
     fn chain_tip(&mut self) -> Flow<BlockRef> {
-        let info: BlockchainInfo = expect!(self, Query::Tip, Tip);
+        let info: BlockchainInfo = expect!(self, Query::Tip, Tip).clone();
         let network = self.policy().network;
         if info.chain != network.to_core_arg() {
             return Err(EngineError::WrongNetwork {

@@ -315,7 +315,7 @@ impl Run<'_> {
                 if scan.best_block == tip.hash {
                     self.health.coins = Some((tip.hash, scan.unspents.clone()));
                 }
-                scan.unspents
+                scan.unspents.clone()
             }
         };
         let spent: Vec<_> = self
