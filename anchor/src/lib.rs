@@ -72,4 +72,4 @@ pub use payload::AnchorPayload;
 pub use policy::{FeePolicy, Policy};
 pub use rpc::{Auth, BitcoinRpc, RpcError};
 pub use spv::{BitcoinPart, Checkpoint, VerifiedAnchor};
-pub use verify::{Checks, Trust, Verdict, verify_bundle};
+pub use verify::{Checks, RecordVerdict, Trust, Verdict, verify_bundle, verify_record_proof};

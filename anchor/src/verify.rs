@@ -41,6 +41,7 @@ use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::genesis::GenesisHeader;
 use pantheon_runtime::hash::{AuditRoot, GenesisHash};
 use pantheon_runtime::proof::{Link, ProofError, ReceivedBundle, Verified};
+use pantheon_runtime::record_proof::{RecordFacts, RecordProof};
 use serde::Serialize;
 
 use crate::ids;
@@ -303,6 +304,99 @@ pub fn verify_bundle(
         proof,
         genesis_pinned: pin,
         bitcoin: Some(bitcoin),
+        links,
+    })
+}
+
+/// A valid record proof's verdict: the record's facts, its batch's
+/// bundle verdict and, for a decision, the manifest's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordVerdict {
+    /// What the record part established.
+    pub record: RecordFacts,
+    /// The batch's bundle.
+    pub batch: Verdict,
+    /// For a decision, the manifest's proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Box<RecordVerdict>>,
+    /// The links checked, in order.
+    pub links: Vec<Link>,
+}
+
+/// Checks a record proof (FORMATS 24): the record's links, its path to
+/// the batch root, then the batch's bundle with that root required
+/// ([`verify_bundle`]), and for a decision the manifest's proof likewise,
+/// its record sealed no later than the decision's batch.
+///
+/// # Errors
+/// [`ProofError`]: the first failing link and why.
+pub fn verify_record_proof(
+    proof: &RecordProof,
+    trust: &Trust,
+    checks: &Checks,
+    keys: &KeyCache,
+) -> Result<RecordVerdict, ProofError> {
+    let facts = proof.check_record()?;
+    if let Some(root) = checks.root.filter(|r| *r != facts.batch_root) {
+        return Err(fail(
+            Link::Root,
+            format!(
+                "the record's batch root is {}, not the stated {root}",
+                facts.batch_root
+            ),
+        ));
+    }
+    let batch = verify_bundle(
+        &proof.bundle,
+        trust,
+        &Checks {
+            root: Some(facts.batch_root),
+            ..checks.clone()
+        },
+        keys,
+    )?;
+    let manifest = match &proof.manifest {
+        None => None,
+        Some(m) => {
+            let v = verify_record_proof(
+                m,
+                trust,
+                &Checks {
+                    root: None,
+                    ..checks.clone()
+                },
+                keys,
+            )
+            .map_err(|e| fail(Link::Manifest, format!("the manifest's proof: {e}")))?;
+            let (ms, ds) = (v.batch.proof.seq, batch.proof.seq);
+            let earlier = ms < ds || (ms == ds && v.record.leaf_index < facts.leaf_index);
+            if !earlier || v.batch.proof.genesis_hash != batch.proof.genesis_hash {
+                return Err(fail(
+                    Link::Manifest,
+                    format!(
+                        "the manifest is in submission {ms} (leaf {}), not before the decision \
+                         (submission {ds}, leaf {}) on the same network",
+                        v.record.leaf_index, facts.leaf_index
+                    ),
+                ));
+            }
+            Some(Box::new(v))
+        }
+    };
+    let mut links = vec![Link::Record];
+    if facts.disclosed.is_some() {
+        links.extend([Link::Manifest, Link::Signature]);
+        if facts.disclosed.as_ref().is_some_and(|d| d.body) {
+            links.extend([Link::Body, Link::Kind, Link::Approval]);
+        }
+        links.push(Link::Chain);
+    }
+    links.push(Link::Batch);
+    links.extend(batch.links.iter().copied());
+    Ok(RecordVerdict {
+        record: facts,
+        batch,
+        manifest,
         links,
     })
 }

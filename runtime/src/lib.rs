@@ -90,6 +90,7 @@ pub mod ledger;
 pub mod log;
 pub mod proof;
 pub mod record;
+pub mod record_proof;
 pub mod smt;
 pub mod state;
 pub mod tx;

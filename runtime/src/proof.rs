@@ -181,6 +181,23 @@ pub enum Link {
     /// The Bitcoin part (checked by the caller: `pantheon-anchor`'s
     /// `spv::verify`).
     Bitcoin,
+    /// A record proof's record (FORMATS 23.6 and 24): its bytes.
+    Record,
+    /// The record's `manifest` rule, or the manifest a decision names.
+    Manifest,
+    /// The record's signature by the operator's key.
+    Signature,
+    /// The record's body against its `body_hash`.
+    Body,
+    /// The members the record's kind requires.
+    Kind,
+    /// An approval's second signature.
+    Approval,
+    /// The record's place in its stream, against its neighbours.
+    Chain,
+    /// The record's path to its batch's root, and that root being the
+    /// submission's.
+    Batch,
 }
 
 impl std::fmt::Display for Link {
@@ -196,6 +213,14 @@ impl std::fmt::Display for Link {
             Self::History => "history",
             Self::AnchorRecord => "anchor_record",
             Self::Bitcoin => "bitcoin",
+            Self::Record => "record",
+            Self::Manifest => "manifest",
+            Self::Signature => "signature",
+            Self::Body => "body",
+            Self::Kind => "kind",
+            Self::Approval => "approval",
+            Self::Chain => "chain",
+            Self::Batch => "batch",
         })
     }
 }
@@ -500,6 +525,18 @@ impl ReceivedBundle {
     pub fn from_slice(bytes: &[u8]) -> Result<Self, ProofError> {
         serde_json::from_slice(bytes)
             .map_err(|e| fail(Link::Format, format!("not a proof bundle: {e}")))
+    }
+
+    /// The operator's public key, if the member decodes.
+    #[must_use]
+    pub fn operator_key(&self) -> Option<&PublicKey> {
+        self.operator_key.as_ref().ok()
+    }
+
+    /// The submission's bytes, if the member decodes.
+    #[must_use]
+    pub fn submission_bytes(&self) -> Option<&[u8]> {
+        self.submission.as_ref().ok().map(Vec::as_slice)
     }
 
     /// The bundle version (1 or 2: the reader refuses any other).

@@ -144,7 +144,8 @@ pub fn root_of(hashes: &[(Hash256, u64)]) -> Hash256 {
 #[derive(Debug)]
 pub struct Batches {
     path: PathBuf,
-    file: File,
+    /// `None` when opened read-only.
+    file: Option<File>,
     list: Vec<Batch>,
 }
 
@@ -155,13 +156,31 @@ impl Batches {
     /// # Errors
     /// [`BatchError`].
     pub fn open(dir: &Path, log: &RecordLog) -> Result<Self, BatchError> {
+        Self::load(dir, log, false)
+    }
+
+    /// Reads the batch list read-only (while its writer, a running
+    /// submitter, may be appending), checking every batch against `log`.
+    ///
+    /// # Errors
+    /// [`BatchError`].
+    pub fn read(dir: &Path, log: &RecordLog) -> Result<Self, BatchError> {
+        Self::load(dir, log, true)
+    }
+
+    fn load(dir: &Path, log: &RecordLog, read_only: bool) -> Result<Self, BatchError> {
         let records = log.hashes(0, log.durable());
         let path = dir.join(BATCH_FILE);
         let corrupt = |reason: String| BatchError::Corrupt {
             path: path.clone(),
             reason,
         };
-        let (file, bytes) = frames::open(dir, BATCH_FILE, MAGIC).map_err(|e| match e {
+        let opened = if read_only {
+            frames::read_only(dir, BATCH_FILE, MAGIC).map(|b| (None, b))
+        } else {
+            frames::open(dir, BATCH_FILE, MAGIC).map(|(f, b)| (Some(f), b))
+        };
+        let (file, bytes) = opened.map_err(|e| match e {
             frames::OpenError::Io(reason) => BatchError::Io {
                 path: path.clone(),
                 reason,
@@ -265,9 +284,12 @@ impl Batches {
         payload.extend_from_slice(&batch.cut_ms.to_be_bytes());
         let mut frame = Vec::new();
         frames::put(&mut frame, &payload);
-        self.file
-            .write_all(&frame)
-            .and_then(|()| self.file.sync_data())
+        let file = self.file.as_mut().ok_or_else(|| BatchError::Io {
+            path: self.path.clone(),
+            reason: "opened read-only".into(),
+        })?;
+        file.write_all(&frame)
+            .and_then(|()| file.sync_data())
             .map_err(|e| BatchError::Io {
                 path: self.path.clone(),
                 reason: format!("writing batch {}: {e}", batch.number),

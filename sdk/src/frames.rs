@@ -45,7 +45,15 @@ pub fn read<'a>(bytes: &'a [u8], magic: &[u8]) -> Result<Frames<'a>, (usize, Str
     if !bytes.starts_with(magic) {
         return Err((0, "not a Pantheon operator file (wrong magic)".to_owned()));
     }
-    let mut at = magic.len();
+    read_from(bytes, magic.len())
+}
+
+/// [`read`] from offset `start` of `bytes`, a frame boundary, on.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_from(bytes: &[u8], start: usize) -> Result<Frames<'_>, (usize, String)> {
+    let mut at = start;
     let mut out = Vec::new();
     while at < bytes.len() {
         let rest = &bytes[at..];
@@ -109,6 +117,61 @@ pub fn open(dir: &Path, name: &str, magic: &[u8]) -> Result<(File, Vec<u8>), Ope
     }
     file.seek(SeekFrom::End(0)).map_err(|e| io("seeking", e))?;
     Ok((file, bytes))
+}
+
+/// Takes the exclusive lock `name` in `dir` (created if missing), held
+/// until the returned file is dropped or the process ends, however it
+/// ends: one process at a time writes a given file.
+///
+/// # Errors
+/// The lock is held by another process, or the file cannot be made.
+pub fn lock(dir: &Path, name: &str) -> Result<File, String> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(name))
+        .map_err(|e| format!("creating {name}: {e}"))?;
+    file.try_lock().map_err(|e| match e {
+        std::fs::TryLockError::WouldBlock => {
+            format!("{name} is held by another process")
+        }
+        std::fs::TryLockError::Error(e) => format!("locking {name}: {e}"),
+    })?;
+    Ok(file)
+}
+
+/// Writes `bytes` as `dir/name` atomically and durably: a temporary
+/// file, fsync, rename, fsync of the directory (which is created if
+/// missing).
+///
+/// # Errors
+/// The I/O error, described.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let io = |what: &str, e: std::io::Error| format!("{what} {}: {e}", dir.join(name).display());
+    let mut f = File::create(&tmp).map_err(|e| io("creating", e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| io("writing", e))?;
+    std::fs::rename(&tmp, dir.join(name)).map_err(|e| io("renaming", e))?;
+    sync_dir(dir).map_err(|e| io("syncing the directory of", e))
+}
+
+/// Reads a file [`open`] made, read-only, without creating or repairing
+/// it (a missing file reads as the bare magic; a torn last frame is left
+/// for its writer and skipped by [`read`]).
+///
+/// # Errors
+/// I/O errors other than a missing file.
+pub fn read_only(dir: &Path, name: &str, magic: &[u8]) -> Result<Vec<u8>, OpenError> {
+    match std::fs::read(dir.join(name)) {
+        Ok(bytes) if bytes.is_empty() => Ok(magic.to_vec()),
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(magic.to_vec()),
+        Err(e) => Err(OpenError::Io(format!("reading: {e}"))),
+    }
 }
 
 /// Why [`open`] failed.

@@ -18,14 +18,29 @@
 //! |---|---|
 //! | [`log`] | the durable, group-committed record log on disk |
 //! | [`batch`] | cutting the log into batches (every N records or T ms) and the durable batch list with each batch's root |
+//! | [`outbox`] | each batch's signed `SubmitRoot`, durable before it is first sent |
+//! | [`submit`] | the background submitter: cut, sign, send, follow to anchored, over several nodes |
+//! | [`operator`] | what an application holds: the log and its submitter |
 //! | [`frames`] | the framing of the operator's append-only files: torn last frames dropped, damage refused |
 //!
-//! Still to come (issue 13): the outbox of `SubmitRoot`s for the batches,
-//! record proofs, completeness exports, the `pantheon records` commands.
+//! Data flows one way: records into the log, the log into batches, batches
+//! into the outbox, the outbox to the nodes. Each file has one writer
+//! (lock files `records.lock` and `outbox.lock`), so the application (or
+//! `pantheon records append`) can seal while another process
+//! (`pantheon records run`) follows the log read-only and submits.
+//!
+//! Still to come (issue 13): record proofs, completeness exports, status
+//! subscriptions.
 
 pub mod batch;
 pub mod frames;
 pub mod log;
+pub mod operator;
+pub mod outbox;
+pub mod submit;
 
 pub use batch::{Batch, BatchError, BatchPolicy, Batches};
 pub use log::{Entry, LogError, RecordLog, Sealed};
+pub use operator::{Operator, OperatorError};
+pub use outbox::{Outbox, OutboxError, Pin};
+pub use submit::{Config, Report, SubmitError, Submitter};

@@ -30,7 +30,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -46,6 +46,8 @@ use crate::frames;
 const MAGIC: &[u8] = b"pantheon-records/1\n";
 /// The log file's name in the directory.
 pub const LOG_FILE: &str = "records.log";
+/// The writer's lock file in the directory.
+pub const WRITER_LOCK: &str = "records.lock";
 
 /// Errors of the record log.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -83,6 +85,20 @@ pub enum LogError {
         found: String,
         /// This key's id.
         expected: String,
+    },
+    /// Another process holds the log (one writer at a time).
+    #[error("record log {path} is in use by another process ({reason})")]
+    Locked {
+        /// The log file.
+        path: PathBuf,
+        /// What the lock said.
+        reason: String,
+    },
+    /// This log is followed read-only: it cannot append.
+    #[error("record log {path} is open read-only (followed): append through its writer")]
+    ReadOnly {
+        /// The log file.
+        path: PathBuf,
     },
     /// An earlier write failed: no record is accepted until the log is
     /// opened again.
@@ -144,6 +160,13 @@ struct State {
     writing: bool,
     failed: Option<String>,
     syncs: u64,
+    /// The latest manifest.
+    last_manifest: Option<Hash256>,
+    /// Each stream's last record (a follower checks the chain with it).
+    last: HashMap<String, Record>,
+    /// Where the next frame starts in the file (a follower reads on from
+    /// there).
+    offset: usize,
 }
 
 /// The operator's durable record log. See the module docs.
@@ -154,6 +177,10 @@ pub struct RecordLog {
     file: Mutex<File>,
     state: Mutex<State>,
     written: Condvar,
+    /// False for a follower ([`RecordLog::follow`]).
+    writer: bool,
+    /// The writer's lock on the directory, held while the log is open.
+    _lock: Option<File>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -161,14 +188,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl RecordLog {
-    /// Opens (or creates) the log in `dir` for `key`: reads every frame,
-    /// checks each stream's chain, and drops a last frame cut short by a
-    /// crash.
+    /// Opens (or creates) the log in `dir` for `key`, as its one writer:
+    /// takes the directory's writer lock, reads every frame, checks each
+    /// stream's chain, and drops a last frame cut short by a crash.
     ///
     /// # Errors
-    /// [`LogError::Io`], [`LogError::Corrupt`], [`LogError::WrongKey`].
+    /// [`LogError::Io`], [`LogError::Corrupt`], [`LogError::WrongKey`],
+    /// [`LogError::Locked`] while another process writes the log.
     pub fn open(dir: &Path, key: Keypair) -> Result<Self, LogError> {
         let path = dir.join(LOG_FILE);
+        std::fs::create_dir_all(dir).map_err(|e| LogError::Io {
+            path: path.clone(),
+            reason: format!("creating the directory: {e}"),
+        })?;
+        let lock = frames::lock(dir, WRITER_LOCK).map_err(|reason| LogError::Locked {
+            path: path.clone(),
+            reason,
+        })?;
         let (file, bytes) = frames::open(dir, LOG_FILE, MAGIC).map_err(|e| match e {
             frames::OpenError::Io(reason) => LogError::Io {
                 path: path.clone(),
@@ -180,38 +216,129 @@ impl RecordLog {
                 reason,
             },
         })?;
-        let (stored, _) = scan(&path, &bytes)?;
-        let mut state = State::default();
-        for s in &stored {
-            let e = &s.record.envelope;
-            if e.operator != key.id() {
-                return Err(LogError::WrongKey {
-                    path,
-                    found: e.operator.to_string(),
-                    expected: key.id().to_string(),
-                });
-            }
-            state.heads.insert(
-                e.stream.clone(),
-                Head {
-                    next: e.index + 1,
-                    last: s.hash,
-                },
-            );
-            if e.kind == Kind::Manifest {
-                state.manifests.insert(s.hash);
-            }
-            state.index.push((s.hash, e.time_ms));
-        }
-        state.count = stored.len() as u64;
-        state.durable = state.count;
-        Ok(Self {
+        let log = Self::empty(path, key, file, Some(lock), true);
+        log.ingest(&bytes, 0)?;
+        Ok(log)
+    }
+
+    /// Opens the log in `dir` read-only, to follow what its writer (another
+    /// process, say `pantheon records append`) seals: [`RecordLog::refresh`]
+    /// reads the frames added since. A follower never appends, and never
+    /// truncates: a frame being written is simply not read yet.
+    ///
+    /// # Errors
+    /// As [`RecordLog::open`], but no lock is taken; a missing log is
+    /// [`LogError::Io`].
+    pub fn follow(dir: &Path, key: Keypair) -> Result<Self, LogError> {
+        let path = dir.join(LOG_FILE);
+        let file = File::open(&path).map_err(|e| LogError::Io {
+            path: path.clone(),
+            reason: format!("opening: {e} (create it with `pantheon records init`)"),
+        })?;
+        let log = Self::empty(path, key, file, None, false);
+        log.refresh()?;
+        Ok(log)
+    }
+
+    fn empty(path: PathBuf, key: Keypair, file: File, lock: Option<File>, writer: bool) -> Self {
+        Self {
             path,
             key,
             file: Mutex::new(file),
-            state: Mutex::new(state),
+            state: Mutex::new(State::default()),
             written: Condvar::new(),
-        })
+            writer,
+            _lock: lock,
+        }
+    }
+
+    /// A follower: reads the frames its writer added since the last call,
+    /// makes them durable (an `fsync` of the file: a follower uses only
+    /// records that a crash cannot take back), and returns how many records
+    /// it added. A writer has nothing to refresh (0).
+    ///
+    /// # Errors
+    /// [`LogError::Io`], [`LogError::Corrupt`], [`LogError::WrongKey`].
+    pub fn refresh(&self) -> Result<u64, LogError> {
+        if self.writer {
+            return Ok(0);
+        }
+        let io = |reason: String| LogError::Io {
+            path: self.path.clone(),
+            reason,
+        };
+        let offset = lock(&self.state).offset;
+        let mut tail = Vec::new();
+        {
+            let mut file = lock(&self.file);
+            file.seek(SeekFrom::Start(offset as u64))
+                .and_then(|_| file.read_to_end(&mut tail))
+                .map_err(|e| io(format!("reading: {e}")))?;
+            // What was read is durable once this returns.
+            file.sync_data().map_err(|e| io(format!("syncing: {e}")))?;
+        }
+        if offset == 0 && tail.len() < MAGIC.len() {
+            return Ok(0);
+        }
+        let before = self.len();
+        self.ingest(&tail, offset)?;
+        Ok(self.len() - before)
+    }
+
+    /// Reads the frames of `bytes` (the file from `base` on; from the
+    /// magic when `base` is 0) into the state.
+    fn ingest(&self, bytes: &[u8], base: usize) -> Result<(), LogError> {
+        let corrupt = |offset: usize, reason: String| LogError::Corrupt {
+            path: self.path.clone(),
+            offset: offset as u64,
+            reason,
+        };
+        let (payloads, good) = if base == 0 {
+            frames::read(bytes, MAGIC)
+        } else {
+            frames::read_from(bytes, 0)
+        }
+        .map_err(|(at, why)| corrupt(base + at, why))?;
+        let mut st = lock(&self.state);
+        let st = &mut *st;
+        for (at, payload) in payloads {
+            let (record, _) = parse(payload).map_err(|why| corrupt(base + at, why))?;
+            let e = &record.envelope;
+            if e.operator != self.key.id() {
+                return Err(LogError::WrongKey {
+                    path: self.path.clone(),
+                    found: e.operator.to_string(),
+                    expected: self.key.id().to_string(),
+                });
+            }
+            record
+                .follows(st.last.get(&e.stream))
+                .map_err(|err| corrupt(base + at, err.to_string()))?;
+            let hash = record.hash();
+            st.heads.insert(
+                e.stream.clone(),
+                Head {
+                    next: e.index + 1,
+                    last: hash,
+                },
+            );
+            if e.kind == Kind::Manifest {
+                st.manifests.insert(hash);
+                st.last_manifest = Some(hash);
+            }
+            st.index.push((hash, e.time_ms));
+            st.last.insert(e.stream.clone(), record);
+        }
+        st.count = st.index.len() as u64;
+        st.durable = st.count;
+        st.offset = base + good;
+        Ok(())
+    }
+
+    /// The key the log is sealed with.
+    #[must_use]
+    pub const fn key(&self) -> &Keypair {
+        &self.key
     }
 
     /// The log file.
@@ -256,13 +383,61 @@ impl RecordLog {
     /// written), [`LogError::Io`] or [`LogError::Poisoned`] (the log
     /// refuses appends until opened again).
     pub fn append(&self, entry: Entry) -> Result<Sealed, LogError> {
-        let body = record::canonical_body(&entry.body)?;
-        record::check_kind(entry.kind, &entry.body)?;
-        let body_hash = Hash256::tagged(Domain::RecordBody, &body);
+        let mut sealed = self.append_all(vec![entry])?;
+        Ok(sealed.remove(0))
+    }
+
+    /// Seals `entries` in order and returns once all are durable (one
+    /// fsync for all of them, shared with concurrent appends). On an error
+    /// the entries before the failing one are sealed (and durable once the
+    /// log has written them) and the rest are not.
+    ///
+    /// # Errors
+    /// As [`RecordLog::append`]; for a refused entry, the earlier ones are
+    /// written before the error returns.
+    pub fn append_all(&self, entries: Vec<Entry>) -> Result<Vec<Sealed>, LogError> {
+        if !self.writer {
+            return Err(LogError::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
+        let mut prepared = Vec::with_capacity(entries.len());
+        let mut refused = None;
+        for entry in entries {
+            match prepare(entry) {
+                Ok(p) => prepared.push(p),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+        }
         let mut st = lock(&self.state);
         if let Some(reason) = &st.failed {
             return Err(self.poisoned(reason));
         }
+        let mut out = Vec::with_capacity(prepared.len());
+        for (entry, body) in prepared {
+            match self.seal(&mut st, entry, body) {
+                Ok(s) => out.push(s),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(last) = out.last() {
+            st = self.wait_durable(st, last.seq)?;
+        }
+        drop(st);
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
+
+    /// Seals one prepared entry under the lock and queues its frame.
+    fn seal(&self, st: &mut State, entry: Entry, body: Vec<u8>) -> Result<Sealed, LogError> {
         if let Some(m) = entry.manifest
             && !st.manifests.contains(&m)
         {
@@ -281,7 +456,7 @@ impl RecordLog {
                 time_ms: entry.time_ms,
                 kind: entry.kind,
                 manifest: entry.manifest,
-                body_hash,
+                body_hash: Hash256::tagged(Domain::RecordBody, &body),
             },
             &self.key,
         )?;
@@ -299,19 +474,29 @@ impl RecordLog {
         );
         if entry.kind == Kind::Manifest {
             st.manifests.insert(hash);
+            st.last_manifest = Some(hash);
         }
         st.index.push((hash, entry.time_ms));
         let seq = st.count;
         st.count += 1;
-        let sealed = Sealed {
+        Ok(Sealed {
             seq,
             record,
             hash,
             body,
-        };
+        })
+    }
+
+    /// Waits until record `seq` is durable, leading the write of every
+    /// queued frame if no one else is (group commit).
+    fn wait_durable<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        seq: u64,
+    ) -> Result<MutexGuard<'a, State>, LogError> {
         loop {
             if st.durable > seq {
-                return Ok(sealed);
+                return Ok(st);
             }
             if let Some(reason) = &st.failed {
                 return Err(self.poisoned(reason));
@@ -343,6 +528,13 @@ impl RecordLog {
             }
             self.written.notify_all();
         }
+    }
+
+    /// The latest manifest sealed in the log (the one in force for a
+    /// decision that names none explicitly).
+    #[must_use]
+    pub fn last_manifest(&self) -> Option<Hash256> {
+        lock(&self.state).last_manifest
     }
 
     /// The hash and `time_ms` of the durable records at positions
@@ -385,6 +577,13 @@ impl RecordLog {
     }
 }
 
+/// Checks an entry's body and kind outside the lock: its canonical body.
+fn prepare(entry: Entry) -> Result<(Entry, Vec<u8>), LogError> {
+    let body = record::canonical_body(&entry.body)?;
+    record::check_kind(entry.kind, &entry.body)?;
+    Ok((entry, body))
+}
+
 fn frame(out: &mut Vec<u8>, record: &Record, body: &[u8]) {
     let record = record.to_bytes();
     let mut payload = Vec::with_capacity(2 + record.len() + body.len());
@@ -407,19 +606,7 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<(Vec<Sealed>, usize), LogError> {
     let mut stored: Vec<Sealed> = Vec::new();
     let mut last: HashMap<String, usize> = HashMap::new();
     for (at, payload) in payloads {
-        let record_len = payload
-            .get(..2)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-            .ok_or_else(|| corrupt(at, "empty frame".to_owned()))?;
-        let record_bytes = payload
-            .get(2..2 + record_len)
-            .ok_or_else(|| corrupt(at, "record longer than its frame".to_owned()))?;
-        let record: Record =
-            decode_exact(record_bytes).map_err(|e| corrupt(at, format!("record: {e}")))?;
-        let body = payload[2 + record_len..].to_vec();
-        if Hash256::tagged(Domain::RecordBody, &body) != record.envelope.body_hash {
-            return Err(corrupt(at, "body does not match its record".to_owned()));
-        }
+        let (record, body) = parse(payload).map_err(|why| corrupt(at, why))?;
         let prev = last
             .get(&record.envelope.stream)
             .map(|&i| &stored[i].record);
@@ -435,6 +622,24 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<(Vec<Sealed>, usize), LogError> {
         });
     }
     Ok((stored, good))
+}
+
+/// One frame's record and canonical body, the body checked against the
+/// record's `body_hash`.
+fn parse(payload: &[u8]) -> Result<(Record, Vec<u8>), String> {
+    let record_len = payload
+        .get(..2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+        .ok_or_else(|| "empty frame".to_owned())?;
+    let record_bytes = payload
+        .get(2..2 + record_len)
+        .ok_or_else(|| "record longer than its frame".to_owned())?;
+    let record: Record = decode_exact(record_bytes).map_err(|e| format!("record: {e}"))?;
+    let body = payload[2 + record_len..].to_vec();
+    if Hash256::tagged(Domain::RecordBody, &body) != record.envelope.body_hash {
+        return Err("body does not match its record".to_owned());
+    }
+    Ok((record, body))
 }
 
 #[cfg(test)]
@@ -576,6 +781,7 @@ mod tests {
         assert!(log.syncs() <= 201);
         let stored = log.stored().unwrap();
         assert_eq!(stored.len(), 201);
+        drop(log);
         let reopened = RecordLog::open(dir.path(), key()).unwrap();
         assert_eq!(reopened.len(), 201);
         for s in 0..3 {
@@ -585,5 +791,66 @@ mod tests {
                 .count() as u64;
             assert_eq!(reopened.head(&format!("s{s}")).unwrap().0, n);
         }
+    }
+
+    #[test]
+    fn one_writer_at_a_time_and_a_follower_sees_what_it_seals() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = RecordLog::open(dir.path(), key()).unwrap();
+        assert!(matches!(
+            RecordLog::open(dir.path(), key()),
+            Err(LogError::Locked { .. })
+        ));
+        let follower = RecordLog::follow(dir.path(), key()).unwrap();
+        assert_eq!(follower.len(), 0);
+        assert!(matches!(
+            follower.append(manifest()),
+            Err(LogError::ReadOnly { .. })
+        ));
+        let m = writer.append(manifest()).unwrap();
+        let sealed = writer
+            .append_all((0..5).map(|n| decision("triage", m.hash, n)).collect())
+            .unwrap();
+        assert_eq!(follower.refresh().unwrap(), 6);
+        assert_eq!(follower.hashes(0, 6)[5].0, sealed[4].hash);
+        assert_eq!(follower.last_manifest(), Some(m.hash));
+        assert_eq!(follower.refresh().unwrap(), 0);
+        // A frame being written (here: cut short) is not read yet, and the
+        // follower leaves the file alone.
+        let path = dir.path().join(LOG_FILE);
+        let len = std::fs::metadata(&path).unwrap().len();
+        writer.append(decision("triage", m.hash, 9)).unwrap();
+        let full = std::fs::read(&path).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len + 10).unwrap();
+        assert_eq!(follower.refresh().unwrap(), 0);
+        std::fs::write(&path, &full).unwrap();
+        assert_eq!(follower.refresh().unwrap(), 1);
+        drop(writer);
+        let key_b = Keypair::from_seed(&[0x62; 32]);
+        assert!(matches!(
+            RecordLog::follow(dir.path(), key_b),
+            Err(LogError::WrongKey { .. })
+        ));
+    }
+
+    #[test]
+    fn append_all_seals_in_order_up_to_a_refused_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = RecordLog::open(dir.path(), key()).unwrap();
+        let m = log.append(manifest()).unwrap();
+        let mut entries: Vec<_> = (0..3).map(|n| decision("triage", m.hash, n)).collect();
+        entries.push(Entry {
+            body: json!({"inputs": "not a hash"}),
+            ..decision("triage", m.hash, 3)
+        });
+        entries.push(decision("triage", m.hash, 4));
+        assert!(matches!(log.append_all(entries), Err(LogError::Record(_))));
+        assert_eq!(
+            log.len(),
+            4,
+            "the manifest and the three before the refused one"
+        );
+        assert_eq!(log.durable(), 4);
     }
 }

@@ -10,6 +10,8 @@
 //! - [`dev`]: `dev`, a one-validator network with a managed regtest bitcoind.
 //! - [`testnet`]: `testnet init | up | status | stop | start | down`.
 //! - [`bench`]: `bench`, a load tool against running nodes.
+//! - [`records`]: `records init | append | run | status | prove | verify`,
+//!   the operator library (`pantheon-sdk`) for operators without code.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -21,6 +23,7 @@ mod bench;
 mod dev;
 mod keys;
 mod operator;
+mod records;
 mod testnet;
 mod verify;
 
@@ -250,6 +253,11 @@ enum Command {
         #[command(subcommand)]
         command: TestnetCommand,
     },
+    /// An operator's audit records: seal, batch, submit, prove.
+    Records {
+        #[command(subcommand)]
+        command: records::RecordsCommand,
+    },
     /// Run a node from a TOML configuration file.
     Node {
         /// The configuration file.
@@ -362,7 +370,7 @@ struct ClientArgs {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum WaitFor {
+pub(crate) enum WaitFor {
     Finalized,
     Anchored,
 }
@@ -528,5 +536,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Node { config } => run_node(config::Config::load(&config)?).await,
         Command::Testnet { command } => testnet::run(command).await,
+        Command::Records { command } => records::run(command).await,
     }
 }

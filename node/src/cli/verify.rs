@@ -5,6 +5,7 @@
 use anyhow::{Context, Result, bail};
 use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::proof::{ProofError, ReceivedBundle};
+use pantheon_runtime::record_proof::RecordProof;
 use serde_json::json;
 
 use super::output;
@@ -53,14 +54,25 @@ impl From<anyhow::Error> for Refusal {
 /// An invalid bundle (the failing link) or unusable inputs.
 pub async fn verify(args: &VerifyArgs) -> Result<()> {
     match judge(args).await {
-        Ok(verdict) => {
+        Ok(Judged::Bundle(verdict)) => {
+            output(args.json, &bundle_json(&verdict), || describe(&verdict));
+            Ok(())
+        }
+        Ok(Judged::Record(verdict)) => {
             output(
                 args.json,
-                &json!({ "valid": true, "proof": verdict.proof, "trust": {
-                    "genesis_pinned": verdict.genesis_pinned,
-                    "bitcoin": verdict.bitcoin,
-                }, "links": verdict.links }),
-                || describe(&verdict),
+                &json!({
+                    "valid": true,
+                    "record": verdict.record,
+                    "manifest": verdict.manifest.as_ref().map(|m| &m.record),
+                    "proof": verdict.batch.proof,
+                    "trust": {
+                        "genesis_pinned": verdict.batch.genesis_pinned,
+                        "bitcoin": verdict.batch.bitcoin,
+                    },
+                    "links": verdict.links,
+                }),
+                || describe_record(&verdict),
             );
             Ok(())
         }
@@ -82,12 +94,48 @@ pub async fn verify(args: &VerifyArgs) -> Result<()> {
     }
 }
 
-async fn judge(args: &VerifyArgs) -> Result<pantheon_anchor::Verdict, Refusal> {
+fn bundle_json(verdict: &pantheon_anchor::Verdict) -> serde_json::Value {
+    json!({ "valid": true, "proof": verdict.proof, "trust": {
+        "genesis_pinned": verdict.genesis_pinned,
+        "bitcoin": verdict.bitcoin,
+    }, "links": verdict.links })
+}
+
+/// What the file was, and its verdict.
+enum Judged {
+    Bundle(Box<pantheon_anchor::Verdict>),
+    Record(Box<pantheon_anchor::RecordVerdict>),
+}
+
+async fn judge(args: &VerifyArgs) -> Result<Judged, Refusal> {
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let (mut trust, checks) = trust_and_checks(args)?;
+    if RecordProof::is_record_proof(&bytes) {
+        let proof = RecordProof::from_slice(&bytes).map_err(Refusal::Link)?;
+        if let Some(rpc) = &args.bitcoin_rpc {
+            trust.live = pantheon_anchor::verify::ask_live_node(rpc, &proof.bundle).await;
+        }
+        return pantheon_anchor::verify_record_proof(&proof, &trust, &checks, &KeyCache::new(64))
+            .map(|v| Judged::Record(Box::new(v)))
+            .map_err(Refusal::Link);
+    }
     // `format` is the JSON structure only; a malformed member fails the
     // link that uses it (FORMATS 22.6).
     let bundle = ReceivedBundle::from_slice(&bytes).map_err(Refusal::Link)?;
+    if let Some(rpc) = &args.bitcoin_rpc {
+        trust.live = pantheon_anchor::verify::ask_live_node(rpc, &bundle).await;
+    }
+    pantheon_anchor::verify_bundle(&bundle, &trust, &checks, &KeyCache::new(64))
+        .map(|v| Judged::Bundle(Box::new(v)))
+        .map_err(Refusal::Link)
+}
+
+/// The trust and checks the flags give (the live node is asked later,
+/// about the bundle in hand).
+fn trust_and_checks(
+    args: &VerifyArgs,
+) -> Result<(pantheon_anchor::Trust, pantheon_anchor::Checks), Refusal> {
     let mut trust = pantheon_anchor::Trust {
         genesis_hash: args
             .genesis_hash
@@ -111,9 +159,6 @@ async fn judge(args: &VerifyArgs) -> Result<pantheon_anchor::Verdict, Refusal> {
             hash: hash.parse().context("--checkpoint hash")?,
         });
     }
-    if let Some(rpc) = &args.bitcoin_rpc {
-        trust.live = pantheon_anchor::verify::ask_live_node(rpc, &bundle).await;
-    }
     let checks = pantheon_anchor::Checks {
         bitcoin_network: args
             .bitcoin_network
@@ -129,8 +174,64 @@ async fn judge(args: &VerifyArgs) -> Result<pantheon_anchor::Verdict, Refusal> {
             .transpose()
             .context("--root must be 64 hex digits")?,
     };
-    pantheon_anchor::verify_bundle(&bundle, &trust, &checks, &KeyCache::new(64))
-        .map_err(Refusal::Link)
+    Ok((trust, checks))
+}
+
+/// The human-readable verdict of a record proof: the record, then its
+/// batch's bundle.
+fn describe_record(v: &pantheon_anchor::RecordVerdict) -> String {
+    let r = &v.record;
+    let mut out = String::from("VALID record proof\n");
+    match &r.disclosed {
+        Some(d) => {
+            out.push_str(&format!(
+                "  record       {} ({} {} of stream {:?}, sealed {} by the operator's clock)\n",
+                r.record_hash,
+                d.kind,
+                d.index,
+                d.stream,
+                humantime::format_rfc3339_millis(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(d.time_ms)
+                ),
+            ));
+            out.push_str(&format!(
+                "  disclosed    the record{}{}\n",
+                if d.body {
+                    " and its body"
+                } else {
+                    " (body not disclosed: its hash only)"
+                },
+                match d.neighbours {
+                    (true, true) => ", with both neighbours in its stream",
+                    (true, false) => ", with the previous record of its stream",
+                    (false, true) => ", with the next record of its stream",
+                    (false, false) => "",
+                }
+            ));
+            if let (Some(m), Some(mv)) = (d.manifest, &v.manifest) {
+                out.push_str(&format!(
+                    "  manifest     {m} (in submission {}, before this decision)\n",
+                    mv.batch.proof.seq
+                ));
+            }
+        }
+        None => out.push_str(&format!(
+            "  record hash  {} (only the hash disclosed)\n",
+            r.record_hash
+        )),
+    }
+    out.push_str(&format!(
+        "  batch        leaf {} of {} records, root {}\n",
+        r.leaf_index, r.tree_size, r.batch_root
+    ));
+    let bundle = describe(&v.batch);
+    out.push_str(bundle.trim_start_matches("VALID\n"));
+    let links: Vec<String> = v.links.iter().map(ToString::to_string).collect();
+    if let Some(i) = out.rfind("\n  links") {
+        out.truncate(i);
+    }
+    out.push_str(&format!("\n  links        {}", links.join(", ")));
+    out
 }
 
 /// The human-readable verdict: what was proven and what it rests on.
