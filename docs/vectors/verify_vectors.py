@@ -1967,7 +1967,8 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
     if inc["tree_size"] != header["log_size"] or not verify_inclusion(
             inc["leaf_index"], inc["tree_size"], path, tx_id(sub_bytes), header["log_root"]):
         raise Invalid("path: the submission is not in the header's log")
-    out = {"height": header["height"], "block_hash": block_hash(hb), "anchor": None}
+    out = {"height": header["height"], "block_hash": block_hash(hb), "anchor": None,
+           "seq": sub["seq"], "root": sub["root"], "operator": sub["operator"], "genesis_hash": gh}
     if "anchor" not in b:
         return out
     an = b["anchor"]
@@ -2019,6 +2020,109 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
     if checkpoint is not None and checkpoint not in [h2(h) for h in part["headers"]]:
         raise Invalid("bitcoin: the headers do not reach the checkpoint")
     out["anchor"]["network"], out["anchor"]["required"] = chain, need
+    return out
+
+
+def verify_record_proof(p: dict, trusted_genesis: bytes | None = None, depth: int = 0) -> dict:
+    """FORMATS 24: a record proof, link by link (record, manifest,
+    signature, body, kind, approval, chain, batch, then the bundle's).
+    Raises Invalid naming the first link that fails."""
+    if not isinstance(p, dict) or p.get("record_proof") != 1:
+        raise Invalid("format: not a record proof of version 1")
+    if ("record" in p) == ("record_hash" in p):
+        raise Invalid("format: exactly one of record and record_hash")
+    if "record" not in p and any(k in p for k in ("body", "previous", "next", "manifest")):
+        raise Invalid("format: body, previous, next and manifest need the record")
+    if "manifest" in p and depth >= 1:
+        raise Invalid("format: manifest proofs nest too deep")
+    batch, b = p.get("batch"), p.get("bundle")
+    if not isinstance(batch, dict) or set(batch) != {"leaf_index", "tree_size", "path"}:
+        raise Invalid("format: batch must hold exactly leaf_index, tree_size and path")
+    if not isinstance(b, dict):
+        raise Invalid("format: bundle is not an object")
+    check_structure(b)
+    try:
+        op_key = b64(b["operator_key"])
+    except (DecodeError, ValueError) as e:
+        raise Invalid(f"signature: the bundle's operator_key: {e}") from None
+    e = None
+    if "record" in p:
+        try:
+            data = b64(p["record"])
+        except (DecodeError, ValueError) as err:
+            raise Invalid(f"record: {err}") from None
+        try:
+            e = verify_record(data, op_key, None)
+            if "body" in p:
+                e = verify_record(data, op_key, p["body"])
+        except RecordError as err:
+            raise Invalid(f"{err.link}: {err}") from None
+        if e["kind"] == "decision":
+            if "manifest" not in p:
+                raise Invalid("manifest: the decision's manifest is not carried")
+            m = p["manifest"]
+            if "record" not in m:
+                raise Invalid("manifest: the manifest proof must disclose the record")
+            try:
+                me = verify_record(b64(m["record"]), op_key, None)
+            except (RecordError, DecodeError, ValueError) as err:
+                raise Invalid(f"manifest: {err}") from None
+            if me["hash"] != e["manifest"] or me["kind"] != "manifest":
+                raise Invalid("manifest: the proof is of another record")
+        elif "manifest" in p:
+            raise Invalid("manifest: a manifest proof for a record that names none")
+        for name, mine in (("previous", False), ("next", True)):
+            if name in p:
+                try:
+                    n = verify_record(b64(p[name]), op_key, None)
+                    if mine:
+                        record_follows(n, e)
+                    else:
+                        record_follows(e, n)
+                except (RecordError, DecodeError, ValueError) as err:
+                    raise Invalid(f"chain: {name}: {err}") from None
+        if "previous" not in p and e["index"] == 0:
+            try:
+                record_follows(e, None)
+            except RecordError as err:
+                raise Invalid(f"chain: {err}") from None
+        rh = e["hash"]
+    else:
+        try:
+            rh = h2b(p["record_hash"], 32)
+        except (DecodeError, ValueError) as err:
+            raise Invalid(f"record: record_hash: {err}") from None
+    try:
+        path = b64_hashes(batch["path"])
+    except (DecodeError, ValueError) as err:
+        raise Invalid(f"batch: path: {err}") from None
+    if len(path) > 32:
+        raise Invalid("batch: more than 32 hashes")
+    root = root_from_path(batch["leaf_index"], batch["tree_size"], path, log_leaf(rh))
+    if root is None:
+        raise Invalid("batch: the path does not have the shape of its leaf and size")
+    try:
+        sub = decode_tx(b64(b["submission"]))
+    except (DecodeError, ValueError):
+        sub = None
+    if sub is not None and sub["kind"] == KIND_SUBMIT:
+        if sub["root"] != root:
+            raise Invalid("batch: the path does not lead to the submission's root")
+        if sub["record_count"] is not None and sub["record_count"] != batch["tree_size"]:
+            raise Invalid("batch: the submission's record count is not the batch's size")
+    out = verify_bundle(b, trusted_genesis)
+    if out["root"] != root:
+        raise Invalid("root: the bundle proves another root")
+    out["record_hash"] = rh
+    out["leaf_index"] = batch["leaf_index"]
+    if e is not None and e["kind"] == "decision":
+        try:
+            mo = verify_record_proof(p["manifest"], trusted_genesis, depth + 1)
+        except Invalid as err:
+            raise Invalid(f"manifest: the manifest's proof: {err}") from None
+        earlier = mo["seq"] < out["seq"] or (mo["seq"] == out["seq"] and mo["leaf_index"] < out["leaf_index"])
+        if not earlier or mo["genesis_hash"] != out["genesis_hash"]:
+            raise Invalid("manifest: not sealed before the decision on the same network")
     return out
 
 
@@ -2496,7 +2600,27 @@ def check_records(d: str) -> None:
             R.eq(f"{n}: refused at link {bad['link']}", err.link, bad["link"])
 
 
+def verify_file(path: str) -> int:
+    """`verify_vectors.py --verify FILE`: a proof bundle or a record proof,
+    as a stranger would check it; prints the verdict as JSON."""
+    text = open(path, encoding="utf-8").read()
+    try:
+        doc = read_bundle_text(text)
+        if isinstance(doc, dict) and "record_proof" in doc:
+            out = verify_record_proof(doc)
+        else:
+            out = verify_bundle_text(text)
+        print(json.dumps({"valid": True, "height": out["height"], "seq": out["seq"],
+                          "root": out["root"].hex(), "anchored": out["anchor"] is not None}))
+        return 0
+    except Invalid as e:
+        print(json.dumps({"valid": False, "failed_link": str(e).split(":")[0], "reason": str(e)}))
+        return 1
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[1] == "--verify":
+        return verify_file(argv[2])
     d = argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     sections = [("constants", lambda: check_constants())]
     state: dict = {}
