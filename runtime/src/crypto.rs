@@ -304,6 +304,8 @@ impl std::fmt::Debug for PreparedKey {
 pub struct Keypair {
     signing: SigningKey<MlDsa65>,
     public: PublicKey,
+    /// The same key in AWS-LC, made on the first hedged signature.
+    hedged: std::sync::OnceLock<aws_lc::SigningKey>,
 }
 
 impl Keypair {
@@ -313,7 +315,11 @@ impl Keypair {
         let signing = SigningKey::<MlDsa65>::from_seed(&Seed::from(*seed));
         let encoded = signing.expanded_key().verifying_key().encode();
         let public = PublicKey::from_slice(&encoded).expect("ML-DSA-65 keys encode to 1952 bytes");
-        Self { signing, public }
+        Self {
+            signing,
+            public,
+            hedged: std::sync::OnceLock::new(),
+        }
     }
 
     /// The public key.
@@ -339,6 +345,23 @@ impl Keypair {
     pub fn sign(&self, context: SignContext, message: &[u8]) -> Signature {
         self.sign_with_context(context.as_str().as_bytes(), message)
             .expect("Pantheon context strings are shorter than 256 bytes")
+    }
+
+    /// Hedged ML-DSA-65 signature of `message` under `context` (FIPS 204's
+    /// default, fresh randomness in each), made by AWS-LC, which signs about
+    /// 8 times faster than the `ml-dsa` crate on this machine's cores. For
+    /// signatures that are stored once made (audit records): two signings
+    /// of the same message differ, so the signed bytes, and any id over
+    /// them, are not reproducible. Verifies like any other signature.
+    #[must_use]
+    pub fn sign_hedged(&self, context: SignContext, message: &[u8]) -> Signature {
+        let key = self
+            .hedged
+            .get_or_init(|| aws_lc::SigningKey::from_seed(&self.seed()));
+        Signature::from_bytes(
+            key.sign(context.as_str().as_bytes(), message)
+                .expect("Pantheon context strings are shorter than 256 bytes"),
+        )
     }
 
     /// Deterministic signature with an arbitrary FIPS 204 context string (for

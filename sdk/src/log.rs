@@ -14,12 +14,15 @@
 //! a frame cut short by a crash (the last one: dropped, the file truncated
 //! to the frames before it) from damage in the middle (refused).
 //!
-//! **Group commit.** An append seals its record under the log's lock (the
-//! stream's next index and `prev` are only known there, so records are
-//! signed one after another) and queues its frame. The first appender
-//! that finds no write in progress takes every queued frame, writes them
-//! with one `write` and one `fsync`, and wakes the others; everyone returns
-//! once its frame is durable. Under load, one fsync covers many appends.
+//! **Group commit.** An append takes its stream's next index and `prev`
+//! under the log's lock, signs outside it (hedged, by AWS-LC: records of
+//! different streams are signed in parallel; a stream's records one after
+//! another, since each `prev` is the previous record's hash, signature
+//! included) and queues its frame. The log's own writer thread takes every queued frame, writes them with
+//! one `write` and one `fsync`, and wakes the appenders; each returns once
+//! its frame is durable. Under load, one fsync covers many appends, and the
+//! thread, asleep in `fsync` rather than signing, runs as soon as the disk
+//! answers.
 //!
 //! **Fail closed.** A failed write or fsync poisons the log: that append
 //! and every later one return [`LogError::Poisoned`] until the log is
@@ -32,7 +35,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use pantheon_runtime::codec::{Encode, decode_exact};
 use pantheon_runtime::crypto::Keypair;
@@ -157,11 +160,14 @@ struct State {
     durable: u64,
     /// Frames sealed, not yet written.
     queued: Vec<u8>,
-    writing: bool,
+    /// The log is being dropped: the writer's thread ends once idle.
+    closing: bool,
     failed: Option<String>,
     syncs: u64,
     /// The latest manifest.
     last_manifest: Option<Hash256>,
+    /// Streams whose next record is being signed.
+    sealing: HashSet<String>,
     /// Each stream's last record (a follower checks the chain with it).
     last: HashMap<String, Record>,
     /// Where the next frame starts in the file (a follower reads on from
@@ -174,13 +180,71 @@ struct State {
 pub struct RecordLog {
     path: PathBuf,
     key: Keypair,
-    file: Mutex<File>,
-    state: Mutex<State>,
-    written: Condvar,
+    shared: Arc<Shared>,
+    /// The writer's thread, which writes and fsyncs what appends queue.
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Signalled when a stream's record is sealed (its next may start).
+    turn: Condvar,
     /// False for a follower ([`RecordLog::follow`]).
     writer: bool,
     /// The writer's lock on the directory, held while the log is open.
     _lock: Option<File>,
+}
+
+/// What the appenders and the writer's thread share.
+#[derive(Debug)]
+struct Shared {
+    file: Mutex<File>,
+    state: Mutex<State>,
+    /// Signalled when frames become durable (or a write failed).
+    written: Condvar,
+    /// Signalled when frames are queued (or the log closes).
+    work: Condvar,
+}
+
+impl Drop for RecordLog {
+    fn drop(&mut self) {
+        lock(&self.shared.state).closing = true;
+        self.shared.work.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The writer's thread: takes every queued frame, writes them with one
+/// `write` and one `fsync`, wakes the appenders, and again, until the log
+/// closes with nothing queued. A thread of its own, mostly asleep in
+/// `fsync`, so that appenders busy signing never delay a commit.
+fn commit_loop(shared: &Shared) {
+    let mut st = lock(&shared.state);
+    loop {
+        while st.queued.is_empty() && !st.closing {
+            st = shared.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
+        if st.queued.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut st.queued);
+        let upto = st.count;
+        drop(st);
+        let result = {
+            let mut file = lock(&shared.file);
+            file.write_all(&batch).and_then(|()| file.sync_data())
+        };
+        st = lock(&shared.state);
+        match result {
+            Ok(()) => {
+                st.durable = upto;
+                st.syncs += 1;
+            }
+            Err(e) => {
+                st.failed = Some(e.to_string());
+                st.queued.clear();
+            }
+        }
+        shared.written.notify_all();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -216,8 +280,18 @@ impl RecordLog {
                 reason,
             },
         })?;
-        let log = Self::empty(path, key, file, Some(lock), true);
+        let mut log = Self::empty(path, key, file, Some(lock), true);
         log.ingest(&bytes, 0)?;
+        let shared = Arc::clone(&log.shared);
+        log.thread = Some(
+            std::thread::Builder::new()
+                .name("pantheon-record-log".into())
+                .spawn(move || commit_loop(&shared))
+                .map_err(|e| LogError::Io {
+                    path: log.path.clone(),
+                    reason: format!("starting the writer thread: {e}"),
+                })?,
+        );
         Ok(log)
     }
 
@@ -244,9 +318,14 @@ impl RecordLog {
         Self {
             path,
             key,
-            file: Mutex::new(file),
-            state: Mutex::new(State::default()),
-            written: Condvar::new(),
+            shared: Arc::new(Shared {
+                file: Mutex::new(file),
+                state: Mutex::new(State::default()),
+                written: Condvar::new(),
+                work: Condvar::new(),
+            }),
+            thread: None,
+            turn: Condvar::new(),
             writer,
             _lock: lock,
         }
@@ -267,10 +346,10 @@ impl RecordLog {
             path: self.path.clone(),
             reason,
         };
-        let offset = lock(&self.state).offset;
+        let offset = lock(&self.shared.state).offset;
         let mut tail = Vec::new();
         {
-            let mut file = lock(&self.file);
+            let mut file = lock(&self.shared.file);
             file.seek(SeekFrom::Start(offset as u64))
                 .and_then(|_| file.read_to_end(&mut tail))
                 .map_err(|e| io(format!("reading: {e}")))?;
@@ -299,7 +378,7 @@ impl RecordLog {
             frames::read_from(bytes, 0)
         }
         .map_err(|(at, why)| corrupt(base + at, why))?;
-        let mut st = lock(&self.state);
+        let mut st = lock(&self.shared.state);
         let st = &mut *st;
         for (at, payload) in payloads {
             let (record, _) = parse(payload).map_err(|why| corrupt(base + at, why))?;
@@ -350,7 +429,7 @@ impl RecordLog {
     /// Records in the log.
     #[must_use]
     pub fn len(&self) -> u64 {
-        lock(&self.state).count
+        lock(&self.shared.state).count
     }
 
     /// True when no record was sealed yet.
@@ -363,7 +442,7 @@ impl RecordLog {
     /// record yet).
     #[must_use]
     pub fn head(&self, stream: &str) -> Option<(u64, Hash256)> {
-        lock(&self.state)
+        lock(&self.shared.state)
             .heads
             .get(stream)
             .map(|h| (h.next, h.last))
@@ -373,7 +452,7 @@ impl RecordLog {
     /// fewer than appends under load).
     #[must_use]
     pub fn syncs(&self) -> u64 {
-        lock(&self.state).syncs
+        lock(&self.shared.state).syncs
     }
 
     /// Seals `entry` and returns once it is durable. See the module docs.
@@ -412,13 +491,9 @@ impl RecordLog {
                 }
             }
         }
-        let mut st = lock(&self.state);
-        if let Some(reason) = &st.failed {
-            return Err(self.poisoned(reason));
-        }
         let mut out = Vec::with_capacity(prepared.len());
         for (entry, body) in prepared {
-            match self.seal(&mut st, entry, body) {
+            match self.seal(entry, body) {
                 Ok(s) => out.push(s),
                 Err(e) => {
                     refused = Some(e);
@@ -427,17 +502,30 @@ impl RecordLog {
             }
         }
         if let Some(last) = out.last() {
-            st = self.wait_durable(st, last.seq)?;
+            drop(self.wait_durable(lock(&self.shared.state), last.seq)?);
         }
-        drop(st);
         match refused {
             Some(e) => Err(e),
             None => Ok(out),
         }
     }
 
-    /// Seals one prepared entry under the lock and queues its frame.
-    fn seal(&self, st: &mut State, entry: Entry, body: Vec<u8>) -> Result<Sealed, LogError> {
+    /// Seals one prepared entry and queues its frame. The stream's next
+    /// index and `prev` are taken under the lock, with the stream reserved
+    /// (`sealing`) so that its records are signed one after another; the
+    /// signature is made outside the lock, so that appends to different
+    /// streams sign on different cores.
+    fn seal(&self, entry: Entry, body: Vec<u8>) -> Result<Sealed, LogError> {
+        let mut st = lock(&self.shared.state);
+        loop {
+            if let Some(reason) = &st.failed {
+                return Err(self.poisoned(reason));
+            }
+            if !st.sealing.contains(&entry.stream) {
+                break;
+            }
+            st = self.turn.wait(st).unwrap_or_else(PoisonError::into_inner);
+        }
         if let Some(m) = entry.manifest
             && !st.manifests.contains(&m)
         {
@@ -447,7 +535,9 @@ impl RecordLog {
             next: 0,
             last: Hash256::ZERO,
         });
-        let record = Record::seal(
+        st.sealing.insert(entry.stream.clone());
+        drop(st);
+        let sealed = Record::seal_hedged(
             Envelope {
                 operator: self.key.id(),
                 stream: entry.stream.clone(),
@@ -459,10 +549,18 @@ impl RecordLog {
                 body_hash: Hash256::tagged(Domain::RecordBody, &body),
             },
             &self.key,
-        )?;
-        if entry.kind == Kind::Approval {
-            record.verify(self.key.public(), Some(&entry.body))?;
-        }
+        )
+        .map_err(LogError::from)
+        .and_then(|record| {
+            if entry.kind == Kind::Approval {
+                record.verify(self.key.public(), Some(&entry.body))?;
+            }
+            Ok(record)
+        });
+        let mut st = lock(&self.shared.state);
+        st.sealing.remove(&entry.stream);
+        self.turn.notify_all();
+        let record = sealed?;
         let hash = record.hash();
         frame(&mut st.queued, &record, &body);
         st.heads.insert(
@@ -487,13 +585,14 @@ impl RecordLog {
         })
     }
 
-    /// Waits until record `seq` is durable, leading the write of every
-    /// queued frame if no one else is (group commit).
+    /// Wakes the writer's thread and waits until record `seq` is durable
+    /// (group commit: one fsync for everything queued meanwhile).
     fn wait_durable<'a>(
         &'a self,
         mut st: MutexGuard<'a, State>,
         seq: u64,
     ) -> Result<MutexGuard<'a, State>, LogError> {
+        self.shared.work.notify_one();
         loop {
             if st.durable > seq {
                 return Ok(st);
@@ -501,32 +600,11 @@ impl RecordLog {
             if let Some(reason) = &st.failed {
                 return Err(self.poisoned(reason));
             }
-            if st.writing {
-                st = self
-                    .written
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            // Lead: write everything queued with one fsync.
-            st.writing = true;
-            let batch = std::mem::take(&mut st.queued);
-            let upto = st.count;
-            drop(st);
-            let result = {
-                let mut file = lock(&self.file);
-                file.write_all(&batch).and_then(|()| file.sync_data())
-            };
-            st = lock(&self.state);
-            st.writing = false;
-            match result {
-                Ok(()) => {
-                    st.durable = upto;
-                    st.syncs += 1;
-                }
-                Err(e) => st.failed = Some(e.to_string()),
-            }
-            self.written.notify_all();
+            st = self
+                .shared
+                .written
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -534,14 +612,14 @@ impl RecordLog {
     /// decision that names none explicitly).
     #[must_use]
     pub fn last_manifest(&self) -> Option<Hash256> {
-        lock(&self.state).last_manifest
+        lock(&self.shared.state).last_manifest
     }
 
     /// The hash and `time_ms` of the durable records at positions
     /// `from..to` (fewer if the log is shorter), from memory.
     #[must_use]
     pub fn hashes(&self, from: u64, to: u64) -> Vec<(Hash256, u64)> {
-        let st = lock(&self.state);
+        let st = lock(&self.shared.state);
         let durable = usize::try_from(st.durable).unwrap_or(usize::MAX);
         let end = usize::try_from(to).unwrap_or(usize::MAX).min(durable);
         let start = usize::try_from(from).unwrap_or(usize::MAX).min(end);
@@ -551,7 +629,7 @@ impl RecordLog {
     /// Records known durable.
     #[must_use]
     pub fn durable(&self) -> u64 {
-        lock(&self.state).durable
+        lock(&self.shared.state).durable
     }
 
     /// Every record in the log, in order, read from disk.
@@ -563,7 +641,7 @@ impl RecordLog {
             path: self.path.clone(),
             reason: format!("reading: {e}"),
         })?;
-        let durable = usize::try_from(lock(&self.state).durable).unwrap_or(usize::MAX);
+        let durable = usize::try_from(lock(&self.shared.state).durable).unwrap_or(usize::MAX);
         let (mut stored, _) = scan(&self.path, &bytes)?;
         stored.truncate(durable);
         Ok(stored)

@@ -172,6 +172,105 @@ impl Drop for VerifyingKey {
     }
 }
 
+/// An ML-DSA-65 private key held by AWS-LC, for hedged signing (FIPS 204's
+/// default: fresh randomness in every signature).
+pub(super) struct SigningKey(NonNull<ffi::EVP_PKEY>);
+
+// SAFETY: the `EVP_PKEY` is owned by this value alone, and AWS-LC objects
+// are not tied to the thread that created them.
+unsafe impl Send for SigningKey {}
+
+// SAFETY: `&self` only reaches `sign`, which (like verification) takes a
+// reference to the key with an atomic increment and reads it; the key is
+// never changed after `from_seed` returns.
+unsafe impl Sync for SigningKey {}
+
+impl SigningKey {
+    /// `ML-DSA.KeyGen_internal(seed)` by AWS-LC.
+    ///
+    /// # Panics
+    /// If AWS-LC cannot allocate the key.
+    pub(super) fn from_seed(seed: &[u8; 32]) -> Self {
+        init();
+        // SAFETY: `seed` points to 32 readable bytes for the duration of the
+        // call, which AWS-LC copies (a 32-byte raw private key is the seed
+        // form). The result is NULL or a new `EVP_PKEY`, owned by `Self`.
+        let raw = unsafe {
+            ffi::EVP_PKEY_pqdsa_new_raw_private_key(ffi::NID_MLDSA65, seed.as_ptr(), seed.len())
+        };
+        Self(NonNull::new(raw).expect("AWS-LC could not make an ML-DSA-65 key from a seed"))
+    }
+
+    /// FIPS 204 hedged `ML-DSA.Sign(sk, message, context)`: `None` for a
+    /// context over 255 bytes.
+    ///
+    /// # Panics
+    /// If AWS-LC cannot allocate or fails to sign (it does not for a valid
+    /// key and context).
+    pub(super) fn sign(&self, context: &[u8], message: &[u8]) -> Option<[u8; SIGNATURE_LEN]> {
+        if context.len() > MAX_CONTEXT_LEN {
+            return None;
+        }
+        let digest = DigestContext::new();
+        let mut pkey_ctx: *mut ffi::EVP_PKEY_CTX = ptr::null_mut();
+        // SAFETY: as in `VerifyingKey::verify`, for signing: a fresh
+        // `EVP_MD_CTX` owned by `digest`, a valid place for the
+        // `EVP_PKEY_CTX` pointer, pure ML-DSA (NULL digest), the only engine,
+        // and a key that lives as long as `self`.
+        let initialised = unsafe {
+            ffi::EVP_DigestSignInit(
+                digest.as_ptr(),
+                &raw mut pkey_ctx,
+                ptr::null(),
+                ptr::null_mut(),
+                self.0.as_ptr(),
+            )
+        };
+        assert!(
+            initialised == 1 && !pkey_ctx.is_null(),
+            "AWS-LC could not set up an ML-DSA-65 signature"
+        );
+        // SAFETY: `pkey_ctx` is the live `EVP_PKEY_CTX` of `digest`;
+        // `context` points to `context.len()` <= 255 readable bytes, copied.
+        let context_set = unsafe {
+            ffi::EVP_PKEY_CTX_set1_signature_context_string(
+                pkey_ctx,
+                c_bytes(context),
+                context.len(),
+            )
+        };
+        assert_eq!(context_set, 1, "AWS-LC refused an ML-DSA-65 context string");
+        let mut signature = [0u8; SIGNATURE_LEN];
+        let mut len = SIGNATURE_LEN;
+        // SAFETY: `digest` was initialised for signing above; `signature`
+        // has `len` writable bytes (AWS-LC writes at most that and stores
+        // the length written in `len`); the message is readable for its
+        // length for the duration of the call.
+        let signed = unsafe {
+            ffi::EVP_DigestSign(
+                digest.as_ptr(),
+                signature.as_mut_ptr(),
+                &raw mut len,
+                c_bytes(message),
+                message.len(),
+            )
+        };
+        assert!(
+            signed == 1 && len == SIGNATURE_LEN,
+            "AWS-LC failed to sign with ML-DSA-65"
+        );
+        Some(signature)
+    }
+}
+
+impl Drop for SigningKey {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` was created in `from_seed` and is owned by
+        // `self`; every `sign` call dropped its reference before returning.
+        unsafe { ffi::EVP_PKEY_free(self.0.as_ptr()) };
+    }
+}
+
 /// An `EVP_MD_CTX` (and the `EVP_PKEY_CTX` it owns) for one verification.
 struct DigestContext(NonNull<ffi::EVP_MD_CTX>);
 
@@ -242,6 +341,26 @@ mod tests {
         assert!(!key.verify(ctx, b"m", &[sig.as_slice(), &[0]].concat()));
         assert!(!key.verify(ctx, b"m", &[]));
         assert!(!key.verify(&[0; 256], b"m", sig));
+    }
+
+    #[test]
+    fn hedged_signatures_verify_under_both_implementations_and_differ() {
+        let kp = Keypair::from_seed(&[5; 32]);
+        let signer = SigningKey::from_seed(&[5; 32]);
+        let key = VerifyingKey::from_bytes(kp.public().as_bytes()).unwrap();
+        let ctx = SignContext::Record.as_str().as_bytes();
+        let a = signer.sign(ctx, b"record").unwrap();
+        let b = signer.sign(ctx, b"record").unwrap();
+        assert_ne!(a, b, "hedged: fresh randomness each time");
+        assert!(key.verify(ctx, b"record", &a));
+        assert!(!key.verify(b"pantheon/v1/vote", b"record", &a));
+        let sig = crate::crypto::Signature::from_bytes(a);
+        assert!(
+            kp.public()
+                .prepare_with(crate::crypto::VerifyBackend::RustCrypto)
+                .verify(SignContext::Record, b"record", &sig)
+        );
+        assert!(signer.sign(&[0; 256], b"m").is_none());
     }
 
     #[test]
