@@ -101,45 +101,7 @@ impl VerifyingKey {
         if context.len() > MAX_CONTEXT_LEN || signature.len() != SIGNATURE_LEN {
             return false;
         }
-        let digest = DigestContext::new();
-        let mut pkey_ctx: *mut ffi::EVP_PKEY_CTX = ptr::null_mut();
-        // SAFETY: `digest` holds a fresh `EVP_MD_CTX` that it owns;
-        // `pkey_ctx` is a valid place for AWS-LC to write a pointer; a NULL
-        // digest selects pure ML-DSA (no pre-hash) and a NULL engine is
-        // AWS-LC's only engine. `self.0` is a valid key for as long as
-        // `self` lives; AWS-LC does not mutate it, only takes a reference,
-        // which the `EVP_MD_CTX` drops when `digest` frees it. The
-        // `EVP_PKEY_CTX` written to `pkey_ctx` is owned by the `EVP_MD_CTX`.
-        let initialised = unsafe {
-            ffi::EVP_DigestVerifyInit(
-                digest.as_ptr(),
-                &raw mut pkey_ctx,
-                ptr::null(),
-                ptr::null_mut(),
-                self.0.as_ptr(),
-            )
-        };
-        assert!(
-            initialised == 1 && !pkey_ctx.is_null(),
-            "AWS-LC could not set up an ML-DSA-65 verification"
-        );
-        // SAFETY: `pkey_ctx` is the live `EVP_PKEY_CTX` of `digest` (checked
-        // non-NULL above, freed only when `digest` drops). `context` points
-        // to `context.len()` <= 255 readable bytes, which AWS-LC copies.
-        let context_set = unsafe {
-            ffi::EVP_PKEY_CTX_set1_signature_context_string(
-                pkey_ctx,
-                c_bytes(context),
-                context.len(),
-            )
-        };
-        // A context of at most 255 bytes is always accepted.
-        assert_eq!(
-            context_set,
-            1,
-            "AWS-LC refused an ML-DSA-65 context string of {} bytes",
-            context.len()
-        );
+        let digest = DigestContext::begin(self.0, context, Purpose::Verify);
         // SAFETY: `digest` was initialised for verification above; the
         // signature and message pointers are valid for their lengths for
         // the duration of the call, and AWS-LC only reads them.
@@ -211,35 +173,7 @@ impl SigningKey {
         if context.len() > MAX_CONTEXT_LEN {
             return None;
         }
-        let digest = DigestContext::new();
-        let mut pkey_ctx: *mut ffi::EVP_PKEY_CTX = ptr::null_mut();
-        // SAFETY: as in `VerifyingKey::verify`, for signing: a fresh
-        // `EVP_MD_CTX` owned by `digest`, a valid place for the
-        // `EVP_PKEY_CTX` pointer, pure ML-DSA (NULL digest), the only engine,
-        // and a key that lives as long as `self`.
-        let initialised = unsafe {
-            ffi::EVP_DigestSignInit(
-                digest.as_ptr(),
-                &raw mut pkey_ctx,
-                ptr::null(),
-                ptr::null_mut(),
-                self.0.as_ptr(),
-            )
-        };
-        assert!(
-            initialised == 1 && !pkey_ctx.is_null(),
-            "AWS-LC could not set up an ML-DSA-65 signature"
-        );
-        // SAFETY: `pkey_ctx` is the live `EVP_PKEY_CTX` of `digest`;
-        // `context` points to `context.len()` <= 255 readable bytes, copied.
-        let context_set = unsafe {
-            ffi::EVP_PKEY_CTX_set1_signature_context_string(
-                pkey_ctx,
-                c_bytes(context),
-                context.len(),
-            )
-        };
-        assert_eq!(context_set, 1, "AWS-LC refused an ML-DSA-65 context string");
+        let digest = DigestContext::begin(self.0, context, Purpose::Sign);
         let mut signature = [0u8; SIGNATURE_LEN];
         let mut len = SIGNATURE_LEN;
         // SAFETY: `digest` was initialised for signing above; `signature`
@@ -271,7 +205,8 @@ impl Drop for SigningKey {
     }
 }
 
-/// An `EVP_MD_CTX` (and the `EVP_PKEY_CTX` it owns) for one verification.
+/// An `EVP_MD_CTX` (and the `EVP_PKEY_CTX` it owns) for one signature or
+/// verification.
 struct DigestContext(NonNull<ffi::EVP_MD_CTX>);
 
 impl DigestContext {
@@ -284,9 +219,79 @@ impl DigestContext {
         Self(NonNull::new(raw).expect("AWS-LC could not allocate a verification context"))
     }
 
+    /// A context set up for `purpose` with `key` and `context` (at most
+    /// 255 bytes, checked by the callers).
+    ///
+    /// # Panics
+    /// If AWS-LC cannot allocate or refuses the set-up (it does not for an
+    /// ML-DSA-65 key and a short context).
+    fn begin(key: NonNull<ffi::EVP_PKEY>, context: &[u8], purpose: Purpose) -> Self {
+        let digest = Self::new();
+        let mut pkey_ctx: *mut ffi::EVP_PKEY_CTX = ptr::null_mut();
+        // SAFETY: `digest` holds a fresh `EVP_MD_CTX` that it owns;
+        // `pkey_ctx` is a valid place for AWS-LC to write a pointer; a NULL
+        // digest selects pure ML-DSA (no pre-hash) and a NULL engine is
+        // AWS-LC's only engine. `key` is a valid key for as long as its
+        // owner (the caller's `self`) lives, which outlives `digest`;
+        // AWS-LC does not mutate it, only takes a reference, which the
+        // `EVP_MD_CTX` drops when `digest` frees it. The `EVP_PKEY_CTX`
+        // written to `pkey_ctx` is owned by the `EVP_MD_CTX`.
+        let initialised = match purpose {
+            // SAFETY: see above.
+            Purpose::Verify => unsafe {
+                ffi::EVP_DigestVerifyInit(
+                    digest.as_ptr(),
+                    &raw mut pkey_ctx,
+                    ptr::null(),
+                    ptr::null_mut(),
+                    key.as_ptr(),
+                )
+            },
+            // SAFETY: as above, for signing.
+            Purpose::Sign => unsafe {
+                ffi::EVP_DigestSignInit(
+                    digest.as_ptr(),
+                    &raw mut pkey_ctx,
+                    ptr::null(),
+                    ptr::null_mut(),
+                    key.as_ptr(),
+                )
+            },
+        };
+        assert!(
+            initialised == 1 && !pkey_ctx.is_null(),
+            "AWS-LC could not set up an ML-DSA-65 {purpose:?}"
+        );
+        // SAFETY: `pkey_ctx` is the live `EVP_PKEY_CTX` of `digest` (checked
+        // non-NULL above, freed only when `digest` drops). `context` points
+        // to `context.len()` <= 255 readable bytes, which AWS-LC copies.
+        let context_set = unsafe {
+            ffi::EVP_PKEY_CTX_set1_signature_context_string(
+                pkey_ctx,
+                c_bytes(context),
+                context.len(),
+            )
+        };
+        // A context of at most 255 bytes is always accepted.
+        assert_eq!(
+            context_set,
+            1,
+            "AWS-LC refused an ML-DSA-65 context string of {} bytes",
+            context.len()
+        );
+        digest
+    }
+
     fn as_ptr(&self) -> *mut ffi::EVP_MD_CTX {
         self.0.as_ptr()
     }
+}
+
+/// What a [`DigestContext`] is set up for.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    Sign,
+    Verify,
 }
 
 impl Drop for DigestContext {
