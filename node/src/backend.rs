@@ -92,9 +92,16 @@ impl RpcBackend {
     /// `finalized` becomes `anchored` when a counted anchor covers the block.
     fn with_anchor(&self, mut info: SubmissionInfo) -> Result<SubmissionInfo, ApiError> {
         if let Some(h) = info.height
-            && self.covering(h)?.is_some()
+            && let Some(anchor) = self.covering(h)?
         {
             info.status = Status::Anchored;
+            let view = self.anchor_view();
+            info.anchor = self
+                .chain
+                .store()
+                .anchor(anchor.id)
+                .map_err(ApiError::internal)?
+                .and_then(|tx| self.anchor_info(anchor.id, &tx, &view));
         }
         Ok(info)
     }
@@ -193,6 +200,7 @@ fn info(
         height,
         block_hash,
         log_index,
+        anchor: None,
     }
 }
 
@@ -303,6 +311,47 @@ impl Backend for RpcBackend {
             .filter(|tx| tx.as_submission().is_some())
             .map(|tx| info(&tx, Status::Received, None, None, None))
             .ok_or_else(|| ApiError::not_found(format!("submission {id}")))
+    }
+
+    fn submission_at(&self, operator: AccountId, seq: u64) -> Result<SubmissionInfo, ApiError> {
+        let finalized = self
+            .chain
+            .store()
+            .submission_at(&operator, seq)
+            .map_err(ApiError::internal)?;
+        if let Some(id) = finalized
+            && let Some(info) = self.finalized_info(id)?
+        {
+            return Ok(info);
+        }
+        self.chain
+            .with_mempool(|m| m.queued_submission(&operator, seq).cloned())
+            .map(|tx| info(&tx, Status::Received, None, None, None))
+            .ok_or_else(|| ApiError::not_found(format!("submission {seq} of operator {operator}")))
+    }
+
+    fn submissions_of(
+        &self,
+        operator: AccountId,
+        from: u64,
+        to: u64,
+    ) -> Result<(u64, Vec<SubmissionInfo>), ApiError> {
+        let next = self.operator(operator)?.next_seq;
+        let to = to
+            .min(next)
+            .min(from.saturating_add(pantheon_rpc::api::OPERATOR_WINDOW));
+        let store = self.chain.store();
+        let mut out = Vec::new();
+        for seq in from..to {
+            if let Some(id) = store
+                .submission_at(&operator, seq)
+                .map_err(ApiError::internal)?
+                && let Some(info) = self.finalized_info(id)?
+            {
+                out.push(info);
+            }
+        }
+        Ok((next, out))
     }
 
     fn proof(&self, id: SubmissionId, embed_genesis: bool) -> Result<ProofBundle, ApiError> {

@@ -13,7 +13,7 @@ use pantheon_rpc::api::PantheonRpcClient;
 use pantheon_rpc::types::{BalanceInfo, Receipt, Status, SubmissionInfo, TxReceipt};
 use pantheon_runtime::amount::Amount;
 use pantheon_runtime::crypto::{AccountId, Keypair};
-use pantheon_runtime::hash::{AuditRoot, GenesisHash};
+use pantheon_runtime::hash::{AuditRoot, GenesisHash, SubmissionId};
 use pantheon_runtime::proof::ProofBundle;
 use pantheon_runtime::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBody};
 
@@ -81,13 +81,35 @@ impl Client {
         key: &Keypair,
         root: AuditRoot,
         metadata: Metadata,
+        seq: Option<u64>,
     ) -> Result<Receipt> {
         let genesis = self.genesis().await?;
         let op = self.answer(self.http.get_operator(key.id().to_string()).await)?;
+        // With `seq`, the same (seq, root) sent again is the same
+        // submission: the node answers with its receipt, or refuses a
+        // different root under that seq.
+        let (seq, prev) = match seq {
+            None => (op.pending_next_seq, op.pending_prev),
+            Some(s) if s == op.pending_next_seq => (s, op.pending_prev),
+            Some(0) => (0, SubmissionId::default()),
+            Some(s) if s < op.pending_next_seq => {
+                let before = self.answer(
+                    self.http
+                        .get_submission_at(key.id().to_string(), s - 1)
+                        .await,
+                )?;
+                (s, before.id)
+            }
+            Some(s) => bail!(
+                "--seq {s} would leave a gap: operator {}'s next sequence number is {}",
+                key.id(),
+                op.pending_next_seq
+            ),
+        };
         let tx = TxBody::SubmitRoot(SubmitRoot {
             operator: key.id(),
-            seq: op.pending_next_seq,
-            prev: op.pending_prev,
+            seq,
+            prev,
             root,
             metadata,
         })

@@ -3,7 +3,9 @@
 //! work, the bundle verifies offline at k=1 and k=6 and fails when asked for
 //! more confirmations than it carries; a reorg that drops the anchor turns
 //! the status back to `finalized`, then `anchored` again in another block,
-//! and the old bundle fails `verify --bitcoin-rpc`.
+//! and the old bundle fails `verify --bitcoin-rpc`. The WebSocket status
+//! subscriptions (of the submission and of its operator) push every one of
+//! those changes, and `pantheon_getSubmission` names the anchor.
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
@@ -74,6 +76,43 @@ impl Bitcoin {
     }
 }
 
+/// Collects the (status, anchor txid, anchor block) notifications of a
+/// WebSocket subscription in the background.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Value, Value)>>>;
+
+fn watch(rpc: &str, method: &'static str, params: Vec<Value>) -> Seen {
+    use jsonrpsee::core::client::SubscriptionClientT;
+    let seen: Seen = Seen::default();
+    let out = seen.clone();
+    let url = rpc.replacen("http", "ws", 1);
+    let unsubscribe = method.replace("subscribe", "unsubscribe");
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let ws = jsonrpsee::ws_client::WsClientBuilder::default()
+                .build(&url)
+                .await
+                .unwrap();
+            let mut p = jsonrpsee::core::params::ArrayParams::new();
+            for v in params {
+                p.insert(v).unwrap();
+            }
+            let mut sub = ws
+                .subscribe::<Value, _>(method, p, &unsubscribe)
+                .await
+                .unwrap();
+            while let Some(Ok(info)) = sub.next().await {
+                out.lock().unwrap().push((
+                    info["status"].as_str().unwrap().to_owned(),
+                    info["anchor"]["txid"].clone(),
+                    info["anchor"]["bitcoin_block"].clone(),
+                ));
+            }
+        });
+    });
+    seen
+}
+
 fn status(node: &DevNode, id: &str) -> String {
     node.call("pantheon_getSubmission", vec![Value::from(id)])
         .unwrap()["status"]
@@ -140,6 +179,17 @@ fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
     .unwrap();
     let id = receipt["id"].as_str().unwrap().to_owned();
     assert_eq!(receipt["status"], "finalized");
+    let pushed = watch(
+        &node.rpc,
+        "pantheon_subscribeSubmission",
+        vec![Value::from(&*id)],
+    );
+    let operator = receipt["operator"].clone();
+    let pushed_op = watch(
+        &node.rpc,
+        "pantheon_subscribeOperator",
+        vec![operator, Value::from(0)],
+    );
 
     // One block carries the anchor: anchored with one confirmation.
     mine_until(&node, &btc, &id, "anchored");
@@ -227,6 +277,31 @@ fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
         .call("anchor_list", vec![Value::from(0), Value::from(1000)])
         .unwrap();
     assert!(anchors.as_array().unwrap().len() >= 2, "{anchors}");
+
+    // `pantheon_getSubmission` names the anchor; both subscriptions pushed
+    // finalized, anchored, finalized (the reorg), anchored in another block.
+    let info = node
+        .call("pantheon_getSubmission", vec![Value::from(&*id)])
+        .unwrap();
+    assert_eq!(info["status"], "anchored");
+    assert!(info["anchor"]["txid"].is_string(), "{info}");
+    assert!(info["anchor"]["bitcoin_block"].is_string(), "{info}");
+    assert!(
+        info["anchor"]["confirmations"].as_u64().unwrap() >= 1,
+        "{info}"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    for seen in [&pushed, &pushed_op] {
+        let seen = seen.lock().unwrap().clone();
+        let statuses: Vec<&str> = seen.iter().map(|(s, _, _)| s.as_str()).collect();
+        assert_eq!(
+            statuses,
+            ["finalized", "anchored", "finalized", "anchored"],
+            "{seen:?}"
+        );
+        assert_ne!(seen[1].2, seen[3].2, "anchored again in another block");
+        assert_eq!(seen[3].2, info["anchor"]["bitcoin_block"]);
+    }
 
     // With bitcoind stopped, the node still serves the anchored bundle it
     // served before, byte for byte, from its own store.

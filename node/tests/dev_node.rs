@@ -82,6 +82,47 @@ fn operators_submit_concurrently_and_proofs_verify_offline() {
     );
     assert_eq!(hospital[1]["prev"], hospital[0]["id"]);
 
+    // `submit --seq`: a retry of seq 1 with its root is the same
+    // submission; another root under it is refused naming the one it
+    // holds; a seq past the next leaves a gap and is refused.
+    let key = ops[0].1.to_str().unwrap();
+    let submit_at = |seq: &str, root: &str| {
+        pantheon(&[
+            "submit",
+            "--key",
+            key,
+            "--root",
+            root,
+            "--label",
+            "hospital",
+            "--records",
+            "100",
+            "--seq",
+            seq,
+            "--rpc",
+            &node.rpc,
+        ])
+    };
+    let again = submit_at("1", &root("hospital", 1));
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        again["id"], hospital[1]["id"],
+        "idempotent: the first receipt"
+    );
+    assert_eq!(again["status"], "finalized");
+    let other = submit_at("1", &root("hospital", 99));
+    assert!(!other.status.success());
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert!(err.contains("1023") && err.contains("differs"), "{err}");
+    let gap = submit_at("7", &root("hospital", 7));
+    assert!(!gap.status.success());
+    assert!(String::from_utf8_lossy(&gap.stderr).contains("gap"));
+
     // A fourth tenant signs locally and talks JSON-RPC directly.
     let (_, kp) = node.operator(dir.path(), "raw", "10");
     let version = node.call("system_version", vec![]).unwrap();

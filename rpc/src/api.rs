@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 use crate::error::{ApiError, codes};
 use crate::types::{
     AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
-    RelayReport, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
+    RelayReport, Status, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
 };
 
 /// A finalized header and its commit certificate, as the node announces
@@ -51,6 +51,24 @@ pub trait Backend: Send + Sync + 'static {
     /// # Errors
     /// Not found.
     fn submission(&self, id: SubmissionId) -> Result<SubmissionInfo, ApiError>;
+    /// An operator's submission with sequence number `seq`: finalized, or
+    /// waiting in this node's mempool.
+    ///
+    /// # Errors
+    /// Not found.
+    fn submission_at(&self, operator: AccountId, seq: u64) -> Result<SubmissionInfo, ApiError>;
+    /// An operator's finalized submissions with sequence numbers in
+    /// `from..to` (at most [`OPERATOR_WINDOW`]), with their statuses, and
+    /// the operator's next sequence number.
+    ///
+    /// # Errors
+    /// Unknown operator.
+    fn submissions_of(
+        &self,
+        operator: AccountId,
+        from: u64,
+        to: u64,
+    ) -> Result<(u64, Vec<SubmissionInfo>), ApiError>;
     /// A finalized submission's proof bundle (version 2), carrying the
     /// genesis header if `embed_genesis` (the RPC's default).
     ///
@@ -110,6 +128,14 @@ pub trait Backend: Send + Sync + 'static {
     fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead>;
 }
 
+/// How many of an operator's latest submissions `pantheon_subscribeOperator`
+/// watches (older ones have settled; ask `pantheon_getSubmission`).
+pub const OPERATOR_WINDOW: u64 = 256;
+
+/// How often a status subscription looks again without a new block (a
+/// Bitcoin confirmation or reorg changes an anchor without one).
+const STATUS_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The name of `pantheon_relayTransactions`, for the node's relay, which
 /// sends one pre-encoded parameter text to every peer instead of going
 /// through the generated client (which would encode the batch, about 1 MB
@@ -128,6 +154,9 @@ pub trait PantheonRpc {
     /// A submission's status and where it sits.
     #[method(name = "pantheon_getSubmission")]
     async fn get_submission(&self, id: String) -> RpcResult<SubmissionInfo>;
+    /// An operator's submission by sequence number (finalized or waiting).
+    #[method(name = "pantheon_getSubmissionAt")]
+    async fn get_submission_at(&self, operator_id: String, seq: u64) -> RpcResult<SubmissionInfo>;
     /// The proof bundle of a finalized submission.
     #[method(name = "pantheon_getProof")]
     async fn get_proof(&self, id: String, embed_genesis: Option<bool>) -> RpcResult<ProofBundle>;
@@ -152,6 +181,20 @@ pub trait PantheonRpc {
     /// Finalized headers as they happen.
     #[subscription(name = "chain_subscribeFinalized" => "chain_finalized", unsubscribe = "chain_unsubscribeFinalized", item = HeaderInfo)]
     async fn subscribe_finalized(&self) -> SubscriptionResult;
+    /// A submission's status changes, the current status first: received,
+    /// finalized, anchored, back to finalized if a Bitcoin reorg takes the
+    /// anchor away, anchored again.
+    #[subscription(name = "pantheon_subscribeSubmission" => "pantheon_submission", unsubscribe = "pantheon_unsubscribeSubmission", item = SubmissionInfo)]
+    async fn subscribe_submission(&self, id: String) -> SubscriptionResult;
+    /// Status changes of an operator's finalized submissions with sequence
+    /// numbers from `from_seq` (default: the next one) on, among its latest
+    /// 256; each as a `SubmissionInfo`, the current ones first.
+    #[subscription(name = "pantheon_subscribeOperator" => "pantheon_operator", unsubscribe = "pantheon_unsubscribeOperator", item = SubmissionInfo)]
+    async fn subscribe_operator(
+        &self,
+        operator_id: String,
+        from_seq: Option<u64>,
+    ) -> SubscriptionResult;
     /// An account's balance.
     #[method(name = "pan_getBalance")]
     async fn get_balance(&self, account: String) -> RpcResult<BalanceInfo>;
@@ -179,6 +222,19 @@ pub trait PantheonRpc {
     /// The OpenRPC description of this API.
     #[method(name = "rpc.discover")]
     async fn discover(&self) -> RpcResult<serde_json::Value>;
+}
+
+/// What a status subscription reports a change of: the status and which
+/// anchor (transaction and block) covers the submission.
+type StatusKey = (Status, Option<(u64, Option<String>, Option<String>)>);
+
+fn status_key(info: &SubmissionInfo) -> StatusKey {
+    (
+        info.status,
+        info.anchor
+            .as_ref()
+            .map(|a| (a.id, a.txid.clone(), a.bitcoin_block.clone())),
+    )
 }
 
 /// The RPC methods over a backend.
@@ -338,6 +394,120 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
         }
     }
 
+    async fn get_submission_at(&self, operator_id: String, seq: u64) -> RpcResult<SubmissionInfo> {
+        let id = AccountId::new(parse_hash("operator_id", &operator_id)?);
+        self.call(move |b| b.submission_at(id, seq)).await
+    }
+
+    async fn subscribe_submission(
+        &self,
+        pending: PendingSubscriptionSink,
+        id: String,
+    ) -> SubscriptionResult {
+        let id = match parse_hash("id", &id) {
+            Ok(h) => SubmissionId::new(h),
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        let first = match self.call(move |b| b.submission(id)).await {
+            Ok(info) => info,
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        let mut rx = self.backend.subscribe_finalized();
+        let sink = pending.accept().await?;
+        let mut last = None;
+        let mut next = Some(first);
+        let mut tick = tokio::time::interval(STATUS_TICK);
+        loop {
+            if let Some(info) = next.take() {
+                let key = status_key(&info);
+                if last.as_ref() != Some(&key) {
+                    let msg: SubscriptionMessage = serde_json::value::to_raw_value(&info)?.into();
+                    if sink.send(msg).await.is_err() {
+                        return Ok(());
+                    }
+                    last = Some(key);
+                }
+            }
+            tokio::select! {
+                () = sink.closed() => return Ok(()),
+                r = rx.recv() => if matches!(r, Err(broadcast::error::RecvError::Closed)) {
+                    return Ok(());
+                },
+                _ = tick.tick() => {}
+            }
+            // Not found any more: dropped from a restarted node's mempool;
+            // the subscriber resubmits.
+            next = self.call(move |b| b.submission(id)).await.ok();
+        }
+    }
+
+    async fn subscribe_operator(
+        &self,
+        pending: PendingSubscriptionSink,
+        operator_id: String,
+        from_seq: Option<u64>,
+    ) -> SubscriptionResult {
+        let id = match parse_hash("operator_id", &operator_id) {
+            Ok(h) => AccountId::new(h),
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        let from = match from_seq {
+            Some(f) => f,
+            None => match self.call(move |b| b.operator(id)).await {
+                Ok(op) => op.next_seq,
+                Err(e) => {
+                    pending.reject(e).await;
+                    return Ok(());
+                }
+            },
+        };
+        let mut rx = self.backend.subscribe_finalized();
+        let sink = pending.accept().await?;
+        let mut sent: std::collections::HashMap<u64, StatusKey> = std::collections::HashMap::new();
+        let mut tick = tokio::time::interval(STATUS_TICK);
+        loop {
+            let window = self
+                .call(move |b| {
+                    let (next, _) = b.submissions_of(id, 0, 0)?;
+                    let lo = from.max(next.saturating_sub(OPERATOR_WINDOW));
+                    b.submissions_of(id, lo, next)
+                })
+                .await;
+            if let Ok((_, infos)) = window {
+                for info in infos {
+                    let key = status_key(&info);
+                    if sent.get(&info.seq) != Some(&key) {
+                        let msg: SubscriptionMessage =
+                            serde_json::value::to_raw_value(&info)?.into();
+                        if sink.send(msg).await.is_err() {
+                            return Ok(());
+                        }
+                        sent.insert(info.seq, key);
+                    }
+                }
+                if let Some(&top) = sent.keys().max() {
+                    sent.retain(|s, _| *s + OPERATOR_WINDOW > top);
+                }
+            }
+            tokio::select! {
+                () = sink.closed() => return Ok(()),
+                r = rx.recv() => if matches!(r, Err(broadcast::error::RecvError::Closed)) {
+                    return Ok(());
+                },
+                _ = tick.tick() => {}
+            }
+        }
+    }
+
     async fn get_balance(&self, account: String) -> RpcResult<BalanceInfo> {
         let id = AccountId::new(parse_hash("account", &account)?);
         self.call(move |b| b.balance(id)).await
@@ -438,6 +608,17 @@ mod tests {
         fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead> {
             unreachable!()
         }
+        fn submission_at(&self, _: AccountId, _: u64) -> Result<SubmissionInfo, ApiError> {
+            unreachable!()
+        }
+        fn submissions_of(
+            &self,
+            _: AccountId,
+            _: u64,
+            _: u64,
+        ) -> Result<(u64, Vec<SubmissionInfo>), ApiError> {
+            unreachable!()
+        }
     }
 
     #[test]
@@ -454,9 +635,10 @@ mod tests {
             .iter()
             .map(|m| m["name"].as_str().expect("a name").to_owned())
             .collect();
+        // Unsubscribe methods are named in their subscription's summary.
         let calls: std::collections::BTreeSet<String> = served
             .iter()
-            .filter(|m| !m.contains("ubscribe"))
+            .filter(|m| !m.contains("nsubscribe"))
             .cloned()
             .collect();
         assert!(

@@ -64,6 +64,15 @@ pub fn document() -> Value {
             "OperatorInfo",
         ),
         method(
+            "pantheon_getSubmissionAt",
+            "An operator's submission by sequence number: finalized, or waiting in this node's mempool",
+            &[
+                hex_param("operator_id", HASH, "operator id"),
+                int_param("seq", "sequence number, from 0"),
+            ],
+            "SubmissionInfo",
+        ),
+        method(
             "pantheon_submitTransaction",
             "Accept a transfer or an operator registration",
             &[hex_param(
@@ -102,6 +111,13 @@ pub fn document() -> Value {
         ),
         json!({ "name": "chain_subscribeFinalized", "summary": "WebSocket subscription to finalized headers (notifications: chain_finalized; unsubscribe: chain_unsubscribeFinalized)",
                 "params": [], "result": { "name": "HeaderInfo", "schema": { "$ref": "#/components/schemas/HeaderInfo" } } }),
+        json!({ "name": "pantheon_subscribeSubmission", "summary": "WebSocket subscription to one submission's status changes, the current status first: received, finalized, anchored, finalized again after a Bitcoin reorg (notifications: pantheon_submission; unsubscribe: pantheon_unsubscribeSubmission)",
+                "params": [{ "name": "id", "required": true, "description": "submission id", "schema": { "type": "string", "pattern": HASH } }],
+                "result": { "name": "SubmissionInfo", "schema": { "$ref": "#/components/schemas/SubmissionInfo" } } }),
+        json!({ "name": "pantheon_subscribeOperator", "summary": "WebSocket subscription to the status changes of an operator's finalized submissions from from_seq on, among its latest 256 (notifications: pantheon_operator, each a SubmissionInfo; unsubscribe: pantheon_unsubscribeOperator)",
+                "params": [{ "name": "operator_id", "required": true, "description": "operator id", "schema": { "type": "string", "pattern": HASH } },
+                           { "name": "from_seq", "required": false, "description": "first sequence number (default: the operator's next)", "schema": { "type": "integer", "minimum": 0 } }],
+                "result": { "name": "SubmissionInfo", "schema": { "$ref": "#/components/schemas/SubmissionInfo" } } }),
         method(
             "pan_getBalance",
             "An account's PAN balance and nonce",

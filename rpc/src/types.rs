@@ -64,6 +64,10 @@ pub struct SubmissionInfo {
     pub block_hash: Option<BlockHash>,
     /// Its index in the submission log.
     pub log_index: Option<u64>,
+    /// The Bitcoin anchor that covers its block, once anchored: the
+    /// Bitcoin transaction, block and confirmations (`null` before).
+    #[serde(default)]
+    pub anchor: Option<AnchorInfo>,
 }
 
 /// The answer to `pantheon_getOperator`.

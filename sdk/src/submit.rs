@@ -25,10 +25,14 @@
 //! of this process loses nothing: the outbox and the batch list are
 //! durable and reopened, and the live statuses are asked for again.
 //!
-//! Why polling: `pantheon_getSubmission` answers in microseconds and a
-//! handful of batches wait at any time; the WebSocket subscription for
-//! status changes (issue 13, item 5) will replace the polls of settled
-//! batches.
+//! Statuses are pushed: the submitter keeps a WebSocket subscription to
+//! its operator (`pantheon_subscribeOperator`, on the endpoint in use) and
+//! moves a batch to finalized or anchored as the node reports it, waking
+//! at once. It still asks (`pantheon_getSubmission`) every
+//! `POLL_EVERY`th cycle, and every cycle while it has no subscription: a
+//! notification lost with a connection then costs a few seconds, never a
+//! batch. Received submissions are always asked after, since the operator
+//! subscription reports finalized ones only.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,10 +41,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonrpsee::core::ClientError;
+use jsonrpsee::core::client::Subscription;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use pantheon_rpc::api::PantheonRpcClient;
 use pantheon_rpc::error::codes;
-use pantheon_rpc::types::Status;
+use pantheon_rpc::types::{Status, SubmissionInfo};
 use pantheon_runtime::codec::Encode;
 use serde::Serialize;
 
@@ -204,7 +210,9 @@ impl Submitter {
                         let mut slept = Duration::ZERO;
                         while slept < work.config.poll && !stop2.load(Ordering::Relaxed) {
                             let step = Duration::from_millis(20);
-                            tokio::time::sleep(step).await;
+                            if work.pushed(step).await {
+                                break;
+                            }
                             slept += step;
                         }
                     }
@@ -246,8 +254,16 @@ impl Drop for Submitter {
     }
 }
 
+/// Every how many cycles statuses are asked for even with a subscription.
+const POLL_EVERY: u64 = 25;
+
 /// The submitter's state, owned by its thread.
 struct Work {
+    /// The operator subscription on the current endpoint, if open.
+    subscription: Option<Subscription<SubmissionInfo>>,
+    /// Its client.
+    ws: Option<WsClient>,
+    cycles: u64,
     dir: PathBuf,
     log: Arc<RecordLog>,
     config: Config,
@@ -290,6 +306,9 @@ impl Work {
         let live =
             vec![Live::Unsent; usize::try_from(outbox.len() - outbox.settled()).unwrap_or(0)];
         Ok(Self {
+            subscription: None,
+            ws: None,
+            cycles: 0,
             dir: dir.to_owned(),
             log,
             config,
@@ -337,8 +356,90 @@ impl Work {
         }
         self.sign()?;
         self.send().await?;
-        self.follow().await?;
+        self.subscribe().await;
+        self.cycles += 1;
+        let all = self.subscription.is_none() || self.cycles.is_multiple_of(POLL_EVERY);
+        self.follow(all).await?;
         self.settle().await
+    }
+
+    /// Opens the operator subscription on the current endpoint, from the
+    /// first unsettled batch's sequence number (best effort: without it,
+    /// statuses are polled).
+    async fn subscribe(&mut self) {
+        if self.subscription.is_some() {
+            return;
+        }
+        let Some(pin) = self.outbox.pin().copied() else {
+            return;
+        };
+        let url = self.endpoint().replacen("http", "ws", 1);
+        let Ok(ws) = WsClientBuilder::default()
+            .max_response_size(16 << 20)
+            .request_timeout(self.config.timeout)
+            .connection_timeout(self.config.timeout)
+            .build(&url)
+            .await
+        else {
+            return;
+        };
+        let from = pin.seq + self.outbox.settled();
+        let id = self.log.key().id().to_string();
+        if let Ok(sub) = ws.subscribe_operator(id, Some(from)).await {
+            // The client lives as long as the subscription needs it.
+            self.ws = Some(ws);
+            self.subscription = Some(sub);
+        }
+    }
+
+    /// Waits up to `step` for a status notification and applies it; true
+    /// if one changed a batch (the next cycle should run now).
+    async fn pushed(&mut self, step: Duration) -> bool {
+        let Some(sub) = self.subscription.as_mut() else {
+            tokio::time::sleep(step).await;
+            return false;
+        };
+        match tokio::time::timeout(step, sub.next()).await {
+            Err(_) => false,
+            Ok(Some(Ok(info))) => self.apply(&info),
+            Ok(_) => {
+                // Closed or undecodable: poll until it is opened again.
+                self.subscription = None;
+                self.ws = None;
+                false
+            }
+        }
+    }
+
+    /// Applies a pushed status to its batch; true if it changed.
+    fn apply(&mut self, info: &SubmissionInfo) -> bool {
+        let Some(pin) = self.outbox.pin() else {
+            return false;
+        };
+        let Some(number) = info.seq.checked_sub(pin.seq) else {
+            return false;
+        };
+        let Some(i) = number
+            .checked_sub(self.outbox.settled())
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| i < self.live.len())
+        else {
+            return false;
+        };
+        // Only our own submission under that number (the id is the bytes).
+        if self.outbox.signed()[usize::try_from(number).unwrap_or(usize::MAX)].submission_id()
+            != info.id
+        {
+            return false;
+        }
+        let new = match info.status {
+            Status::Received => Live::Received,
+            Status::Finalized => Live::Finalized,
+            Status::Anchored => Live::Anchored,
+        };
+        let changed = self.live[i] != new;
+        self.live[i] = new;
+        changed
     }
 
     fn unfinalized(&self) -> u64 {
@@ -379,6 +480,8 @@ impl Work {
         let msg = format!("{what} at {}: {e}", self.endpoint());
         self.current = (self.current + 1) % self.clients.len();
         self.checked = false;
+        self.subscription = None;
+        self.ws = None;
         // A new node may hold none of what the last one held.
         for l in &mut self.live {
             if *l == Live::Received {
@@ -503,11 +606,17 @@ impl Work {
         Ok(())
     }
 
-    /// Asks after the received and finalized submissions.
-    async fn follow(&mut self) -> Step<()> {
+    /// Asks after the received submissions and, if `all`, the finalized
+    /// ones too.
+    async fn follow(&mut self, all: bool) -> Step<()> {
         let base = self.settled();
         for i in 0..self.live.len() {
-            if !matches!(self.live[i], Live::Received | Live::Finalized) {
+            let ask = match self.live[i] {
+                Live::Received => true,
+                Live::Finalized => all,
+                Live::Unsent | Live::Anchored => false,
+            };
+            if !ask {
                 continue;
             }
             let id = self.outbox.signed()[base + i].submission_id().to_string();

@@ -128,6 +128,11 @@ enum Command {
         /// Optional number of records in the batch.
         #[arg(long)]
         records: Option<u64>,
+        /// The sequence number to submit under (default: the operator's
+        /// next). Sending the same root under the same number again is
+        /// idempotent: the node answers with the first receipt.
+        #[arg(long)]
+        seq: Option<u64>,
         /// Wait until the submission reaches this status.
         #[arg(long, value_enum)]
         wait: Option<WaitFor>,
@@ -438,6 +443,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             root,
             label,
             records,
+            seq,
             wait,
             client,
         } => {
@@ -447,6 +453,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 &root,
                 label,
                 records,
+                seq,
                 wait.map(Into::into),
                 client.json,
             )

@@ -21,6 +21,7 @@ pub async fn submit(
     root: &str,
     label: Option<String>,
     records: Option<u64>,
+    seq: Option<u64>,
     wait: Option<Status>,
     json: bool,
 ) -> Result<()> {
@@ -30,7 +31,7 @@ pub async fn submit(
         .with_context(|| format!("--root must be 64 hex digits, got {root:?}"))?;
     let metadata = Metadata::new(label.unwrap_or_default(), records)?;
     let client = Client::new(rpc)?;
-    let receipt = client.submit(&key, root, metadata).await?;
+    let receipt = client.submit(&key, root, metadata, seq).await?;
     let mut value = serde_json::to_value(&receipt)?;
     if let Some(status) = wait {
         let info = client.wait_for(&receipt.id.to_string(), status).await?;
