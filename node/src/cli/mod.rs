@@ -455,7 +455,6 @@ pub async fn run(cli: Cli) -> Result<()> {
                 records,
                 seq,
                 wait.map(Into::into),
-                client.json,
             )
             .await
         }

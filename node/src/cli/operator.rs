@@ -23,7 +23,6 @@ pub async fn submit(
     records: Option<u64>,
     seq: Option<u64>,
     wait: Option<Status>,
-    json: bool,
 ) -> Result<()> {
     let key = client::key(key)?;
     let root: AuditRoot = root
@@ -37,8 +36,7 @@ pub async fn submit(
         let info = client.wait_for(&receipt.id.to_string(), status).await?;
         value = serde_json::to_value(&info)?;
     }
-    // The receipt is always JSON: operators' scripts parse it.
-    let _ = json;
+    // The receipt is always JSON (`--json` or not): operators' scripts parse it.
     println!("{value}");
     Ok(())
 }
