@@ -297,3 +297,32 @@ mod one_call {
         assert!(why.contains("--genesis"), "{why}");
     }
 }
+
+/// `record-proof.json`: every valid record proof verifies and every
+/// tampered one fails at the link the file names, as `pantheon verify`
+/// judges them.
+#[test]
+fn record_proof_vectors_verify_and_name_their_links() {
+    use pantheon_runtime::record_proof::RecordProof;
+    let v = vector("record-proof");
+    let keys = KeyCache::default();
+    let trust = pantheon_anchor::Trust::default();
+    let checks = pantheon_anchor::Checks::default();
+    let judge = |doc: &serde_json::Value| {
+        RecordProof::from_slice(doc.to_string().as_bytes())
+            .and_then(|p| pantheon_anchor::verify_record_proof(&p, &trust, &checks, &keys))
+    };
+    for case in v["valid"].as_array().unwrap() {
+        let verdict = judge(&case["proof"]).unwrap_or_else(|e| panic!("{}: {e}", case["name"]));
+        assert_eq!(verdict.batch.proof.seq, 0);
+    }
+    for case in v["invalid"].as_array().unwrap() {
+        let e = judge(&case["proof"]).expect_err(case["name"].as_str().unwrap());
+        assert_eq!(
+            e.link.to_string(),
+            case["link"].as_str().unwrap(),
+            "{}: {e}",
+            case["name"]
+        );
+    }
+}

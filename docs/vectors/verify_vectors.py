@@ -2600,6 +2600,21 @@ def check_records(d: str) -> None:
             R.eq(f"{n}: refused at link {bad['link']}", err.link, bad["link"])
 
 
+def check_record_proofs(d: str) -> None:
+    v = load(d, "record-proof")
+    for case in v["valid"]:
+        n = f"valid[{case['name']}]"
+        try:
+            out = verify_record_proof(case["proof"])
+            R.check(f"{n}: verifies", out["height"] == 1 and out["seq"] == 0, str(out))
+        except Invalid as e:
+            R.check(f"{n}: verifies", False, str(e))
+    for case in v["invalid"]:
+        n = f"invalid[{case['name']}]"
+        R.eq(f"{n}: refused at link {case['link']}",
+             first_link(lambda: verify_record_proof(case["proof"])), case["link"])
+
+
 def verify_file(path: str) -> int:
     """`verify_vectors.py --verify FILE`: a proof bundle or a record proof,
     as a stranger would check it; prints the verdict as JSON."""
@@ -2648,6 +2663,7 @@ def main(argv: list[str]) -> int:
         ("bundle-limits.json", lambda: check_limits(d)),
         ("bundle-malformed.json", lambda: check_malformed(d, state["genesis"])),
         ("records.json", lambda: check_records(d)),
+        ("record-proof.json", lambda: check_record_proofs(d)),
     ]
     for name, fn in sections:
         print(f"== {name}")

@@ -24,6 +24,7 @@ use crate::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBo
 
 mod anchor;
 mod bundles;
+mod record_proofs;
 mod records;
 
 pub use anchor::{SYNTHETIC_BITS, synthetic_bitcoin_part, worked_example_part};
@@ -119,6 +120,10 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "records",
             json: records::records(),
+        },
+        VectorFile {
+            name: "record-proof",
+            json: record_proofs::record_proofs(&genesis),
         },
     ]
 }

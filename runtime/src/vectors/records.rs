@@ -72,21 +72,18 @@ fn seal(
     .expect("the example records are valid")
 }
 
-/// The `records.json` document.
-pub(super) fn records() -> Value {
+/// The example stream: a manifest, a decision bound to it and an approval
+/// of the manifest, each with its body.
+pub(super) struct Stream {
+    pub manifest: (Record, Value),
+    pub decision: (Record, Value),
+    pub approval: (Record, Value),
+}
+
+/// The example stream (deterministic signatures).
+pub(super) fn stream() -> Stream {
     let operator = key(0x02);
     let approver = key(0x03);
-    let jcs: Vec<Value> = JCS_CASES
-        .iter()
-        .map(|text| {
-            let v: Value = serde_json::from_str(text).expect("the JCS cases are JSON");
-            json!({
-                "input": text,
-                "canonical": String::from_utf8(canonical_body(&v).expect("valid")).expect("UTF-8"),
-                "body_hash": body_hash(&v).expect("valid").to_string(),
-            })
-        })
-        .collect();
     let manifest_body = json!({
         "model": hash_of("chest-xray-classifier 4.2.0 weights"),
         "tokenizer": hash_of("no tokenizer: image model"),
@@ -132,6 +129,33 @@ pub(super) fn records() -> Value {
         None,
         &approval,
     );
+    Stream {
+        manifest: (manifest, manifest_body),
+        decision: (decision, decision_body),
+        approval: (approved, approval),
+    }
+}
+
+/// The `records.json` document.
+pub(super) fn records() -> Value {
+    let operator = key(0x02);
+    let approver = key(0x03);
+    let Stream {
+        manifest: (manifest, manifest_body),
+        decision: (decision, decision_body),
+        approval: (approved, approval),
+    } = stream();
+    let jcs: Vec<Value> = JCS_CASES
+        .iter()
+        .map(|text| {
+            let v: Value = serde_json::from_str(text).expect("the JCS cases are JSON");
+            json!({
+                "input": text,
+                "canonical": String::from_utf8(canonical_body(&v).expect("valid")).expect("UTF-8"),
+                "body_hash": body_hash(&v).expect("valid").to_string(),
+            })
+        })
+        .collect();
     let records = [&manifest, &decision, &approved];
     let mut tree = MerkleLog::new();
     for r in records {
