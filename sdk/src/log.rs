@@ -168,6 +168,11 @@ struct State {
     last_manifest: Option<Hash256>,
     /// Streams whose next record is being signed.
     sealing: HashSet<String>,
+    /// Appends that have reserved their stream, and those that have since
+    /// queued their frame (or failed): the writer waits for the ones in
+    /// progress.
+    started: u64,
+    finished: u64,
     /// Each stream's last record (a follower checks the chain with it).
     last: HashMap<String, Record>,
     /// Where the next frame starts in the file (a follower reads on from
@@ -212,6 +217,9 @@ impl Drop for RecordLog {
     }
 }
 
+/// Longest a commit waits for appends that are signing to queue.
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The writer's thread: takes every queued frame, writes them with one
 /// `write` and one `fsync`, wakes the appenders, and again, until the log
 /// closes with nothing queued. A thread of its own, mostly asleep in
@@ -224,6 +232,21 @@ fn commit_loop(shared: &Shared) {
         }
         if st.queued.is_empty() {
             return;
+        }
+        // Let the appends already signing join this fsync: wait until those
+        // in progress now have queued their frames (at most COALESCE).
+        let target = st.started;
+        let deadline = std::time::Instant::now() + COALESCE;
+        while st.finished < target && !st.closing {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st = shared
+                .work
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
         let batch = std::mem::take(&mut st.queued);
         let upto = st.count;
@@ -536,6 +559,7 @@ impl RecordLog {
             last: Hash256::ZERO,
         });
         st.sealing.insert(entry.stream.clone());
+        st.started += 1;
         drop(st);
         let sealed = Record::seal_hedged(
             Envelope {
@@ -559,7 +583,9 @@ impl RecordLog {
         });
         let mut st = lock(&self.shared.state);
         st.sealing.remove(&entry.stream);
+        st.finished += 1;
         self.turn.notify_all();
+        self.shared.work.notify_one();
         let record = sealed?;
         let hash = record.hash();
         frame(&mut st.queued, &record, &body);
