@@ -175,20 +175,14 @@ impl Batches {
             path: path.clone(),
             reason,
         };
-        let opened = if read_only {
-            frames::read_only(dir, BATCH_FILE, MAGIC).map(|b| (None, b))
-        } else {
-            frames::open(dir, BATCH_FILE, MAGIC).map(|(f, b)| (Some(f), b))
-        };
-        let (file, bytes) = opened.map_err(|e| match e {
-            frames::OpenError::Io(reason) => BatchError::Io {
-                path: path.clone(),
-                reason,
-            },
-            frames::OpenError::Corrupt { offset, reason } => {
-                corrupt(format!("at byte {offset}: {reason}"))
-            }
-        })?;
+        let (file, bytes) =
+            frames::load(dir, BATCH_FILE, MAGIC, read_only).map_err(|e| match e {
+                frames::LoadError::Io(reason) => BatchError::Io {
+                    path: path.clone(),
+                    reason,
+                },
+                frames::LoadError::Corrupt(reason) => corrupt(reason),
+            })?;
         let (payloads, _) = frames::read(&bytes, MAGIC)
             .map_err(|(at, why)| corrupt(format!("at byte {at}: {why}")))?;
         let mut list = Vec::with_capacity(payloads.len());
@@ -263,18 +257,18 @@ impl Batches {
         now_ms: u64,
     ) -> Result<Option<Batch>, BatchError> {
         let batched = self.batched();
-        let waiting = log.hashes(batched, u64::MAX);
-        let oldest = waiting.first().map(|(_, t)| *t);
-        let len = batched + waiting.len() as u64;
+        // Only the oldest waiting record and, once due, the batch itself are
+        // read from the index: a large backlog is not copied every cycle.
+        let oldest = log.hashes(batched, batched + 1).first().map(|(_, t)| *t);
+        let len = log.durable().max(batched);
         let Some(end) = due(policy, batched, len, oldest, now_ms) else {
             return Ok(None);
         };
-        let take = usize::try_from(end - batched).unwrap_or(usize::MAX);
         let batch = Batch {
             number: self.list.len() as u64,
             first: batched,
             end,
-            root: root_of(&waiting[..take]),
+            root: root_of(&log.hashes(batched, end)),
             cut_ms: now_ms,
         };
         let mut payload = Vec::with_capacity(PAYLOAD_LEN);

@@ -174,6 +174,39 @@ pub fn read_only(dir: &Path, name: &str, magic: &[u8]) -> Result<Vec<u8>, OpenEr
     }
 }
 
+/// [`open`] or, if `read_only`, [`read_only`], with damage described as
+/// text (`at byte N: reason`): the one way the operator's files are opened.
+///
+/// # Errors
+/// [`LoadError`].
+pub fn load(
+    dir: &Path,
+    name: &str,
+    magic: &[u8],
+    read_only: bool,
+) -> Result<(Option<File>, Vec<u8>), LoadError> {
+    let opened = if read_only {
+        self::read_only(dir, name, magic).map(|b| (None, b))
+    } else {
+        open(dir, name, magic).map(|(f, b)| (Some(f), b))
+    };
+    opened.map_err(|e| match e {
+        OpenError::Io(reason) => LoadError::Io(reason),
+        OpenError::Corrupt { offset, reason } => {
+            LoadError::Corrupt(format!("at byte {offset}: {reason}"))
+        }
+    })
+}
+
+/// Why [`load`] failed.
+#[derive(Debug)]
+pub enum LoadError {
+    /// An I/O error, described.
+    Io(String),
+    /// Damage, described with its offset.
+    Corrupt(String),
+}
+
 /// Why [`open`] failed.
 #[derive(Debug)]
 pub enum OpenError {

@@ -121,20 +121,14 @@ impl Outbox {
             path: path.clone(),
             reason,
         };
-        let opened = if read_only {
-            frames::read_only(dir, OUTBOX_FILE, MAGIC).map(|b| (None, b))
-        } else {
-            frames::open(dir, OUTBOX_FILE, MAGIC).map(|(f, b)| (Some(f), b))
-        };
-        let (file, bytes) = opened.map_err(|e| match e {
-            frames::OpenError::Io(reason) => OutboxError::Io {
-                path: path.clone(),
-                reason,
-            },
-            frames::OpenError::Corrupt { offset, reason } => {
-                corrupt(format!("at byte {offset}: {reason}"))
-            }
-        })?;
+        let (file, bytes) =
+            frames::load(dir, OUTBOX_FILE, MAGIC, read_only).map_err(|e| match e {
+                frames::LoadError::Io(reason) => OutboxError::Io {
+                    path: path.clone(),
+                    reason,
+                },
+                frames::LoadError::Corrupt(reason) => corrupt(reason),
+            })?;
         let (payloads, _) = frames::read(&bytes, MAGIC)
             .map_err(|(at, why)| corrupt(format!("at byte {at}: {why}")))?;
         let mut out = Self {
