@@ -3,7 +3,7 @@
 //! whichever comes first. A batch is a range of the log's positions; its
 //! root is the RFC 9162 tree over those records' leaves (FORMATS 23.4),
 //! the root its `SubmitRoot` will carry. Batch `n` is the operator's `n`-th
-//! batch; the outbox that submits them is still to come (issue 13).
+//! batch; the outbox ([`crate::outbox`]) submits them.
 //!
 //! ```text
 //! batches.log = "pantheon-batches/1\n"  frame*        (frames: see crate::frames)

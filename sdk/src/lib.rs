@@ -29,8 +29,9 @@
 //! `pantheon records append`) can seal while another process
 //! (`pantheon records run`) follows the log read-only and submits.
 //!
-//! Still to come (issue 13): record proofs, completeness exports, status
-//! subscriptions.
+//! Still to come (issue 13): completeness exports (an operator's state
+//! proven at an anchored height). Record proofs are `pantheon records prove`
+//! over this library's files (FORMATS 24).
 
 pub mod batch;
 pub mod frames;
