@@ -72,4 +72,7 @@ pub use payload::AnchorPayload;
 pub use policy::{FeePolicy, Policy};
 pub use rpc::{Auth, BitcoinRpc, RpcError};
 pub use spv::{BitcoinPart, Checkpoint, VerifiedAnchor};
-pub use verify::{Checks, RecordVerdict, Trust, Verdict, verify_bundle, verify_record_proof};
+pub use verify::{
+    Checks, ExportVerdict, RecordVerdict, Trust, Verdict, verify_bundle, verify_operator_export,
+    verify_record_proof,
+};

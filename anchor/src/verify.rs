@@ -38,6 +38,7 @@
 use bitcoin::BlockHash;
 use pantheon_runtime::anchor::{BitcoinNetwork, BitcoinPart};
 use pantheon_runtime::crypto::KeyCache;
+use pantheon_runtime::export::{Completeness, OperatorExport, check_completeness};
 use pantheon_runtime::genesis::GenesisHeader;
 use pantheon_runtime::hash::{AuditRoot, GenesisHash};
 use pantheon_runtime::proof::{Link, ProofError, ReceivedBundle, Verified};
@@ -397,6 +398,110 @@ pub fn verify_record_proof(
         record: facts,
         batch,
         manifest,
+        links,
+    })
+}
+
+/// One submission of a valid export, as the verdict lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportedSubmission {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its id.
+    pub submission_id: pantheon_runtime::hash::SubmissionId,
+    /// Its audit root.
+    pub root: AuditRoot,
+    /// The block that holds it.
+    pub height: pantheon_runtime::amount::Height,
+    /// The Bitcoin block its anchor is in, if the bundle is anchored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitcoin_block: Option<String>,
+}
+
+/// A valid operator export's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExportVerdict {
+    /// What the `state` and `completeness` links established.
+    pub completeness: Completeness,
+    /// The submissions, in sequence order.
+    pub submissions: Vec<ExportedSubmission>,
+    /// How many of them are anchored in Bitcoin (the rest are final by
+    /// their certificates only).
+    pub anchored: usize,
+    /// The verdict of the last submission's bundle: the block whose state
+    /// the completeness holds at, and what backs it.
+    pub last: Verdict,
+    /// The links checked, in order (each bundle's, then `state` and
+    /// `completeness`).
+    pub links: Vec<Link>,
+}
+
+/// Checks an operator export (FORMATS 25): every bundle as
+/// [`verify_bundle`] does (the export's genesis supplied to a bundle that
+/// does not carry one, which pins nothing), then the state record and the
+/// sequence ([`check_completeness`]). `live` holds a live node's answers
+/// about the Bitcoin blocks of the bundles' anchors; each bundle gets the
+/// answer about its own block as [`Trust::live`].
+///
+/// # Errors
+/// [`ProofError`]: the first failing link and why; a bundle's failure
+/// names its index in `submissions`.
+pub fn verify_operator_export(
+    export: &OperatorExport,
+    trust: &Trust,
+    checks: &Checks,
+    live: &[LiveAnswer],
+    keys: &KeyCache,
+) -> Result<ExportVerdict, ProofError> {
+    let operator = export.operator_id()?;
+    let genesis = export.genesis_header()?;
+    let mut verdicts = Vec::with_capacity(export.submissions.len());
+    for (i, bundle) in export.submissions.iter().enumerate() {
+        let mut bundle = bundle.clone();
+        if let Some(g) = &genesis {
+            bundle.supply_genesis(g);
+        }
+        let block = bundle
+            .bitcoin_part()
+            .and_then(BitcoinPart::block_hash)
+            .map(|b| ids::block_hash(&b));
+        let trust = Trust {
+            live: live
+                .iter()
+                .find(|l| l.answer.as_ref().is_ok_and(|a| Some(a.block) == block))
+                .or_else(|| live.first())
+                .cloned(),
+            ..trust.clone()
+        };
+        let verdict = verify_bundle(&bundle, &trust, checks, keys).map_err(|e| ProofError {
+            link: e.link,
+            reason: format!("submissions[{i}]: {}", e.reason),
+        })?;
+        verdicts.push(verdict);
+    }
+    let facts: Vec<_> = verdicts.iter().map(|v| v.proof.clone()).collect();
+    let completeness = check_completeness(operator, &facts, &export.state)?;
+    let submissions = verdicts
+        .iter()
+        .map(|v| ExportedSubmission {
+            seq: v.proof.seq,
+            submission_id: v.proof.submission_id,
+            root: v.proof.root,
+            height: v.proof.height,
+            bitcoin_block: v.bitcoin.as_ref().map(|b| b.block_hash.clone()),
+        })
+        .collect();
+    let anchored = verdicts.iter().filter(|v| v.bitcoin.is_some()).count();
+    let last = verdicts
+        .pop()
+        .ok_or_else(|| fail(Link::Completeness, "no submission"))?;
+    let mut links = last.links.clone();
+    links.extend([Link::State, Link::Completeness]);
+    Ok(ExportVerdict {
+        completeness,
+        submissions,
+        anchored,
+        last,
         links,
     })
 }

@@ -326,3 +326,36 @@ fn record_proof_vectors_verify_and_name_their_links() {
         );
     }
 }
+
+/// `operator-export.json`: every case verifies or fails at the link the
+/// file names, as `pantheon verify` judges it; a valid export reports the
+/// range and the block its completeness holds at.
+#[test]
+fn operator_export_vectors_verify_and_name_their_links() {
+    use pantheon_runtime::export::OperatorExport;
+    let v = vector("operator-export");
+    let keys = KeyCache::default();
+    let trust = pantheon_anchor::Trust::default();
+    let checks = pantheon_anchor::Checks::default();
+    let mut valid = 0;
+    for case in v["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let verdict = OperatorExport::from_slice(case["export"].to_string().as_bytes())
+            .and_then(|e| pantheon_anchor::verify_operator_export(&e, &trust, &checks, &[], &keys));
+        match case["fails"].as_str() {
+            None => {
+                let verdict = verdict.unwrap_or_else(|e| panic!("{name}: {e}"));
+                let c = &verdict.completeness;
+                assert_eq!(c.next_seq, c.to_seq + 1, "{name}");
+                assert_eq!(verdict.anchored, verdict.submissions.len(), "{name}");
+                assert_eq!(c.operator.to_string(), v["operator"].as_str().unwrap());
+                valid += 1;
+            }
+            Some(link) => {
+                let e = verdict.expect_err(name);
+                assert_eq!(e.link.to_string(), link, "{name}: {e}");
+            }
+        }
+    }
+    assert_eq!(valid, 3);
+}

@@ -1968,7 +1968,9 @@ def verify_bundle(b: dict, trusted_genesis: bytes | None = None, chain: str | No
             inc["leaf_index"], inc["tree_size"], path, tx_id(sub_bytes), header["log_root"]):
         raise Invalid("path: the submission is not in the header's log")
     out = {"height": header["height"], "block_hash": block_hash(hb), "anchor": None,
-           "seq": sub["seq"], "root": sub["root"], "operator": sub["operator"], "genesis_hash": gh}
+           "seq": sub["seq"], "root": sub["root"], "operator": sub["operator"], "genesis_hash": gh,
+           "prev": sub["prev"], "id": tx_id(sub_bytes), "state_root": header["state_root"],
+           "time_ms": header["time_ms"]}
     if "anchor" not in b:
         return out
     an = b["anchor"]
@@ -2615,12 +2617,93 @@ def check_record_proofs(d: str) -> None:
              first_link(lambda: verify_record_proof(case["proof"])), case["link"])
 
 
+def verify_operator_export(x: dict, trusted_genesis: bytes | None = None) -> dict:
+    """FORMATS 25: every bundle (each link as verify_bundle, the export's
+    genesis given to a bundle without one), then the state record against
+    the last bundle's state root (`state`) and the sequence against it
+    (`completeness`). Raises Invalid naming the first link that fails."""
+    if not isinstance(x, dict) or x.get("operator_export") != 1:
+        raise Invalid("format: not an operator export of version 1")
+    subs, st = x.get("submissions"), x.get("state")
+    if not isinstance(subs, list) or not 1 <= len(subs) <= 100_000:
+        raise Invalid("format: submissions must be a list of 1 to 100000 bundles")
+    if not isinstance(st, dict) or set(st) != {"account", "proof"}:
+        raise Invalid("format: state must hold exactly account and proof")
+    try:
+        operator = h2b(x["operator"], 32)
+    except (ValueError, KeyError, TypeError) as e:
+        raise Invalid(f"format: operator: {e}") from None
+    genesis = None
+    if "genesis" in x:
+        try:
+            genesis = b64(x["genesis"])
+            decode_genesis_header(genesis)
+        except (DecodeError, ValueError, TypeError) as e:
+            raise Invalid(f"genesis: {e}") from None
+    outs = []
+    for i, b in enumerate(subs):
+        try:
+            outs.append(verify_bundle(b, trusted_genesis, genesis_header=None if "genesis" in b else genesis))
+        except Invalid as e:
+            raise Invalid(f"{str(e).split(':')[0]}: submissions[{i}]: {e}") from None
+    first, last = outs[0], outs[-1]
+    for i, o in enumerate(outs):
+        if o["operator"] != operator or o["genesis_hash"] != first["genesis_hash"]:
+            raise Invalid(f"completeness: submissions[{i}] is of another operator or network")
+        if o["seq"] != first["seq"] + i:
+            raise Invalid(f"completeness: submissions[{i}] has seq {o['seq']}, not {first['seq'] + i}")
+        if (i > 0 and o["prev"] != outs[i - 1]["id"]) or (i == 0 and o["seq"] == 0 and o["prev"] != ZERO):
+            raise Invalid(f"completeness: seq {o['seq']} names the wrong previous submission")
+    try:
+        account_bytes = b64(st["account"])
+        account = decode_account(account_bytes)
+        proof = proof_from_json(st["proof"])
+    except (DecodeError, ValueError, KeyError, TypeError) as e:
+        raise Invalid(f"state: {e}") from None
+    if not smt_verify(last["state_root"], state_key_account(operator), value_hash(account_bytes), proof):
+        raise Invalid("state: the account's proof does not lead to the last block's state root")
+    op = account["operator"]
+    if op is None:
+        raise Invalid("state: not a registered operator's record")
+    if op["next_seq"] != last["seq"] + 1 or op["last"] is None or op["last"]["id"] != last["id"]:
+        raise Invalid(f"completeness: the state at block {last['height']} names next seq {op['next_seq']}, "
+                      f"the export ends at {last['seq']}")
+    return {"from_seq": first["seq"], "to_seq": last["seq"], "height": last["height"],
+            "anchored": sum(o["anchor"] is not None for o in outs), "count": len(outs),
+            "operator": operator, "genesis_hash": first["genesis_hash"]}
+
+
+def check_operator_exports(d: str) -> None:
+    v = load(d, "operator-export")
+    valid = 0
+    for case in v["cases"]:
+        n = f"cases[{case['name']}]"
+        if case["fails"] is None:
+            try:
+                out = verify_operator_export(case["export"])
+                R.check(f"{n}: verifies, complete at its last block",
+                        out["operator"].hex() == v["operator"] and out["anchored"] == out["count"], str(out))
+                valid += 1
+            except Invalid as e:
+                R.check(f"{n}: verifies", False, str(e))
+        else:
+            R.eq(f"{n}: refused at link {case['fails']}",
+                 first_link(lambda: verify_operator_export(case["export"])), case["fails"])
+    R.eq("operator-export: three valid cases", valid, 3)
+
+
 def verify_file(path: str) -> int:
-    """`verify_vectors.py --verify FILE`: a proof bundle or a record proof,
+    """`verify_vectors.py --verify FILE`: a proof bundle, a record proof or an operator export,
     as a stranger would check it; prints the verdict as JSON."""
     text = open(path, encoding="utf-8").read()
     try:
         doc = read_bundle_text(text)
+        if isinstance(doc, dict) and "operator_export" in doc:
+            out = verify_operator_export(doc)
+            print(json.dumps({"valid": True, "operator": out["operator"].hex(), "from_seq": out["from_seq"],
+                              "to_seq": out["to_seq"], "height": out["height"], "count": out["count"],
+                              "anchored": out["anchored"]}))
+            return 0
         if isinstance(doc, dict) and "record_proof" in doc:
             out = verify_record_proof(doc)
         else:
@@ -2664,6 +2747,7 @@ def main(argv: list[str]) -> int:
         ("bundle-malformed.json", lambda: check_malformed(d, state["genesis"])),
         ("records.json", lambda: check_records(d)),
         ("record-proof.json", lambda: check_record_proofs(d)),
+        ("operator-export.json", lambda: check_operator_exports(d)),
     ]
     for name, fn in sections:
         print(f"== {name}")

@@ -6,14 +6,17 @@
 
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
 use pantheon_rpc::api::FinalizedHead;
 use pantheon_rpc::error::codes;
 use pantheon_rpc::types::{
-    AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
-    RelayReport, Status, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
+    AnchorInfo, BalanceInfo, BlockInfo, ExportPage, HeaderInfo, Health, OperatorInfo,
+    OperatorProof, PeerInfo, Receipt, RelayReport, Status, SubmissionInfo, SupplyInfo, TxReceipt,
+    VersionInfo,
 };
 use pantheon_rpc::{ApiError, Backend};
 use pantheon_runtime::amount::{Height, SUPPLY};
+use pantheon_runtime::codec::Encode as _;
 use pantheon_runtime::crypto::AccountId;
 use pantheon_runtime::hash::{AuditRoot, SubmissionId};
 use pantheon_runtime::proof::{AnchorProof, ProofBundle};
@@ -177,6 +180,84 @@ impl RpcBackend {
             Some(loc.log_index),
         ))?;
         Ok(Some((info, tx)))
+    }
+
+    /// Where `operator`'s finalized submission `seq` sits.
+    fn located(
+        &self,
+        operator: &AccountId,
+        seq: u64,
+    ) -> Result<Option<(SubmissionId, crate::store::Location)>, ApiError> {
+        let store = self.chain.store();
+        let Some(id) = store
+            .submission_at(operator, seq)
+            .map_err(ApiError::internal)?
+        else {
+            return Ok(None);
+        };
+        Ok(store
+            .location(&id)
+            .map_err(ApiError::internal)?
+            .map(|loc| (id, loc)))
+    }
+
+    /// The operator's next sequence number, or `UNKNOWN_OPERATOR`.
+    fn next_seq(&self, operator: &AccountId) -> Result<u64, ApiError> {
+        self.chain.with_ledger(|l| {
+            l.account(operator)
+                .and_then(|a| a.operator)
+                .map(|op| op.next_seq)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        codes::UNKNOWN_OPERATOR,
+                        format!("operator {operator} is not registered"),
+                    )
+                })
+        })
+    }
+
+    /// The number of `operator`'s submissions, from seq 0, that an anchor
+    /// covers: anchors cover every block up to a height, so the anchored
+    /// submissions are a prefix of the sequence, found by bisection.
+    fn anchored_count(&self, operator: &AccountId, next_seq: u64) -> Result<u64, ApiError> {
+        let (mut lo, mut hi) = (0u64, next_seq); // anchored: [0, lo); not: [hi, next_seq)
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let covered = match self.located(operator, mid)? {
+                Some((_, loc)) => self.covering(loc.height)?.is_some(),
+                None => false,
+            };
+            if covered {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The state record of `operator` kept for block `height`.
+    fn kept_state(
+        &self,
+        operator: &AccountId,
+        height: Height,
+    ) -> Result<
+        (
+            pantheon_runtime::state::Account,
+            pantheon_runtime::smt::StateProof,
+        ),
+        ApiError,
+    > {
+        self.chain
+            .store()
+            .operator_state(operator, height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "no state proof of operator {operator} kept for block {height} (committed \
+                     before this node kept them)"
+                ))
+            })
     }
 }
 
@@ -352,6 +433,91 @@ impl Backend for RpcBackend {
             }
         }
         Ok((next, out))
+    }
+
+    fn operator_proof(
+        &self,
+        operator: AccountId,
+        seq: Option<u64>,
+    ) -> Result<OperatorProof, ApiError> {
+        let next = self.next_seq(&operator)?;
+        let seq = match seq {
+            Some(s) => s,
+            None => next.checked_sub(1).ok_or_else(|| {
+                ApiError::not_found(format!("operator {operator} has no finalized submission"))
+            })?,
+        };
+        let Some((_, loc)) = self.located(&operator, seq)? else {
+            return Err(ApiError::not_found(format!(
+                "finalized submission {seq} of operator {operator}"
+            )));
+        };
+        let (record, proof) = self.kept_state(&operator, loc.height)?;
+        let header = self
+            .chain
+            .store()
+            .header(loc.height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("block missing"))?;
+        Ok(OperatorProof {
+            operator,
+            height: loc.height,
+            state_root: header.state_root,
+            account: base64::engine::general_purpose::STANDARD.encode(record.to_bytes()),
+            record,
+            proof,
+        })
+    }
+
+    fn export_operator(
+        &self,
+        operator: AccountId,
+        from: u64,
+        max: usize,
+    ) -> Result<ExportPage, ApiError> {
+        let next_seq = self.next_seq(&operator)?;
+        let anchored = self.anchored_count(&operator, next_seq)?;
+        if from >= anchored {
+            return Err(ApiError::not_found(format!(
+                "no anchored submission of operator {operator} from seq {from}: {anchored} of its \
+                 {next_seq} finalized submissions are anchored"
+            )));
+        }
+        let mut bundles = Vec::new();
+        let mut seq = from;
+        let mut last_height = None;
+        while seq < anchored {
+            let Some((id, loc)) = self.located(&operator, seq)? else {
+                return Err(ApiError::internal(format!(
+                    "anchored submission {seq} missing"
+                )));
+            };
+            // A page ends at the last submission of a block: the state
+            // record of that block names it.
+            if bundles.len() >= max && last_height != Some(loc.height) {
+                break;
+            }
+            bundles.push(self.proof(id, false)?);
+            last_height = Some(loc.height);
+            seq += 1;
+        }
+        let height = last_height.ok_or_else(|| ApiError::internal("empty page"))?;
+        let (account, proof) = self.kept_state(&operator, height)?;
+        let genesis = self.chain.genesis();
+        let export = pantheon_runtime::export::write(&pantheon_runtime::export::Parts {
+            operator,
+            genesis: Some(genesis.header()),
+            submissions: &bundles,
+            account: &account,
+            proof: &proof,
+        })
+        .map_err(ApiError::internal)?;
+        Ok(ExportPage {
+            export,
+            next_from: (seq < anchored).then_some(seq),
+            anchored_to: anchored - 1,
+            next_seq,
+        })
     }
 
     fn proof(&self, id: SubmissionId, embed_genesis: bool) -> Result<ProofBundle, ApiError> {

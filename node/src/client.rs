@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use pantheon_rpc::api::PantheonRpcClient;
-use pantheon_rpc::types::{BalanceInfo, Receipt, Status, SubmissionInfo, TxReceipt};
+use pantheon_rpc::types::{BalanceInfo, ExportPage, Receipt, Status, SubmissionInfo, TxReceipt};
 use pantheon_runtime::amount::Amount;
 use pantheon_runtime::crypto::{AccountId, Keypair};
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, SubmissionId};
@@ -220,6 +220,23 @@ impl Client {
         self.answer(
             self.http
                 .get_proof(id.to_owned(), Some(embed_genesis))
+                .await,
+        )
+    }
+
+    /// One page of an operator export (`pantheon_exportOperator`).
+    ///
+    /// # Errors
+    /// RPC errors (unknown operator, nothing anchored from `from`).
+    pub async fn export_page(
+        &self,
+        operator: &AccountId,
+        from: u64,
+        max: u64,
+    ) -> Result<ExportPage> {
+        self.answer(
+            self.http
+                .export_operator(operator.to_string(), Some(from), Some(max))
                 .await,
         )
     }

@@ -14,6 +14,14 @@
 //! | `opseq` | operator id · seq (u64 BE) | submission id |
 //! | `anchors` | anchor id (u64 BE, order of recording) | the signed AnchorRecord transaction |
 //! | `anchor_keys` | anchored height (u64 BE) · Bitcoin block (internal order) | anchor id |
+//! | `opstate` | operator id · height (u64 BE) | the operator's account record after the block and its state proof |
+//!
+//! `opstate` holds, for every block with submissions of an operator, that
+//! operator's record and its proof against the block's state root (the
+//! tree keeps only the current version, so the proof is taken when the
+//! block commits): the evidence of an operator export (FORMATS 25), which
+//! then never expires. Its value is `account_len:u8 · account ·
+//! siblings:u16 · [32]·siblings · has_leaf:u8 · [key:[32] · value_hash:[32]]`.
 //!
 //! `meta/anchors` counts the anchors recorded; the ledger never lets a
 //! second record of the same (height, Bitcoin block) into a block.
@@ -37,6 +45,7 @@ use pantheon_runtime::genesis::Genesis;
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId, TxId};
 use pantheon_runtime::ledger::{Execution, Ledger, StoredState};
 use pantheon_runtime::log::MerkleLog;
+use pantheon_runtime::smt::{ProofLeaf, StateProof};
 use pantheon_runtime::state::Account;
 use pantheon_runtime::tx::{AnchorKey, SignedTx, TxBody};
 use rocksdb::{ColumnFamily, DB, IteratorMode, Options, WriteBatch, WriteOptions};
@@ -49,7 +58,7 @@ const MIN_BLOB_SIZE: u64 = 1024;
 /// (its key and the log, submission, root and sequence index entries).
 const BATCH_BYTES_PER_TX: usize = 512;
 
-const CFS: [&str; 12] = [
+const CFS: [&str; 13] = [
     "meta",
     "blocks",
     "txs",
@@ -62,7 +71,60 @@ const CFS: [&str; 12] = [
     "opseq",
     "anchors",
     "anchor_keys",
+    "opstate",
 ];
+
+fn opstate_key(operator: &OperatorId, height: Height) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(operator.as_bytes());
+    key[32..].copy_from_slice(&height.get().to_be_bytes());
+    key
+}
+
+fn encode_opstate(account: &Account, proof: &StateProof) -> Vec<u8> {
+    let account = account.to_bytes();
+    let mut out = Vec::with_capacity(1 + account.len() + 3 + 32 * proof.siblings.len() + 64);
+    out.push(u8::try_from(account.len()).expect("account records are under 256 bytes"));
+    out.extend_from_slice(&account);
+    let n = u16::try_from(proof.siblings.len()).expect("at most 256 siblings");
+    out.extend_from_slice(&n.to_be_bytes());
+    for s in &proof.siblings {
+        out.extend_from_slice(s.as_bytes());
+    }
+    match &proof.leaf {
+        None => out.push(0),
+        Some(leaf) => {
+            out.push(1);
+            out.extend_from_slice(leaf.key.as_bytes());
+            out.extend_from_slice(leaf.value_hash.as_bytes());
+        }
+    }
+    out
+}
+
+fn decode_opstate(b: &[u8]) -> Option<(Account, StateProof)> {
+    let hash = |b: &[u8]| <[u8; 32]>::try_from(b).ok().map(Hash256::from_bytes);
+    let (&len, rest) = b.split_first()?;
+    let (account, rest) = rest.split_at_checked(usize::from(len))?;
+    let account = decode_exact(account).ok()?;
+    let (n, mut rest) = rest.split_at_checked(2)?;
+    let n = u16::from_be_bytes(n.try_into().ok()?);
+    let mut siblings = Vec::with_capacity(usize::from(n));
+    for _ in 0..n {
+        let (s, r) = rest.split_at_checked(32)?;
+        siblings.push(hash(s)?);
+        rest = r;
+    }
+    let leaf = match rest {
+        [0] => None,
+        [1, kv @ ..] if kv.len() == 64 => Some(ProofLeaf {
+            key: hash(&kv[..32])?,
+            value_hash: hash(&kv[32..])?,
+        }),
+        _ => return None,
+    };
+    Some((account, StateProof { siblings, leaf }))
+}
 
 fn tx_key(height: Height, index: u32) -> [u8; 12] {
     let mut key = [0u8; 12];
@@ -295,6 +357,21 @@ impl Store {
             opseq[32..].copy_from_slice(&sub.seq.to_be_bytes());
             batch.put_cf(self.cf("opseq"), opseq, id.as_bytes());
             log_index += 1;
+        }
+        let operators: BTreeSet<OperatorId> = block
+            .txs
+            .iter()
+            .filter_map(|tx| tx.as_submission().map(|s| s.operator))
+            .collect();
+        for operator in operators {
+            let Some(account) = exec.changed_accounts.get(&operator) else {
+                continue; // a submission always changes its operator's record
+            };
+            batch.put_cf(
+                self.cf("opstate"),
+                opstate_key(&operator, block.header.height),
+                encode_opstate(account, &exec.prove_account(&operator)),
+            );
         }
         // The ledger refused any record whose key the chain carries, so each
         // record here is new (FORMATS.md 19).
@@ -529,6 +606,31 @@ impl Store {
             .get_cf(self.cf("opseq"), key)?
             .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
             .map(SubmissionId::from_bytes))
+    }
+
+    /// `operator`'s account record after block `height` and its proof
+    /// against that block's state root, kept for every block that holds
+    /// one of its submissions (`None` for other blocks).
+    ///
+    /// # Errors
+    /// Database errors, or a record that does not decode.
+    pub fn operator_state(
+        &self,
+        operator: &OperatorId,
+        height: Height,
+    ) -> Result<Option<(Account, StateProof)>> {
+        self.db
+            .get_cf(self.cf("opstate"), opstate_key(operator, height))?
+            .map(|b| {
+                decode_opstate(&b).ok_or(StoreError::Corrupt {
+                    cf: "opstate",
+                    error: CodecError::Invalid {
+                        field: "opstate",
+                        reason: "not an account record and its proof",
+                    },
+                })
+            })
+            .transpose()
     }
 
     /// The finalized submissions that carry `root`.

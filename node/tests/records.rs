@@ -20,7 +20,7 @@ use pantheon_runtime::hash::Hash256;
 use pantheon_runtime::record::Kind;
 use pantheon_sdk::{BatchPolicy, Config, Entry, Operator};
 use serde_json::{Value, json};
-use support::{DevNode, ok, pantheon};
+use support::{DevNode, ok, python_verify, verify_json};
 
 fn h(s: &str) -> String {
     Hash256::digest(s.as_bytes()).to_string()
@@ -57,27 +57,6 @@ fn runner(dir: &Path, rpc: &str, log: &Path) -> Child {
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap()
-}
-
-fn verify_json(path: &Path) -> Value {
-    let out = pantheon(&["verify", path.to_str().unwrap(), "--json"]);
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn python_verify(path: &Path) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/vectors/verify_vectors.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg("--verify")
-        .arg(path)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "python verifier: {e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// Waits until `dir`'s report says every record is anchored with its bundle.

@@ -22,8 +22,9 @@ use tokio::sync::broadcast;
 
 use crate::error::{ApiError, codes};
 use crate::types::{
-    AnchorInfo, BalanceInfo, BlockInfo, HeaderInfo, Health, OperatorInfo, PeerInfo, Receipt,
-    RelayReport, Status, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
+    AnchorInfo, BalanceInfo, BlockInfo, ExportPage, HeaderInfo, Health, OperatorInfo,
+    OperatorProof, PeerInfo, Receipt, RelayReport, Status, SubmissionInfo, SupplyInfo, TxReceipt,
+    VersionInfo,
 };
 
 /// A finalized header and its commit certificate, as the node announces
@@ -69,6 +70,29 @@ pub trait Backend: Send + Sync + 'static {
         from: u64,
         to: u64,
     ) -> Result<(u64, Vec<SubmissionInfo>), ApiError>;
+    /// `operator`'s state record after the block of its finalized
+    /// submission `seq` (default: its latest), with the record's proof.
+    ///
+    /// # Errors
+    /// Unknown operator, no such submission, or no proof kept for the
+    /// block (committed by a node before it kept them).
+    fn operator_proof(
+        &self,
+        operator: AccountId,
+        seq: Option<u64>,
+    ) -> Result<OperatorProof, ApiError>;
+    /// One page of `operator`'s export from `from` (at most `max`
+    /// submissions, more only to end the page at the last of a block):
+    /// anchored submissions only.
+    ///
+    /// # Errors
+    /// Unknown operator, or nothing anchored from `from` on.
+    fn export_operator(
+        &self,
+        operator: AccountId,
+        from: u64,
+        max: usize,
+    ) -> Result<ExportPage, ApiError>;
     /// A finalized submission's proof bundle (version 2), carrying the
     /// genesis header if `embed_genesis` (the RPC's default).
     ///
@@ -128,6 +152,10 @@ pub trait Backend: Send + Sync + 'static {
     fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead>;
 }
 
+/// Most submissions one `pantheon_exportOperator` page holds unless a
+/// block's last one needs more (each bundle is about 10 KB of JSON).
+pub const EXPORT_PAGE: usize = 64;
+
 /// How many of an operator's latest submissions `pantheon_subscribeOperator`
 /// watches (older ones have settled; ask `pantheon_getSubmission`).
 pub const OPERATOR_WINDOW: u64 = 256;
@@ -160,6 +188,24 @@ pub trait PantheonRpc {
     /// The proof bundle of a finalized submission.
     #[method(name = "pantheon_getProof")]
     async fn get_proof(&self, id: String, embed_genesis: Option<bool>) -> RpcResult<ProofBundle>;
+    /// An operator's state record at the block of one of its submissions,
+    /// with its proof against that block's state root.
+    #[method(name = "pantheon_getOperatorProof")]
+    async fn get_operator_proof(
+        &self,
+        operator_id: String,
+        seq: Option<u64>,
+    ) -> RpcResult<OperatorProof>;
+    /// One page of an operator export (FORMATS 25): anchored submissions
+    /// from `from_seq` (default 0), at most `max` (default and limit
+    /// [`EXPORT_PAGE`]) unless a block's last one needs more.
+    #[method(name = "pantheon_exportOperator")]
+    async fn export_operator(
+        &self,
+        operator_id: String,
+        from_seq: Option<u64>,
+        max: Option<u64>,
+    ) -> RpcResult<ExportPage>;
     /// The submissions that carry a root.
     #[method(name = "pantheon_findRoot")]
     async fn find_root(&self, root: String) -> RpcResult<Vec<SubmissionInfo>>;
@@ -399,6 +445,31 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
         self.call(move |b| b.submission_at(id, seq)).await
     }
 
+    async fn get_operator_proof(
+        &self,
+        operator_id: String,
+        seq: Option<u64>,
+    ) -> RpcResult<OperatorProof> {
+        let id = AccountId::new(parse_hash("operator_id", &operator_id)?);
+        self.call(move |b| b.operator_proof(id, seq)).await
+    }
+
+    async fn export_operator(
+        &self,
+        operator_id: String,
+        from_seq: Option<u64>,
+        max: Option<u64>,
+    ) -> RpcResult<ExportPage> {
+        let id = AccountId::new(parse_hash("operator_id", &operator_id)?);
+        let max = max.map_or(EXPORT_PAGE, |m| {
+            usize::try_from(m)
+                .unwrap_or(EXPORT_PAGE)
+                .clamp(1, EXPORT_PAGE)
+        });
+        self.call(move |b| b.export_operator(id, from_seq.unwrap_or(0), max))
+            .await
+    }
+
     async fn subscribe_submission(
         &self,
         pending: PendingSubscriptionSink,
@@ -617,6 +688,12 @@ mod tests {
             _: u64,
             _: u64,
         ) -> Result<(u64, Vec<SubmissionInfo>), ApiError> {
+            unreachable!()
+        }
+        fn operator_proof(&self, _: AccountId, _: Option<u64>) -> Result<OperatorProof, ApiError> {
+            unreachable!()
+        }
+        fn export_operator(&self, _: AccountId, _: u64, _: usize) -> Result<ExportPage, ApiError> {
             unreachable!()
         }
     }

@@ -72,6 +72,20 @@ pub fn document() -> Value {
             ],
             "SubmissionInfo",
         ),
+        json!({ "name": "pantheon_getOperatorProof",
+                "summary": "An operator's state record (next seq, last submission) after the block of one of its finalized submissions, with its proof against that block's state root (docs/FORMATS.md 7.4)",
+                "params": [hex_param("operator_id", HASH, "operator id"),
+                           { "name": "seq", "required": false, "description": "the submission whose block to prove the state at (default: the latest finalized)",
+                             "schema": { "type": "integer", "minimum": 0 } }],
+                "result": { "name": "OperatorProof", "schema": { "$ref": "#/components/schemas/OperatorProof" } } }),
+        json!({ "name": "pantheon_exportOperator",
+                "summary": "One page of an operator export (docs/FORMATS.md 25): its anchored submissions from from_seq with their bundles and the state record that proves the page complete; follow next_from for the rest",
+                "params": [hex_param("operator_id", HASH, "operator id"),
+                           { "name": "from_seq", "required": false, "description": "first sequence number (default 0)",
+                             "schema": { "type": "integer", "minimum": 0 } },
+                           { "name": "max", "required": false, "description": "submissions per page (default and limit 64; a page ends at the last submission of a block)",
+                             "schema": { "type": "integer", "minimum": 1, "maximum": 64 } }],
+                "result": { "name": "ExportPage", "schema": { "$ref": "#/components/schemas/ExportPage" } } }),
         method(
             "pantheon_submitTransaction",
             "Accept a transfer or an operator registration",
@@ -172,7 +186,7 @@ pub fn document() -> Value {
         "methods": methods,
         "components": { "schemas": {
             "Receipt": object, "SubmissionInfo": object, "SubmissionInfoList": array, "ProofBundle": object,
-            "OperatorInfo": object, "TxReceipt": object, "RelayReport": object, "HeaderInfo": object, "BlockInfo": object,
+            "OperatorInfo": object, "OperatorProof": object, "ExportPage": object, "TxReceipt": object, "RelayReport": object, "HeaderInfo": object, "BlockInfo": object,
             "BalanceInfo": object, "SupplyInfo": object, "AnchorInfo": object, "AnchorInfoList": array,
             "Health": object, "PeerInfoList": array, "VersionInfo": object, "OpenRPC": object
         } }

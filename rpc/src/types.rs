@@ -6,8 +6,9 @@ use pantheon_runtime::amount::{Amount, Height};
 use pantheon_runtime::block::{BlockHeader, CommitCertificate};
 use pantheon_runtime::codec::Encode;
 use pantheon_runtime::crypto::{AccountId, OperatorId};
-use pantheon_runtime::hash::{AuditRoot, BlockHash, GenesisHash, SubmissionId, TxId};
-use pantheon_runtime::state::LastSubmission;
+use pantheon_runtime::hash::{AuditRoot, BlockHash, GenesisHash, StateRoot, SubmissionId, TxId};
+use pantheon_runtime::smt::StateProof;
+use pantheon_runtime::state::{Account, LastSubmission};
 use serde::{Deserialize, Serialize};
 
 /// Where a submission stands.
@@ -68,6 +69,42 @@ pub struct SubmissionInfo {
     /// Bitcoin transaction, block and confirmations (`null` before).
     #[serde(default)]
     pub anchor: Option<AnchorInfo>,
+}
+
+/// The answer to `pantheon_getOperatorProof`: an operator's state record
+/// after the block holding one of its submissions, proven against that
+/// block's state root (FORMATS 7.4, 25).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorProof {
+    /// The operator id.
+    pub operator: OperatorId,
+    /// The block.
+    pub height: Height,
+    /// Its state root.
+    pub state_root: StateRoot,
+    /// Base64 of the account record (FORMATS 6.1), the bytes the proof's
+    /// value hash is over.
+    pub account: String,
+    /// The same record, decoded.
+    pub record: Account,
+    /// The state proof.
+    pub proof: StateProof,
+}
+
+/// The answer to `pantheon_exportOperator`: one page of an operator export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportPage {
+    /// The export document (FORMATS 25) for this page's range: complete on
+    /// its own, as of the block of its last submission.
+    pub export: serde_json::Value,
+    /// The sequence number the next page starts at, if more anchored
+    /// submissions follow.
+    pub next_from: Option<u64>,
+    /// The last anchored sequence number (the export's end).
+    pub anchored_to: u64,
+    /// The operator's next sequence number (finalized submissions beyond
+    /// `anchored_to` wait for their anchor).
+    pub next_seq: u64,
 }
 
 /// The answer to `pantheon_getOperator`.

@@ -268,6 +268,13 @@ impl Execution {
         }
     }
 
+    /// A proof of `id`'s record (or its absence) against the state root
+    /// after this block, with the record.
+    #[must_use]
+    pub fn prove_account(&self, id: &AccountId) -> StateProof {
+        self.tree.prove(&StateKey::Account(*id).tree_key())
+    }
+
     /// The ids of the submissions this block appends to the log, in order.
     pub fn submissions(&self) -> impl Iterator<Item = SubmissionId> + '_ {
         self.txs

@@ -21,6 +21,8 @@
 //! | [`genesis`] | validator set, fee schedule, allocations, genesis hash |
 //! | [`proof`] | self-contained proof bundles and their offline verification |
 //! | [`record`] | operators' audit records: envelope, JCS body, signature, chain, batch tree |
+//! | [`record_proof`] | one record's proof: its batch path and the batch's bundle |
+//! | [`export`] | an operator's submissions with the state record that proves them complete |
 //! | [`ledger`] | block execution: the state machine |
 //! | [`vectors`] | the test vectors published in `docs/vectors` |
 //!
@@ -84,6 +86,7 @@ pub mod anchor;
 pub mod block;
 pub mod codec;
 pub mod crypto;
+pub mod export;
 pub mod genesis;
 pub mod hash;
 pub mod ledger;

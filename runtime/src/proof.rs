@@ -67,7 +67,7 @@ use crate::block::{BlockHeader, CommitCertificate};
 use crate::codec::{Encode, decode_exact};
 use crate::crypto::{KeyCache, OperatorId, PublicKey};
 use crate::genesis::GenesisHeader;
-use crate::hash::{AuditRoot, BlockHash, GenesisHash, Hash256, SubmissionId};
+use crate::hash::{AuditRoot, BlockHash, GenesisHash, Hash256, StateRoot, SubmissionId};
 use crate::log::{InclusionProof, leaf_hash};
 use crate::tx::SignedTx;
 
@@ -198,6 +198,12 @@ pub enum Link {
     /// The record's path to its batch's root, and that root being the
     /// submission's.
     Batch,
+    /// An operator export's state record and its proof against the state
+    /// root of the block of its last submission (FORMATS 25).
+    State,
+    /// An operator export's sequence of submissions against each other and
+    /// against that state record: nothing missing, repeated or withheld.
+    Completeness,
 }
 
 impl std::fmt::Display for Link {
@@ -221,6 +227,8 @@ impl std::fmt::Display for Link {
             Self::Approval => "approval",
             Self::Chain => "chain",
             Self::Batch => "batch",
+            Self::State => "state",
+            Self::Completeness => "completeness",
         })
     }
 }
@@ -267,6 +275,8 @@ pub struct Verified {
     pub block_hash: BlockHash,
     /// The block's time (proposer's clock), ms since the Unix epoch.
     pub block_time_ms: u64,
+    /// The block's state root (the state after it).
+    pub state_root: StateRoot,
     /// Validators that signed the certificate, and the set's size.
     pub signers: (usize, usize),
     /// For an anchored bundle, what the caller must still find in Bitcoin.
@@ -790,6 +800,7 @@ impl ReceivedBundle {
             height: header.height,
             block_hash,
             block_time_ms: header.time_ms,
+            state_root: header.state_root,
             signers: (cert.signatures.len(), genesis.validators.len()),
             anchor,
         })

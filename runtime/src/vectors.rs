@@ -24,6 +24,7 @@ use crate::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBo
 
 mod anchor;
 mod bundles;
+mod exports;
 mod record_proofs;
 mod records;
 
@@ -124,6 +125,10 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "record-proof",
             json: record_proofs::record_proofs(&genesis),
+        },
+        VectorFile {
+            name: "operator-export",
+            json: exports::exports(&genesis),
         },
     ]
 }

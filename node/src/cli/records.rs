@@ -4,7 +4,8 @@
 //! the operator id) and the library's files (`records.log`, `batches.log`,
 //! `outbox.log`, `bundles/`, `status.json`; see `pantheon-sdk`). `append`
 //! is the log's writer; `run` follows the log read-only and submits, so
-//! both may run at once; `status`, `prove` and `verify` only read.
+//! both may run at once; `status`, `prove` and `verify` only read;
+//! `export` asks a node for every anchored submission of an operator.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -110,6 +111,28 @@ pub enum RecordsCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write every anchored submission of an operator, with its bundle
+    /// and the state record that proves the range complete, as one file
+    /// an auditor verifies offline (`pantheon verify FILE`).
+    Export {
+        #[command(flatten)]
+        dir: DirArg,
+        /// The operator (default: the directory's).
+        #[arg(long)]
+        operator: Option<String>,
+        /// The node to ask.
+        #[arg(long, default_value = "http://127.0.0.1:9944")]
+        rpc: String,
+        /// The first sequence number.
+        #[arg(long, default_value_t = 0)]
+        from_seq: u64,
+        /// Submissions per RPC call (at most 64).
+        #[arg(long, default_value_t = 64)]
+        page: u64,
+        /// Write the export here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Re-walk the whole local log: every record, every batch root, every
     /// saved bundle, and (with --rpc) every batch's status on chain.
     Verify {
@@ -202,8 +225,81 @@ pub async fn run(command: RecordsCommand) -> Result<()> {
             }
             Ok(())
         }
+        RecordsCommand::Export {
+            dir,
+            operator,
+            rpc,
+            from_seq,
+            page,
+            out,
+        } => {
+            let operator = match operator {
+                Some(id) => id.parse().context("--operator must be 64 hex digits")?,
+                None => operator_key(&dir.dir)?.id(),
+            };
+            export(&operator, &rpc, from_seq, page, out.as_deref(), dir.json).await
+        }
         RecordsCommand::Verify { dir, rpc } => verify_dir(&dir.dir, rpc.as_deref(), dir.json).await,
     }
+}
+
+/// `records export`: the pages of `pantheon_exportOperator` joined into
+/// one document, complete as of the last page's block.
+async fn export(
+    operator: &pantheon_runtime::crypto::AccountId,
+    rpc: &str,
+    from: u64,
+    per_page: u64,
+    out: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    let client = Client::new(rpc)?;
+    let mut page = client.export_page(operator, from, per_page).await?;
+    let mut doc = page.export.clone();
+    while let Some(next) = page.next_from {
+        page = client.export_page(operator, next, per_page).await?;
+        let more = page.export["submissions"]
+            .as_array()
+            .context("the node's export page has no submissions")?
+            .clone();
+        doc["submissions"]
+            .as_array_mut()
+            .context("the node's export page has no submissions")?
+            .extend(more);
+        doc["state"] = page.export["state"].clone();
+    }
+    let count = doc["submissions"].as_array().map_or(0, Vec::len);
+    let text = serde_json::to_string(&doc)? + "\n";
+    match out {
+        Some(path) => pantheon_anchor::fsio::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    let summary = json!({
+        "operator": operator.to_string(),
+        "from_seq": from,
+        "to_seq": page.anchored_to,
+        "submissions": count,
+        "next_seq": page.next_seq,
+        "out": out.map(|p| p.display().to_string()),
+    });
+    let human = format!(
+        "export of operator {operator}: seq {from}..={} ({count} submissions, all anchored){}{}",
+        page.anchored_to,
+        match page.next_seq.saturating_sub(page.anchored_to + 1) {
+            0 => String::new(),
+            n => format!(
+                "; {n} later submissions are finalized but not anchored yet: export again later"
+            ),
+        },
+        out.map_or_else(String::new, |p| format!("; written to {}", p.display())),
+    );
+    if json {
+        eprintln!("{summary}");
+    } else {
+        eprintln!("{human}");
+    }
+    Ok(())
 }
 
 fn now_ms() -> u64 {

@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use pantheon_runtime::crypto::KeyCache;
+use pantheon_runtime::export::OperatorExport;
 use pantheon_runtime::proof::{ProofError, ReceivedBundle};
 use pantheon_runtime::record_proof::RecordProof;
 use serde_json::json;
@@ -58,6 +59,25 @@ pub async fn verify(args: &VerifyArgs) -> Result<()> {
             output(args.json, &bundle_json(&verdict), || describe(&verdict));
             Ok(())
         }
+        Ok(Judged::Export(verdict)) => {
+            output(
+                args.json,
+                &json!({
+                    "valid": true,
+                    "completeness": verdict.completeness,
+                    "submissions": verdict.submissions,
+                    "anchored": verdict.anchored,
+                    "last": verdict.last.proof,
+                    "trust": {
+                        "genesis_pinned": verdict.last.genesis_pinned,
+                        "bitcoin": verdict.last.bitcoin,
+                    },
+                    "links": verdict.links,
+                }),
+                || describe_export(&verdict),
+            );
+            Ok(())
+        }
         Ok(Judged::Record(verdict)) => {
             output(
                 args.json,
@@ -105,12 +125,40 @@ fn bundle_json(verdict: &pantheon_anchor::Verdict) -> serde_json::Value {
 enum Judged {
     Bundle(Box<pantheon_anchor::Verdict>),
     Record(Box<pantheon_anchor::RecordVerdict>),
+    Export(Box<pantheon_anchor::ExportVerdict>),
 }
 
 async fn judge(args: &VerifyArgs) -> Result<Judged, Refusal> {
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let (mut trust, checks) = trust_and_checks(args)?;
+    if OperatorExport::is_operator_export(&bytes) {
+        let export = OperatorExport::from_slice(&bytes).map_err(Refusal::Link)?;
+        // The live node is asked about each Bitcoin block the anchors are in.
+        let mut live: Vec<pantheon_anchor::verify::LiveAnswer> = Vec::new();
+        if let Some(rpc) = &args.bitcoin_rpc {
+            let mut asked = std::collections::HashSet::new();
+            for b in &export.submissions {
+                if let Some(block) = b
+                    .bitcoin_part()
+                    .and_then(pantheon_anchor::BitcoinPart::block_hash)
+                    && asked.insert(block)
+                    && let Some(answer) = pantheon_anchor::verify::ask_live_node(rpc, b).await
+                {
+                    live.push(answer);
+                }
+            }
+        }
+        return pantheon_anchor::verify_operator_export(
+            &export,
+            &trust,
+            &checks,
+            &live,
+            &KeyCache::new(64),
+        )
+        .map(|v| Judged::Export(Box::new(v)))
+        .map_err(Refusal::Link);
+    }
     if RecordProof::is_record_proof(&bytes) {
         let proof = RecordProof::from_slice(&bytes).map_err(Refusal::Link)?;
         if let Some(rpc) = &args.bitcoin_rpc {
@@ -179,6 +227,33 @@ fn trust_and_checks(
 
 /// The human-readable verdict of a record proof: the record, then its
 /// batch's bundle.
+fn describe_export(v: &pantheon_anchor::ExportVerdict) -> String {
+    let c = &v.completeness;
+    let mut out = format!(
+        "VALID operator export: COMPLETE\n  operator     {}\n  submissions  seq {}..={} ({} of them, {} anchored in Bitcoin), nothing missing, repeated or withheld\n  complete at  block {} ({}): the operator's state there says next seq {}, state root {}",
+        c.operator,
+        c.from_seq,
+        c.to_seq,
+        v.submissions.len(),
+        v.anchored,
+        c.height,
+        utc(c.block_time_ms / 1000),
+        c.next_seq,
+        c.state_root,
+    );
+    out.push_str(
+        "\n  not shown    submissions after that block (a later export shows them)\n  the last submission's bundle:",
+    );
+    let last = describe(&v.last);
+    out.push_str(last.trim_start_matches("VALID"));
+    let links: Vec<String> = v.links.iter().map(ToString::to_string).collect();
+    if let Some(i) = out.rfind("\n  links") {
+        out.truncate(i);
+    }
+    out.push_str(&format!("\n  links        {}", links.join(", ")));
+    out
+}
+
 fn describe_record(v: &pantheon_anchor::RecordVerdict) -> String {
     let r = &v.record;
     let mut out = String::from("VALID record proof\n");

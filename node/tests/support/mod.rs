@@ -14,6 +14,30 @@ use serde_json::Value;
 
 pub mod testnet;
 
+/// `pantheon verify FILE --json`'s verdict.
+pub fn verify_json(path: &Path) -> Value {
+    let out = pantheon(&["verify", path.to_str().unwrap(), "--json"]);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The independent Python verifier's verdict on `path`
+/// (`verify_vectors.py --verify FILE`).
+pub fn python_verify(path: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/vectors/verify_vectors.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg("--verify")
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "python verifier: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pantheon")
 }

@@ -63,7 +63,7 @@ fn batch_bundle(genesis: &Genesis, records: &[Record]) -> ProofBundle {
     .with_genesis(genesis.header())
 }
 
-fn flip(v: &Value, at: usize) -> Value {
+pub(super) fn flip(v: &Value, at: usize) -> Value {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut bytes = b64.decode(v.as_str().expect("base64")).expect("base64");
