@@ -24,7 +24,8 @@ for (const f of readdirSync(join(here, 'test')).filter((f) => f.endsWith('.test.
 }
 
 // The page: the script inlined into the HTML template.
-const page = await build({ ...common, entryPoints: [join(here, 'src/page/main.ts')], format: 'iife', minify: true, write: false, platform: 'browser', charset: 'utf8' });
+const version = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8')).version;
+const page = await build({ ...common, entryPoints: [join(here, 'src/page/main.ts')], format: 'iife', minify: true, write: false, platform: 'browser', charset: 'utf8', define: { PANTHEON_WEB_VERSION: JSON.stringify(version) } });
 const script = page.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
 const css = readFileSync(join(here, 'src/page/style.css'), 'utf8');
 const template = readFileSync(join(here, 'src/page/index.html'), 'utf8');
