@@ -113,3 +113,15 @@ build_bitcoind() {
     rm -rf "$work"
     log "Bitcoin Core installed in $prefix"
 }
+
+# The browser verifier's packages (web/package-lock.json, from the npm
+# registry) and Debian's Chromium for its browser tests. `npm ci` is
+# quick from npm's cache in $HOME/.npm, and safe to run twice.
+ensure_web() {
+    ensure_debs chromium
+    if ! command -v npm >/dev/null 2>&1; then
+        ensure_debs nodejs npm
+    fi
+    log "web: npm ci (web/package-lock.json)"
+    (cd "$PANTHEON_ROOT/web" && npm ci --no-audit --no-fund --loglevel=error)
+}

@@ -11,7 +11,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,46 +40,7 @@ fn decision_line(stream: &str, n: u64) -> String {
 
 /// `pantheon records run` in the background.
 fn runner(dir: &Path, rpc: &str, log: &Path) -> Child {
-    Command::new(support::bin())
-        .args([
-            "records",
-            "run",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--rpc",
-            rpc,
-            "--batch-records",
-            "200",
-            "--batch-ms",
-            "300",
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits until `dir`'s report says every record is anchored with its bundle.
-fn wait_settled(dir: &Path, records: u64, limit: Duration) -> Value {
-    let start = Instant::now();
-    loop {
-        let v: Value = serde_json::from_str(&ok(&[
-            "records",
-            "status",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--json",
-        ]))
-        .unwrap();
-        if v["records"] == records && v["batched"] == records && v["settled"] == v["batches"] {
-            return v;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "not settled within {limit:?}: {v:#}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    support::records_runner(dir, rpc, (200, 300), log)
 }
 
 /// On chain: the operator's submissions are batches 0.. with no gap, each
@@ -222,7 +183,7 @@ fn records_go_from_the_operator_to_bitcoin_through_kills_and_restarts() {
         run = runner(&b_dir, &node.rpc, &run_log);
     }
     assert_eq!(b_records, 1 + 6 * 150);
-    let b_status = wait_settled(&b_dir, b_records, Duration::from_secs(240));
+    let b_status = support::wait_records_settled(&b_dir, b_records, Duration::from_secs(240));
     let _ = run.kill();
     let _ = run.wait();
 

@@ -258,26 +258,7 @@ impl LibOperator {
 
 /// `pantheon records run` in the background.
 fn runner(dir: &Path, rpc: &str) -> Child {
-    Command::new(support::bin())
-        .args([
-            "records",
-            "run",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--rpc",
-            rpc,
-        ])
-        .args(["--batch-records", "400", "--batch-ms", "300"])
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.with_extension("run.log"))
-                .unwrap(),
-        )
-        .spawn()
-        .unwrap()
+    support::records_runner(dir, rpc, (400, 300), &dir.with_extension("run.log"))
 }
 
 fn kill(child: &mut Child) {

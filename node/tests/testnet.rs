@@ -21,19 +21,7 @@ use support::testnet::{Net, same_chain};
 use support::{Rpc, ok, operator};
 
 fn submit(key: &Path, root: &str, rpc: &str) -> Value {
-    serde_json::from_str(&ok(&[
-        "submit",
-        "--key",
-        key.to_str().unwrap(),
-        "--root",
-        root,
-        "--wait",
-        "finalized",
-        "--json",
-        "--rpc",
-        rpc,
-    ]))
-    .unwrap()
+    support::submit(key, root, rpc, "finalized")
 }
 
 fn proof(id: &str, rpc: &str, out: &Path) -> Vec<u8> {

@@ -12,11 +12,14 @@
 //! - [`admission`]: which connections the server accepts (per-address
 //!   limits and a reserve), a pure core.
 //! - [`openrpc`]: the document served at `rpc.discover`.
+//! - [`pages`]: the static pages served on the same port (`GET /verify`,
+//!   the browser verifier of `web/`).
 
 pub mod admission;
 pub mod api;
 pub mod error;
 pub mod openrpc;
+pub mod pages;
 pub mod server;
 pub mod types;
 

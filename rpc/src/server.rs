@@ -16,6 +16,9 @@
 //!   headers, read here with the size limit before jsonrpsee sees it; a
 //!   late body is answered `408 Request Timeout` and the connection closed.
 //!
+//! `GET /verify` answers the browser verifier page ([`crate::pages`]);
+//! every other request is JSON-RPC.
+//!
 //! Connections speak HTTP/1.1, which every JSON-RPC and WebSocket client
 //! uses; HTTP/2 would need its own per-stream timeouts to be as safe.
 
@@ -213,6 +216,9 @@ async fn handle(
     mut service: JsonRpc,
     limits: Limits,
 ) -> Result<Response<HttpBody>, Infallible> {
+    if let Some(page) = crate::pages::answer(&request) {
+        return Ok(page);
+    }
     let (parts, body) = request.into_parts();
     let limited = Limited::new(body, limits.max_request_bytes as usize);
     let bytes = match tokio::time::timeout(limits.body_timeout, limited.collect()).await {

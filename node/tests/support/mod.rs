@@ -297,3 +297,72 @@ impl Rpc {
         })
     }
 }
+
+/// `pantheon submit --key KEY --root ROOT --wait WAIT --json --rpc RPC`:
+/// the receipt.
+pub fn submit(key: &Path, root: &str, rpc: &str, wait: &str) -> Value {
+    serde_json::from_str(&ok(&[
+        "submit",
+        "--key",
+        key.to_str().unwrap(),
+        "--root",
+        root,
+        "--wait",
+        wait,
+        "--json",
+        "--rpc",
+        rpc,
+    ]))
+    .unwrap()
+}
+
+/// `pantheon records run` on `dir` in the background, batches of at most
+/// `batch_records` records or `batch_ms`, its log appended to `log`.
+pub fn records_runner(dir: &Path, rpc: &str, batch: (u32, u32), log: &Path) -> Child {
+    Command::new(bin())
+        .args([
+            "records",
+            "run",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--rpc",
+            rpc,
+        ])
+        .args(["--batch-records", &batch.0.to_string()])
+        .args(["--batch-ms", &batch.1.to_string()])
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap(),
+        )
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `pantheon records status` of `dir` counts `records`
+/// records, all batched, every batch anchored with its bundle; returns
+/// the status.
+pub fn wait_records_settled(dir: &Path, records: u64, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let v: Value = serde_json::from_str(&ok(&[
+            "records",
+            "status",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--json",
+        ]))
+        .unwrap();
+        if v["records"] == records && v["batched"] == records && v["settled"] == v["batches"] {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not settled within {limit:?}: {v:#}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

@@ -49,7 +49,9 @@ function show(v: Verdict, ms: number): void {
   const links = $('links');
   links.replaceChildren();
   for (const l of v.links) item(links, 'li', l.name, l.ok ? 'ok' : 'fail').setAttribute('aria-label', `${l.name}: ${l.ok ? 'passed' : 'failed'}`);
-  if (v.reason) item(links, 'li', `${v.failedLink}: ${v.reason}`, 'fail').setAttribute('role', 'note');
+  const reason = $('reason');
+  reason.textContent = v.reason ? `The ${v.failedLink} link failed: ${v.reason}` : '';
+  reason.hidden = !v.reason;
   const facts = $('facts');
   facts.replaceChildren();
   for (const f of v.facts) {
