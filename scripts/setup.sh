@@ -52,6 +52,21 @@ ensure_python_cryptography() {
     fi
 }
 
+# The unmodified OpenTimestamps client from PyPI, in a venv of its own
+# ($PANTHEON_CACHE/ots-venv), for node/tests/ots.rs: it must accept our
+# .ots exports. Exports OTS_EXE.
+OTS_CLIENT="opentimestamps-client==0.7.2"
+ensure_ots() {
+    local venv="$PANTHEON_CACHE/ots-venv"
+    if [ "$("$venv/bin/ots" --version 2>/dev/null)" != "v0.7.2" ]; then
+        log "installing $OTS_CLIENT in $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "$OTS_CLIENT"
+    fi
+    OTS_EXE="$venv/bin/ots"
+    export OTS_EXE
+}
+
 # Bitcoin Core's bitcoind and bitcoin-cli. Uses BITCOIND_EXE or a bitcoind on
 # PATH when there is one; otherwise builds Bitcoin Core once from the source
 # tree shipped inside the published crate libbitcoinkernel-sys 0.4.1 and

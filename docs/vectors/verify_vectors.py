@@ -2692,6 +2692,123 @@ def check_operator_exports(d: str) -> None:
     R.eq("operator-export: three valid cases", valid, 3)
 
 
+# --------------------------------------------------------------------------
+# OpenTimestamps files (FORMATS.md 13.1)
+# --------------------------------------------------------------------------
+
+OTS_MAGIC = b"\x00OpenTimestamps\x00\x00Proof\x00\xbf\x89\xe2\xe8\x84\xe8\x92\x94"
+OTS_BITCOIN_TAG = bytes.fromhex("0588960d73d71901")
+
+
+def ots_parse(data: bytes) -> tuple[bytes, list[tuple], int]:
+    """FORMATS 13.1: a linear .ots file (magic, version 1, SHA-256 file
+    hash, digest, append/prepend/sha256 operations, one Bitcoin block
+    header attestation, nothing after) -> (digest, ops, Bitcoin height)."""
+    pos = 0
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > len(data):
+            raise DecodeError("ots: truncated")
+        pos += n
+        return data[pos - n:pos]
+
+    def varuint() -> int:
+        v, shift = 0, 0
+        while True:
+            b = take(1)[0]
+            v |= (b & 0x7f) << shift
+            if not b & 0x80:
+                return v
+            shift += 7
+
+    if take(len(OTS_MAGIC)) != OTS_MAGIC or varuint() != 1 or take(1) != b"\x08":
+        raise DecodeError("ots: not a version-1 SHA-256 detached timestamp")
+    digest = take(32)
+    ops: list[tuple] = []
+    while True:
+        tag = take(1)[0]
+        if tag == 0x08:
+            ops.append(("sha256",))
+        elif tag in (0xf0, 0xf1):
+            n = varuint()
+            if not 1 <= n <= 4096:
+                raise DecodeError("ots: an argument of 1 to 4096 bytes")
+            ops.append(("append" if tag == 0xf0 else "prepend", take(n)))
+        elif tag == 0x00:
+            break
+        else:
+            raise DecodeError(f"ots: unexpected tag {tag:#x}")
+    if take(8) != OTS_BITCOIN_TAG:
+        raise DecodeError("ots: not a Bitcoin block header attestation")
+    n = varuint()
+    end = pos + n
+    height = varuint()
+    if pos != end or pos != len(data):
+        raise DecodeError("ots: trailing bytes")
+    return digest, ops, height
+
+
+def bundle_ots_ops(b: dict) -> tuple[bytes, list[tuple], bytes]:
+    """FORMATS 13 steps 1-4 and 6-10 from a bundle's members: (the audit
+    root, the operations, the Merkle root of the part's first header)."""
+    v1 = b["version"] == 1
+    raw = h2b if v1 else b64
+    hashes = hex_hashes if v1 else b64_hashes
+    t, hdr, inc, a = raw(b["submission"]), raw(b["header"]), b["inclusion"], b["anchor"]
+    part = part_from_json(a["bitcoin"]) if v1 else decode_part(b64(a["bitcoin"]))
+    gh, big_a, commitment = h2b(b["genesis_hash"], 32), a["height"], h2b(a["commitment"], 32)
+    ops: list[tuple] = [("prepend", t[:74]), ("append", t[106:]), ("prepend", b"\x00"), ("sha256",)]
+    ops += inclusion_ots_ops(inc["leaf_index"], inc["tree_size"], hashes(inc["path"]))
+    ops += [("prepend", TAG_BLOCK_HEADER + b"\x00" + hdr[:95]), ("append", hdr[127:]), ("sha256",)]
+    ops += [("prepend", b"\x00"), ("sha256",)]
+    ops += inclusion_ots_ops(decode_header(hdr)["height"] - 1, big_a, hashes(a["history_proof"]))
+    ops += [("prepend", TAG_ANCHOR + b"\x00" + gh + be(big_a, 8)), ("sha256",)]
+    rt = part["raw_tx"]
+    script = b"\x6a\x25PNTH\x01" + commitment
+    if rt.count(script) != 1:
+        raise ValueError("the anchor output's script must appear once")
+    c = rt.index(script) + 7
+    ops += [("prepend", rt[:c]), ("append", rt[c + 32:]), ("sha256",), ("sha256",)]
+    for i, sib in enumerate(part["branch"]):
+        ops += [("prepend", sib)] if (part["tx_index"] >> i) & 1 else [("append", sib)]
+        ops += [("sha256",), ("sha256",)]
+    return t[74:106], ops, part["headers"][0][36:68]
+
+
+def check_ots(d: str, genesis: dict) -> None:
+    """ots.json: each file parses, names the listed operations, which are
+    exactly the hash path re-derived here from the bundle (and, for the
+    record proof, the record's leaf and batch path), and replay from the
+    digest to the Merkle root of the bundle's first Bitcoin header."""
+    v = load(d, "ots")
+    for case in v["cases"]:
+        n = f"ots[{case['name']}]"
+        digest, ops, height = ots_parse(h2b(case["ots"]))
+        listed = [("sha256",) if o["op"] == "sha256" else (o["op"], h2b(o["arg"])) for o in case["ops"]]
+        R.eq(f"{n}: the file holds the listed operations, digest and height",
+             (digest.hex(), ops, height), (case["digest"], listed, case["bitcoin_height"]))
+        if case["source"] in ("bundle.json", "bundle-v1.json"):
+            b = load(d, case["source"][:-5])
+            verify_bundle(b, genesis["hash"], "regtest", genesis_header=genesis["header"] if "genesis" not in b else None)
+            start, want, root = bundle_ots_ops(b)
+        else:
+            p = case["record_proof"]
+            b = p["bundle"]
+            verify_bundle(b, genesis["hash"], "regtest")
+            rh = tagged(TAG_RECORD, b64(p["record"]))
+            batch = p["batch"]
+            root_ops = [("prepend", b"\x00"), ("sha256",)]
+            root_ops += inclusion_ots_ops(batch["leaf_index"], batch["tree_size"], b64_hashes(batch["path"]))
+            sub_root, bundle_ops, root = bundle_ots_ops(b)
+            R.eq(f"{n}: the record's path leads to the submission's root", apply_ots(rh, root_ops), sub_root)
+            start, want = rh, root_ops + bundle_ops
+        R.eq(f"{n}: the digest is the path's start", digest, start)
+        R.check(f"{n}: the operations are FORMATS 13's path, re-derived", ops == want)
+        R.eq(f"{n}: the operations reach the first header's Merkle root", apply_ots(digest, ops), root)
+        R.eq(f"{n}: merkle_root", root.hex(), case["merkle_root"])
+
+
 def verify_file(path: str) -> int:
     """`verify_vectors.py --verify FILE`: a proof bundle, a record proof or an operator export,
     as a stranger would check it; prints the verdict as JSON."""
@@ -2748,6 +2865,7 @@ def main(argv: list[str]) -> int:
         ("records.json", lambda: check_records(d)),
         ("record-proof.json", lambda: check_record_proofs(d)),
         ("operator-export.json", lambda: check_operator_exports(d)),
+        ("ots.json", lambda: check_ots(d, state["genesis"])),
     ]
     for name, fn in sections:
         print(f"== {name}")

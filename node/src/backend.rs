@@ -124,6 +124,7 @@ impl RpcBackend {
             txid: Some(r.bitcoin_txid.to_string()),
             bitcoin_block: Some(r.bitcoin_block.to_string()),
             confirmations,
+            bitcoin_height: Some(r.bitcoin_height),
         })
     }
 

@@ -32,19 +32,7 @@ struct Bitcoin {
 impl Bitcoin {
     /// Finds the URL the node printed and the cookie in its data directory.
     fn of(node: &DevNode) -> Self {
-        let start = Instant::now();
-        let url = loop {
-            let log = std::fs::read_to_string(&node.log).unwrap_or_default();
-            if let Some(line) = log.lines().find(|l| l.contains("regtest bitcoind on ")) {
-                let rest = line.split("regtest bitcoind on ").nth(1).unwrap();
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "no bitcoind line in {log}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let url = node.bitcoind_url();
         let cookie = node.home.join("bitcoind/regtest/.cookie");
         let key = AnchorKey::generate().unwrap();
         Self {

@@ -286,4 +286,8 @@ pub struct AnchorInfo {
     pub bitcoin_block: Option<String>,
     /// Confirmations.
     pub confirmations: u64,
+    /// The Bitcoin block's height, as the anchor record claims it (a
+    /// locator: `pantheon proof --format ots` names the block by it).
+    #[serde(default)]
+    pub bitcoin_height: Option<u64>,
 }

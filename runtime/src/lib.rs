@@ -22,6 +22,7 @@
 //! | [`proof`] | self-contained proof bundles and their offline verification |
 //! | [`record`] | operators' audit records: envelope, JCS body, signature, chain, batch tree |
 //! | [`record_proof`] | one record's proof: its batch path and the batch's bundle |
+//! | [`ots`] | a bundle's or record's hash path as an OpenTimestamps `.ots` file |
 //! | [`export`] | an operator's submissions with the state record that proves them complete |
 //! | [`ledger`] | block execution: the state machine |
 //! | [`vectors`] | the test vectors published in `docs/vectors` |
@@ -91,6 +92,7 @@ pub mod genesis;
 pub mod hash;
 pub mod ledger;
 pub mod log;
+pub mod ots;
 pub mod proof;
 pub mod record;
 pub mod record_proof;

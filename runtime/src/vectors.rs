@@ -25,6 +25,7 @@ use crate::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBo
 mod anchor;
 mod bundles;
 mod exports;
+mod ots;
 mod record_proofs;
 mod records;
 
@@ -65,6 +66,7 @@ pub fn generate() -> Vec<VectorFile> {
         .hash()
         .to_string();
     let malformed = bundles::malformed(&bundle, &bundle_v1, &limits, &other_network);
+    let ots = ots::ots(&genesis, &bundle, &bundle_v1);
     vec![
         VectorFile {
             name: "keys",
@@ -129,6 +131,10 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "operator-export",
             json: exports::exports(&genesis),
+        },
+        VectorFile {
+            name: "ots",
+            json: ots,
         },
     ]
 }

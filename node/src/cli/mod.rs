@@ -6,6 +6,8 @@
 //! - [`operator`]: `operator register`, `submit`, `proof`, `balance`,
 //!   `transfer` (through [`crate::client`]).
 //! - [`verify`]: `verify`, over [`pantheon_anchor::verify_bundle`].
+//! - [`ots`]: OpenTimestamps export: `proof --format ots`, `records prove
+//!   --format ots`, `verify --ots-out` (FORMATS 13.1).
 //! - [`anchor`]: `anchor address`, `anchor status`.
 //! - [`dev`]: `dev`, a one-validator network with a managed regtest bitcoind.
 //! - [`testnet`]: `testnet init | up | status | stop | start | down`.
@@ -23,6 +25,7 @@ mod bench;
 mod dev;
 mod keys;
 mod operator;
+mod ots;
 mod records;
 mod testnet;
 mod verify;
@@ -30,7 +33,7 @@ mod verify;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use crate::{config, service};
@@ -157,8 +160,22 @@ enum Command {
         #[arg(long, hide = true)]
         embed_genesis: bool,
         /// Write the bundle here instead of stdout.
-        #[arg(long)]
+        #[arg(long, required_if_eq("format", "ots"))]
         out: Option<PathBuf>,
+        /// `json`: the proof bundle; `ots`: an OpenTimestamps file of its
+        /// hash path, from the audit root to Bitcoin (FORMATS 13.1),
+        /// written only for an anchored bundle that verifies.
+        #[arg(
+            long,
+            value_enum,
+            default_value = "json",
+            conflicts_with = "no_genesis"
+        )]
+        format: ots::Format,
+        /// With `--format ots`: the Bitcoin block's height (default: the
+        /// height the node's anchor record names).
+        #[arg(long)]
+        bitcoin_height: Option<u64>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -199,6 +216,14 @@ enum Command {
         /// Print machine-readable JSON.
         #[arg(long)]
         json: bool,
+        /// Also write, if the bundle or record proof is valid and
+        /// anchored, its OpenTimestamps file (FORMATS 13.1) here.
+        #[arg(long)]
+        ots_out: Option<PathBuf>,
+        /// With `--ots-out`: the Bitcoin block's height, when neither the
+        /// bundle (version 1 records it) nor `--bitcoin-rpc` gives it.
+        #[arg(long, requires = "ots_out")]
+        bitcoin_height: Option<u64>,
     },
     /// Bitcoin anchoring of a node (its key, address and anchors).
     Anchor {
@@ -461,9 +486,28 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Proof {
             id,
             wait,
+            no_genesis: _,
+            embed_genesis: _,
+            out,
+            format: ots::Format::Ots,
+            bitcoin_height,
+            client,
+        } => {
+            let ots = ots::OtsArgs {
+                out: out.context("--format ots needs --out FILE")?,
+                bitcoin_height,
+                node_claim: None,
+            };
+            ots::proof(&client.rpc, &id, wait.map(Into::into), ots, client.json).await
+        }
+        Command::Proof {
+            id,
+            wait,
             no_genesis,
             embed_genesis: _,
             out,
+            format: ots::Format::Json,
+            bitcoin_height: _,
             client,
         } => {
             operator::proof(
@@ -487,6 +531,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             genesis_hash,
             root,
             json,
+            ots_out,
+            bitcoin_height,
         } => {
             let bitcoin_rpc = bitcoin_rpc.map(|url| {
                 let auth = match bitcoin_cookie {
@@ -498,7 +544,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 };
                 pantheon_anchor::BitcoinRpc::new(url, auth)
             });
-            verify::verify(&verify::VerifyArgs {
+            let args = verify::VerifyArgs {
                 file,
                 genesis,
                 genesis_hash,
@@ -508,8 +554,20 @@ pub async fn run(cli: Cli) -> Result<()> {
                 checkpoint,
                 root,
                 json,
-            })
-            .await
+            };
+            match ots_out {
+                None => verify::verify(&args).await,
+                Some(out) => {
+                    let bytes = std::fs::read(&args.file)
+                        .with_context(|| format!("reading {}", args.file.display()))?;
+                    let ots = ots::OtsArgs {
+                        out,
+                        bitcoin_height,
+                        node_claim: None,
+                    };
+                    ots::export(&bytes, &args, &ots).await
+                }
+            }
         }
         Command::Balance { account, client } => {
             operator::balance(&client.rpc, &account, client.json).await

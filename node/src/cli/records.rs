@@ -108,8 +108,17 @@ pub enum RecordsCommand {
         #[arg(long)]
         rpc: Option<String>,
         /// Write the proof here instead of stdout.
-        #[arg(long)]
+        #[arg(long, required_if_eq("format", "ots"))]
         out: Option<PathBuf>,
+        /// `json`: the record proof; `ots`: an OpenTimestamps file of its
+        /// hash path, from the record's hash to Bitcoin (FORMATS 13.1),
+        /// written only for an anchored proof that verifies.
+        #[arg(long, value_enum, default_value = "json")]
+        format: super::ots::Format,
+        /// With `--format ots`: the Bitcoin block's height (default: the
+        /// height the node of `--rpc` names).
+        #[arg(long)]
+        bitcoin_height: Option<u64>,
     },
     /// Write every anchored submission of an operator, with its bundle
     /// and the state record that proves the range complete, as one file
@@ -202,6 +211,8 @@ pub async fn run(command: RecordsCommand) -> Result<()> {
             neighbours,
             rpc,
             out,
+            format,
+            bitcoin_height,
         } => {
             let want = match (seq, hash) {
                 (Some(s), None) => Want::Seq(s),
@@ -214,6 +225,14 @@ pub async fn run(command: RecordsCommand) -> Result<()> {
                 neighbours,
             };
             let doc = prove(&dir.dir, want, &opts, rpc.as_deref()).await?;
+            if format == super::ots::Format::Ots {
+                let ots = super::ots::OtsArgs {
+                    out: out.context("--format ots needs --out FILE")?,
+                    bitcoin_height,
+                    node_claim: None,
+                };
+                return super::ots::record(&doc, rpc.as_deref(), ots, dir.json).await;
+            }
             let text = serde_json::to_string_pretty(&doc)? + "\n";
             match out {
                 Some(path) => {

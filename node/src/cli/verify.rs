@@ -33,8 +33,26 @@ pub struct VerifyArgs {
     pub json: bool,
 }
 
+impl VerifyArgs {
+    /// No trust given beyond what the document carries (a node's bundle,
+    /// checked before it is exported).
+    pub(super) fn offline(json: bool) -> Self {
+        Self {
+            file: std::path::PathBuf::new(),
+            genesis: None,
+            genesis_hash: None,
+            bitcoin_network: None,
+            confirmations: None,
+            bitcoin_rpc: None,
+            checkpoint: None,
+            root: None,
+            json,
+        }
+    }
+}
+
 /// Why `pantheon verify` did not say VALID.
-enum Refusal {
+pub(super) enum Refusal {
     /// The bundle fails a link.
     Link(ProofError),
     /// The inputs are unusable (a file that cannot be read, a bad flag).
@@ -122,7 +140,7 @@ fn bundle_json(verdict: &pantheon_anchor::Verdict) -> serde_json::Value {
 }
 
 /// What the file was, and its verdict.
-enum Judged {
+pub(super) enum Judged {
     Bundle(Box<pantheon_anchor::Verdict>),
     Record(Box<pantheon_anchor::RecordVerdict>),
     Export(Box<pantheon_anchor::ExportVerdict>),
@@ -131,6 +149,12 @@ enum Judged {
 async fn judge(args: &VerifyArgs) -> Result<Judged, Refusal> {
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    judge_bytes(&bytes, args).await
+}
+
+/// [`judge`] for a document in hand (`args.file` is not read).
+pub(super) async fn judge_bytes(bytes: &[u8], args: &VerifyArgs) -> Result<Judged, Refusal> {
+    let bytes = bytes.to_vec();
     let (mut trust, checks) = trust_and_checks(args)?;
     if OperatorExport::is_operator_export(&bytes) {
         let export = OperatorExport::from_slice(&bytes).map_err(Refusal::Link)?;

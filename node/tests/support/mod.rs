@@ -194,6 +194,24 @@ impl DevNode {
         self.home.join("dev-funder.key")
     }
 
+    /// The URL of the regtest bitcoind the node runs, as its log names it
+    /// (its cookie is `<home>/bitcoind/regtest/.cookie`).
+    pub fn bitcoind_url(&self) -> String {
+        let start = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(line) = log.lines().find(|l| l.contains("regtest bitcoind on ")) {
+                let rest = line.split("regtest bitcoind on ").nth(1).unwrap();
+                return rest.split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no bitcoind line in {log}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Through the CLI: generates `<dir>/<name>.key`, funds it with `pan`
     /// PAN from the dev funder and registers it as an operator.
     pub fn operator(
@@ -314,6 +332,31 @@ pub fn submit(key: &Path, root: &str, rpc: &str, wait: &str) -> Value {
         rpc,
     ]))
     .unwrap()
+}
+
+/// `pantheon records init --dir DIR --key KEY`, then `records append` of
+/// `lines` (one JSON entry each), written to `DIR.jsonl` first.
+pub fn seal_records(dir: &Path, key: &Path, lines: &[Value]) {
+    let d = dir.to_str().unwrap();
+    ok(&[
+        "records",
+        "init",
+        "--dir",
+        d,
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    let chunk = dir.with_extension("jsonl");
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    std::fs::write(&chunk, text.join("\n") + "\n").unwrap();
+    ok(&[
+        "records",
+        "append",
+        "--dir",
+        d,
+        "--file",
+        chunk.to_str().unwrap(),
+    ]);
 }
 
 /// `pantheon records run` on `dir` in the background, batches of at most

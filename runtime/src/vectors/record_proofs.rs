@@ -23,7 +23,7 @@ use crate::record_proof::{Parts, write};
 use crate::tx::{Metadata, SubmitRoot, TxBody};
 
 /// The batch's bundle: block 1 holds only the batch's submission.
-fn batch_bundle(genesis: &Genesis, records: &[Record]) -> ProofBundle {
+pub(super) fn batch_bundle(genesis: &Genesis, records: &[Record]) -> ProofBundle {
     let operator = key(0x02);
     let validator = key(0x01);
     let submission = TxBody::SubmitRoot(SubmitRoot {
