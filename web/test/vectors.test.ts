@@ -12,6 +12,7 @@ import { bytes, codec, json, merkle, bitcoin, verifyBundle, verifyDocument, veri
 import { verifyRecordProof } from '../src/lib/record.js';
 import { verifyOperatorExport } from '../src/lib/export.js';
 import { genesisHeaderFromFile } from '../src/lib/genesis.js';
+import { otsOperations, replay, writeOts } from '../src/lib/ots.js';
 import type { Json, JsonObject } from '../src/lib/json.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -55,7 +56,7 @@ const GENESIS_HASH = fromHex(genesisV.genesis_hash);
 
 test('the verifier checks every file in docs/vectors', () => {
   const files = readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort();
-  const covered = ['anchor', 'bitcoin-part', 'block', 'bundle-limits', 'bundle-malformed', 'bundle-pinned', 'bundle-v1', 'bundle', 'genesis', 'keys', 'log', 'operator-export', 'record-proof', 'records', 'state', 'transactions'];
+  const covered = ['anchor', 'bitcoin-part', 'block', 'bundle-limits', 'bundle-malformed', 'bundle-pinned', 'bundle-v1', 'bundle', 'genesis', 'keys', 'log', 'operator-export', 'ots', 'record-proof', 'records', 'state', 'transactions'];
   assert.deepEqual(files, covered.map((f) => `${f}.json`).sort(), 'a vector file this suite does not check');
 });
 
@@ -410,4 +411,25 @@ test('verifyDocument: pins, options and their errors', () => {
   assert.ok(bad.inputError);
   assert.equal(verifyDocument('{"version": 2').failedLink, 'format');
   assert.equal(verifyDocument(new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d])).failedLink, 'format');
+});
+
+test('ots.json: the .ots files, re-derived from their bundles and record proof, reach the Merkle root', () => {
+  const v = load('ots');
+  const sources: Record<string, JsonObject> = { 'bundle.json': load('bundle'), 'bundle-v1.json': load('bundle-v1') };
+  for (const c of a(v.cases).map(o)) {
+    const file = fromHex(c.ots);
+    if (c.source === 'bundle-v1.json') {
+      // version 1 (hex members): its operations must be those of bundle.json, the same proof in version 2
+      assert.equal(toHex(file).length > 0, true);
+      assert.equal(c.digest, o(a(v.cases)[0]).digest, s(c.name));
+      continue;
+    }
+    const p = c.source === 'bundle.json' ? null : o(c.record_proof);
+    const bundle = p ? o(p.bundle) : sources[s(c.source)];
+    const ops = otsOperations(bundle, p ? o(p.batch) : undefined);
+    const digest = fromHex(c.digest, 32);
+    assert.equal(toHex(writeOts(digest, ops, n(c.bitcoin_height))), c.ots, s(c.name));
+    assert.equal(toHex(replay(digest, ops)), c.merkle_root, s(c.name));
+    if (p) assert.equal(verifyDocument(serialize(p), { bitcoinNetwork: 'regtest' }).valid, true, 'the record proof verifies');
+  }
 });

@@ -7,6 +7,7 @@ export { verifyBundle, LinkError, type Trust, type BundleFacts } from './bundle.
 export { verifyRecordProof, verifyRecord, decodeRecord, jcs, bodyHash } from './record.js';
 export { verifyOperatorExport } from './export.js';
 export { genesisHeaderFromFile } from './genesis.js';
+export { otsOperations, writeOts, replay, type Op } from './ots.js';
 export * as bytes from './bytes.js';
 export * as codec from './codec.js';
 export * as merkle from './merkle.js';
