@@ -488,36 +488,17 @@ fn h(s: &str) -> String {
 fn record_proofs(rpc: &str, key: &Path, dir: &Path) -> Vec<PathBuf> {
     let rdir = dir.join("records");
     let r = rdir.to_str().unwrap();
-    ok(&[
-        "records",
-        "init",
-        "--dir",
-        r,
-        "--key",
-        key.to_str().unwrap(),
-    ]);
     let mut lines = vec![
         json!({"kind": "manifest", "body": {"model": h("m"), "tokenizer": h("t"),
-            "system_prompt": h("p"), "data": h("d")}})
-        .to_string(),
+            "system_prompt": h("p"), "data": h("d")}}),
     ];
     for n in 0..6 {
         lines.push(
             json!({"kind": "decision", "stream": "ward-7", "body": {"inputs": h(&format!("in {n}")),
                 "output": h(&format!("out {n}")), "policy": {"threshold": 0.8}, "score": 0.25 + f64::from(n) / 10.0}})
-            .to_string(),
         );
     }
-    let chunk = dir.join("records.jsonl");
-    std::fs::write(&chunk, lines.join("\n") + "\n").unwrap();
-    ok(&[
-        "records",
-        "append",
-        "--dir",
-        r,
-        "--file",
-        chunk.to_str().unwrap(),
-    ]);
+    support::seal_records(&rdir, key, &lines);
     records_settled(&rdir, rpc, 7, &dir.join("records-run.log"));
     let decision = dir.join("record-decision.json");
     ok(&[
