@@ -576,6 +576,11 @@ impl<'a> Cursor<'a> {
             }
             v |= bits << shift;
             if b & 0x80 == 0 {
+                // One encoding per value, as `put_varuint` writes it: a
+                // last byte of zero after others would be a second one.
+                if b == 0 && shift > 0 {
+                    return Err(parse("a varuint not in its shortest form"));
+                }
                 return Ok(v);
             }
         }
