@@ -69,6 +69,7 @@ CTX_VOTE = b"pantheon/v1/vote"
 CTX_ANCHOR_RECORD = b"pantheon/v1/anchor-record"
 CTX_RECORD = b"pantheon/v1/record"
 CTX_APPROVAL = b"pantheon/v1/approval"
+CTX_RECEIPT = b"pantheon/v1/receipt"
 
 # Audit records (FORMATS.md 23).
 RECORD_VERSION = 1
@@ -2809,6 +2810,179 @@ def check_ots(d: str, genesis: dict) -> None:
         R.eq(f"{n}: merkle_root", root.hex(), case["merkle_root"])
 
 
+
+# --------------------------------------------------------------------------
+# Submission receipts and receipt evidence (FORMATS.md 26)
+# --------------------------------------------------------------------------
+
+RECEIPT_MEMBERS = {"receipt", "genesis_hash", "genesis", "validator", "received_at_ms", "deadline",
+                   "submission", "operator", "seq", "batch", "signature"}
+
+
+def receipt_leaf(submission: bytes, operator: bytes, seq: int) -> bytes:
+    """26.1: submission || operator || seq (72 bytes)."""
+    return submission + operator + be(seq, 8)
+
+
+def receipt_head(genesis_hash: bytes, validator: bytes, received_at_ms: int, deadline: int,
+                 tree_size: int, root: bytes) -> bytes:
+    """26.1: the 121 signed bytes."""
+    return b"\x01" + genesis_hash + validator + be(received_at_ms, 8) + be(deadline, 8) + be(tree_size, 8) + root
+
+
+def is_u64(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2 ** 64
+
+
+def verify_receipt(r, genesis_header: bytes | None, pinned: bytes | None = None) -> dict:
+    """FORMATS 26.3. `genesis_header` is the verifier's own (else the carried
+    one is used). Raises Invalid naming the first link that fails."""
+    if not isinstance(r, dict) or r.get("receipt") != 1:
+        raise Invalid("format: not a receipt of version 1")
+    required = RECEIPT_MEMBERS - {"genesis"}
+    if not required <= set(r) or not set(r) <= RECEIPT_MEMBERS:
+        raise Invalid(f"format: a receipt holds exactly {sorted(required)} and optionally genesis")
+    batch = r["batch"]
+    if not isinstance(batch, dict) or set(batch) != {"leaf_index", "tree_size", "path"}:
+        raise Invalid("format: batch holds exactly leaf_index, tree_size and path")
+    if not all(is_u64(x) for x in (r["received_at_ms"], r["deadline"], r["seq"], batch["leaf_index"],
+                                    batch["tree_size"])):
+        raise Invalid("format: numbers are u64 JSON integers")
+    try:
+        gh, validator = h2b(r["genesis_hash"], 32), h2b(r["validator"], 32)
+        submission, operator = h2b(r["submission"], 32), h2b(r["operator"], 32)
+    except (ValueError, TypeError) as e:
+        raise Invalid(f"format: {e}") from None
+    header = genesis_header
+    if header is None and "genesis" in r:
+        try:
+            header = b64(r["genesis"])
+        except DecodeError as e:
+            raise Invalid(f"genesis: {e}") from None
+    if header is None:
+        raise Invalid("genesis: no genesis to find the validator in")
+    try:
+        g = decode_genesis_header(header)
+    except (DecodeError, ValueError) as e:
+        raise Invalid(f"genesis: {e}") from None
+    if tagged(TAG_GENESIS, header) != gh:
+        raise Invalid("genesis: the genesis is not the receipt's network")
+    if pinned is not None and pinned != gh:
+        raise Invalid("genesis: not the pinned network")
+    found = [(i, v) for i, v in enumerate(g["validators"]) if key_id(v["public_key"]) == validator]
+    if not found:
+        raise Invalid("validator: not a validator of the network")
+    index, v = found[0]
+    try:
+        path = b64(batch["path"])
+    except DecodeError as e:
+        raise Invalid(f"batch: {e}") from None
+    if len(path) % 32 or len(path) > 32 * 32:
+        raise Invalid("batch: the path is not whole hashes, at most 32")
+    hashes = [path[i:i + 32] for i in range(0, len(path), 32)]
+    root = root_from_path(batch["leaf_index"], batch["tree_size"], hashes,
+                          log_leaf(receipt_leaf(submission, operator, r["seq"])))
+    if root is None:
+        raise Invalid("batch: the path does not have the shape of its leaf")
+    try:
+        sig = b64(r["signature"])
+    except DecodeError as e:
+        raise Invalid(f"signature: {e}") from None
+    head = receipt_head(gh, validator, r["received_at_ms"], r["deadline"], batch["tree_size"], root)
+    if len(sig) != 3309 or not mldsa_verify(v["public_key"], head, sig, CTX_RECEIPT):
+        raise Invalid("signature: does not verify under the validator's key")
+    return {"validator_index": index, "genesis_hash": gh, "operator": operator, "seq": r["seq"],
+            "deadline": r["deadline"], "submission": submission, "genesis": g, "header": header}
+
+
+def verify_receipt_evidence(e, pinned: bytes | None = None) -> dict:
+    """FORMATS 26.4. Raises Invalid naming the first link that fails."""
+    if not isinstance(e, dict) or e.get("receipt_evidence") != 1:
+        raise Invalid("format: not receipt evidence of version 1")
+    if set(e) != {"receipt_evidence", "receipt", "genesis", "header", "certificate", "state"}:
+        raise Invalid("format: evidence holds exactly its six members")
+    st = e["state"]
+    if not isinstance(st, dict) or set(st) != {"account", "proof"}:
+        raise Invalid("format: state holds exactly account and proof")
+    try:
+        header_g = b64(e["genesis"])
+        decode_genesis_header(header_g)
+    except (DecodeError, ValueError, TypeError) as x:
+        raise Invalid(f"genesis: {x}") from None
+    r = verify_receipt(e["receipt"], header_g, pinned)
+    try:
+        hb = b64(e["header"])
+        h = decode_header(hb)
+    except (DecodeError, ValueError, TypeError) as x:
+        raise Invalid(f"header: {x}") from None
+    if h["height"] < r["deadline"]:
+        raise Invalid(f"deadline: block {h['height']} is before the deadline {r['deadline']}")
+    try:
+        cert = decode_certificate(b64(e["certificate"]))
+    except (DecodeError, ValueError, TypeError) as x:
+        raise Invalid(f"certificate: {x}") from None
+    why = verify_certificate(cert, r["genesis_hash"], r["genesis"]["validators"], hb)
+    if why is not None:
+        raise Invalid(f"certificate: {why}")
+    key = state_key_account(r["operator"])
+    try:
+        proof = proof_from_json(st["proof"])
+        account_bytes = None if st["account"] is None else b64(st["account"])
+        account = None if account_bytes is None else decode_account(account_bytes)
+    except (DecodeError, ValueError, KeyError, TypeError) as x:
+        raise Invalid(f"state: {x}") from None
+    value = None if account_bytes is None else value_hash(account_bytes)
+    if not smt_verify(h["state_root"], key, value, proof):
+        raise Invalid("state: the proof does not lead to the block's state root")
+    next_seq = 0 if account is None or account["operator"] is None else account["operator"]["next_seq"]
+    if next_seq > r["seq"]:
+        raise Invalid(f"deadline: next seq {next_seq} > {r['seq']}: the submission's seq was finalized")
+    return {"height": h["height"], "next_seq": next_seq, "seq": r["seq"], "validator_index": r["validator_index"]}
+
+
+def check_receipts(d: str, pks: dict[bytes, bytes]) -> None:
+    v = load(d, "receipts")
+    grp = v["group"]
+    leaves = [bytes.fromhex(x) for x in grp["leaves"]]
+    R.eq("receipts: leaves are 72 bytes", [len(x) for x in leaves], [72, 72, 72])
+    hashes = [log_leaf(x) for x in leaves]
+    R.eq("receipts: leaf hashes", [x.hex() for x in hashes], grp["leaf_hashes"])
+    R.eq("receipts: group root (RFC 9162)", mth(hashes).hex(), grp["root"])
+    msg = bytes.fromhex(grp["message"])
+    R.eq("receipts: head is 121 bytes", len(msg), 121)
+    R.check("receipts: head signature verifies (context pantheon/v1/receipt)",
+            mldsa_verify(bytes.fromhex(v["validator_public_key"]), msg,
+                         b64(v["receipts"][0]["receipt"]["signature"]), CTX_RECEIPT))
+    R.check("receipts: the signer is keys.json seed 0x01",
+            bytes.fromhex(v["validator_public_key"]) in pks.values())
+    valid = 0
+    for case in v["receipts"]:
+        n = f"receipts[{case['name']}]"
+        if case["fails"] is None:
+            try:
+                out = verify_receipt(case["receipt"], None)
+                R.check(f"{n}: verifies", out["deadline"] == 3, str(out["deadline"]))
+                valid += 1
+            except Invalid as e:
+                R.check(f"{n}: verifies", False, str(e))
+        else:
+            R.eq(f"{n}: refused at link {case['fails']}",
+                 first_link(lambda: verify_receipt(case["receipt"], None)), case["fails"])
+    R.eq("receipts: three valid receipts", valid, 3)
+    for case in v["evidence"]:
+        n = f"evidence[{case['name']}]"
+        if case["fails"] is None:
+            try:
+                out = verify_receipt_evidence(case["evidence"])
+                R.check(f"{n}: a breach at height 3, next seq 1", out["height"] == 3 and out["next_seq"] == 1,
+                        str(out))
+            except Invalid as e:
+                R.check(f"{n}: verifies", False, str(e))
+        else:
+            R.eq(f"{n}: refused at link {case['fails']}",
+                 first_link(lambda: verify_receipt_evidence(case["evidence"])), case["fails"])
+
+
 def verify_file(path: str) -> int:
     """`verify_vectors.py --verify FILE`: a proof bundle, a record proof or an operator export,
     as a stranger would check it; prints the verdict as JSON."""
@@ -2820,6 +2994,17 @@ def verify_file(path: str) -> int:
             print(json.dumps({"valid": True, "operator": out["operator"].hex(), "from_seq": out["from_seq"],
                               "to_seq": out["to_seq"], "height": out["height"], "count": out["count"],
                               "anchored": out["anchored"]}))
+            return 0
+        if isinstance(doc, dict) and "receipt_evidence" in doc:
+            out = verify_receipt_evidence(doc)
+            print(json.dumps({"valid": True, "breach": True, **out}))
+            return 0
+        if isinstance(doc, dict) and isinstance(doc.get("receipt"), dict):
+            doc = doc["receipt"]
+        if isinstance(doc, dict) and "receipt" in doc:
+            out = verify_receipt(doc, None)
+            print(json.dumps({"valid": True, "validator_index": out["validator_index"], "seq": out["seq"],
+                              "deadline": out["deadline"], "submission": out["submission"].hex()}))
             return 0
         if isinstance(doc, dict) and "record_proof" in doc:
             out = verify_record_proof(doc)
@@ -2866,6 +3051,7 @@ def main(argv: list[str]) -> int:
         ("record-proof.json", lambda: check_record_proofs(d)),
         ("operator-export.json", lambda: check_operator_exports(d)),
         ("ots.json", lambda: check_ots(d, state["genesis"])),
+        ("receipts.json", lambda: check_receipts(d, state["pks"])),
     ]
     for name, fn in sections:
         print(f"== {name}")

@@ -10,9 +10,9 @@ use base64::Engine as _;
 use pantheon_rpc::api::FinalizedHead;
 use pantheon_rpc::error::codes;
 use pantheon_rpc::types::{
-    AnchorInfo, BalanceInfo, BlockInfo, ExportPage, HeaderInfo, Health, OperatorInfo,
-    OperatorProof, PeerInfo, Receipt, RelayReport, Status, SubmissionInfo, SupplyInfo, TxReceipt,
-    VersionInfo,
+    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, ExportPage, GenesisInfo, HeaderInfo,
+    Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayReport, Status, SubmissionInfo,
+    SupplyInfo, TxReceipt, VersionInfo,
 };
 use pantheon_rpc::{ApiError, Backend};
 use pantheon_runtime::amount::{Height, SUPPLY};
@@ -20,6 +20,7 @@ use pantheon_runtime::codec::Encode as _;
 use pantheon_runtime::crypto::AccountId;
 use pantheon_runtime::hash::{AuditRoot, SubmissionId};
 use pantheon_runtime::proof::{AnchorProof, ProofBundle};
+use pantheon_runtime::receipt::SignedReceipt;
 use pantheon_runtime::tx::{SignedTx, TxBody};
 use tokio::sync::broadcast;
 
@@ -27,12 +28,15 @@ use crate::anchoring::{self, AnchorView, CountedAnchor, SharedView};
 use crate::chain::Chain;
 use crate::health::{self, NetworkStatus, SharedStatus};
 use crate::mempool::{Admitted, MempoolError};
+use crate::receipts::Intake;
 
 /// The node's RPC backend.
 pub struct RpcBackend {
     chain: Arc<Chain>,
     network: SharedStatus,
     anchors: SharedView,
+    /// The receipt log's writer: what is answered `received` is durable.
+    intake: Intake,
     /// The counted anchors, as of a height: re-read when the chain grows.
     counted: Mutex<(Height, Arc<Vec<CountedAnchor>>)>,
 }
@@ -41,12 +45,19 @@ pub struct RpcBackend {
 const COUNTED_WINDOW: usize = 64;
 
 impl RpcBackend {
-    /// Serves `chain`, with network status from `network`.
-    pub fn new(chain: Arc<Chain>, network: SharedStatus, anchors: SharedView) -> Self {
+    /// Serves `chain`, with network status from `network`; client
+    /// transactions are made durable through `intake` before the answer.
+    pub fn new(
+        chain: Arc<Chain>,
+        network: SharedStatus,
+        anchors: SharedView,
+        intake: Intake,
+    ) -> Self {
         Self {
             chain,
             network,
             anchors,
+            intake,
             counted: Mutex::new((Height::GENESIS, Arc::new(Vec::new()))),
         }
     }
@@ -90,6 +101,33 @@ impl RpcBackend {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Admits a client transaction and makes it durable before the caller
+    /// answers `received`: the receipt log's entry (and signed receipt)
+    /// of an earlier identical submission, else a new durable write.
+    fn admit_durably(&self, tx: SignedTx) -> Result<(Admitted, Option<SignedReceipt>), ApiError> {
+        if self.intake.drops() {
+            // The evidence tests' fault (crate::receipts): sign, then drop.
+            self.chain
+                .with_ledger(|l| l.check_signature(&tx, self.chain.keys()))?;
+            let id = tx.id();
+            let receipt = self.intake.persist(tx).map_err(ApiError::internal)?;
+            return Ok((Admitted::New(id), receipt));
+        }
+        let admitted = self.chain.admit(tx.clone()).map_err(mempool_error)?;
+        if let Admitted::Duplicate(_) = admitted
+            && let Some(entry) =
+                crate::receipts::stored(self.chain.store(), &tx).map_err(ApiError::internal)?
+        {
+            let receipt = (!entry.receipt.is_empty())
+                .then(|| serde_json::from_slice(&entry.receipt))
+                .transpose()
+                .map_err(ApiError::internal)?;
+            return Ok((admitted, receipt));
+        }
+        let receipt = self.intake.persist(tx).map_err(ApiError::internal)?;
+        Ok((admitted, receipt))
     }
 
     /// `finalized` becomes `anchored` when a counted anchor covers the block.
@@ -314,13 +352,14 @@ impl Backend for RpcBackend {
             .as_submission()
             .expect("the RPC layer checked the kind")
             .clone();
-        let receipt = |id, status, height| Receipt {
+        let receipt = |id, status, height, signed| Receipt {
             id,
             operator: s.operator,
             seq: s.seq,
             root: s.root,
             status,
             height,
+            receipt: signed,
         };
         // Finalized already: the same (operator, seq, root) is idempotent.
         let next_seq = self.chain.with_ledger(|l| {
@@ -349,21 +388,22 @@ impl Backend for RpcBackend {
                         recorded: info.id,
                     }));
                 }
-                return Ok(receipt(info.id, Status::Finalized, info.height));
+                return Ok(receipt(info.id, Status::Finalized, info.height, None));
             }
         }
-        match self.chain.admit(tx).map_err(mempool_error)? {
-            Admitted::New(id) | Admitted::Duplicate(id) => Ok(receipt(
+        match self.admit_durably(tx)? {
+            (Admitted::New(id) | Admitted::Duplicate(id), signed) => Ok(receipt(
                 SubmissionId::new(id.hash()),
                 Status::Received,
                 None,
+                signed,
             )),
         }
     }
 
     fn submit_transaction(&self, tx: SignedTx) -> Result<TxReceipt, ApiError> {
         let kind = kind(&tx);
-        let id = match self.chain.admit(tx).map_err(mempool_error)? {
+        let id = match self.admit_durably(tx)?.0 {
             Admitted::New(id) | Admitted::Duplicate(id) => id,
         };
         Ok(TxReceipt {
@@ -388,11 +428,31 @@ impl Backend for RpcBackend {
             return Ok(found);
         }
         let tx_id = pantheon_runtime::hash::TxId::new(id.hash());
-        self.chain
+        if let Some(tx) = self
+            .chain
             .with_mempool(|m| m.get(&tx_id).cloned())
             .filter(|tx| tx.as_submission().is_some())
-            .map(|tx| info(&tx, Status::Received, None, None, None))
-            .ok_or_else(|| ApiError::not_found(format!("submission {id}")))
+        {
+            return Ok(info(&tx, Status::Received, None, None, None));
+        }
+        // Finalized between the two looks (the block commits to the store
+        // before it leaves the mempool): look again.
+        if let Some(found) = self.finalized_info(id)? {
+            return Ok(found);
+        }
+        // Durable but not (yet, or no longer) in the mempool: written by
+        // the receipt log before its admission raced a restart.
+        match self
+            .chain
+            .store()
+            .received_entry(&tx_id)
+            .map_err(ApiError::internal)?
+        {
+            Some(entry) if entry.tx.as_submission().is_some() => {
+                Ok(info(&entry.tx, Status::Received, None, None, None))
+            }
+            _ => Err(ApiError::not_found(format!("submission {id}"))),
+        }
     }
 
     fn submission_at(&self, operator: AccountId, seq: u64) -> Result<SubmissionInfo, ApiError> {
@@ -406,10 +466,26 @@ impl Backend for RpcBackend {
         {
             return Ok(info);
         }
-        self.chain
+        if let Some(tx) = self
+            .chain
             .with_mempool(|m| m.queued_submission(&operator, seq).cloned())
-            .map(|tx| info(&tx, Status::Received, None, None, None))
-            .ok_or_else(|| ApiError::not_found(format!("submission {seq} of operator {operator}")))
+        {
+            return Ok(info(&tx, Status::Received, None, None, None));
+        }
+        // Finalized between the two looks: look again.
+        let finalized = self
+            .chain
+            .store()
+            .submission_at(&operator, seq)
+            .map_err(ApiError::internal)?;
+        if let Some(id) = finalized
+            && let Some(info) = self.finalized_info(id)?
+        {
+            return Ok(info);
+        }
+        Err(ApiError::not_found(format!(
+            "submission {seq} of operator {operator}"
+        )))
     }
 
     fn submissions_of(
@@ -769,6 +845,42 @@ impl Backend for RpcBackend {
             genesis_hash: self.chain.genesis().hash(),
             chain_id: self.chain.genesis().header().chain_id.clone(),
         }
+    }
+
+    fn genesis(&self) -> GenesisInfo {
+        GenesisInfo {
+            hash: self.chain.genesis().hash(),
+            header: base64::engine::general_purpose::STANDARD
+                .encode(self.chain.genesis().header().to_bytes()),
+        }
+    }
+
+    fn account_state(&self, account: AccountId) -> Result<AccountStateInfo, ApiError> {
+        use base64::engine::general_purpose::STANDARD;
+        // The record, its proof and the height from one look at the
+        // ledger; the block is in the store before the ledger moves to it.
+        let (height, record, proof) = self.chain.with_ledger(|l| {
+            let (record, proof) = l.prove_account(&account);
+            (l.height(), record, proof)
+        });
+        let store = self.chain.store();
+        let header = store
+            .header(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("block {height}")))?;
+        let cert = store
+            .certificate(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("certificate of block {height}")))?;
+        Ok(AccountStateInfo {
+            height,
+            header: STANDARD.encode(header.to_bytes()),
+            certificate: STANDARD.encode(cert.to_bytes()),
+            state: pantheon_runtime::receipt::AccountState {
+                account: record.map(|r| STANDARD.encode(r.to_bytes())),
+                proof,
+            },
+        })
     }
 
     fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead> {

@@ -52,6 +52,19 @@ pub struct Relayed {
     pub rejected: u32,
 }
 
+/// What [`Chain::readmit`] did with the receipt log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readmitted {
+    /// Back in the mempool.
+    pub admitted: u64,
+    /// Already finalized (removed from the log).
+    pub finalized: u64,
+    /// No longer admissible (removed from the log, with a warning).
+    pub refused: u64,
+    /// The order number the next entry gets.
+    pub next_order: u64,
+}
+
 /// Proposals executed but not yet decided, by block hash.
 type Pending = HashMap<BlockHash, (Block, Execution)>;
 
@@ -353,6 +366,52 @@ impl Chain {
             tracing::debug!(target: "pantheon::relay", "relay queue full: the transaction stays local");
         }
         Ok(admitted)
+    }
+
+    /// Puts the receipt log's transactions back into the mempool at
+    /// start-up, in the order they were written (so each operator's
+    /// chain comes back in sequence), and hands them to the relay again
+    /// (call after [`Self::set_relay`]). Entries the ledger already holds
+    /// (finalized while their write raced the block's) or now refuses are
+    /// removed from the log; a refusal is logged, with its reason.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn readmit(&self) -> Result<Readmitted, ChainError> {
+        let entries = self.store.received()?;
+        let mut report = Readmitted {
+            next_order: entries.last().map_or(0, |e| e.order + 1),
+            ..Readmitted::default()
+        };
+        let mut forget = Vec::new();
+        for entry in entries {
+            let id = entry.tx.id();
+            let finalized = match entry.tx.as_submission() {
+                Some(_) => self.store.location(&entry.tx.submission_id())?.is_some(),
+                None => false,
+            };
+            if finalized {
+                report.finalized += 1;
+                forget.push(id);
+                continue;
+            }
+            match self.admit(entry.tx) {
+                Ok(_) => report.admitted += 1,
+                Err(e) => {
+                    tracing::warn!(
+                        target: "pantheon::receipts",
+                        tx = %id,
+                        "a received transaction is no longer admissible and leaves the log: {e}"
+                    );
+                    report.refused += 1;
+                    forget.push(id);
+                }
+            }
+        }
+        if !forget.is_empty() {
+            self.store.forget_received(&forget)?;
+        }
+        Ok(report)
     }
 
     /// Admits transactions relayed by another node: signatures checked in

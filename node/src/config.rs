@@ -77,6 +77,9 @@ pub struct Config {
     /// Mempool limits.
     #[serde(default)]
     pub mempool: MempoolConfig,
+    /// Submission receipts.
+    #[serde(default)]
+    pub receipts: ReceiptsConfig,
     /// Bitcoin anchoring; `None` to run without.
     #[serde(default)]
     pub anchor: Option<AnchorConfig>,
@@ -333,6 +336,9 @@ pub struct MempoolConfig {
     pub capacity: usize,
     /// Most transactions per signer and lane.
     pub per_queue: usize,
+    /// Transactions each signer's queue may hold beyond a full pool (its
+    /// reserved share, see [`crate::mempool`]).
+    pub reserved: usize,
 }
 
 impl Default for MempoolConfig {
@@ -341,6 +347,24 @@ impl Default for MempoolConfig {
         Self {
             capacity: d.capacity,
             per_queue: d.per_queue,
+            reserved: d.reserved,
+        }
+    }
+}
+
+/// Submission receipts (see [`crate::receipts`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptsConfig {
+    /// Blocks from a receipt's writing to the height by which the
+    /// validator promises finality (its deadline).
+    pub deadline_blocks: u64,
+}
+
+impl Default for ReceiptsConfig {
+    fn default() -> Self {
+        Self {
+            deadline_blocks: 100,
         }
     }
 }
@@ -364,6 +388,10 @@ impl Config {
     /// # Errors
     /// The first invalid value.
     pub fn validate(&self) -> Result<()> {
+        ensure!(
+            self.receipts.deadline_blocks >= 1,
+            "receipts.deadline_blocks must be at least 1"
+        );
         ensure!(
             self.consensus.block_time_ms >= 50,
             "consensus.block_time_ms must be at least 50"

@@ -62,6 +62,7 @@ mod devbitcoin;
 mod health;
 mod keyfile;
 mod mempool;
+mod receipts;
 mod relay;
 mod service;
 mod store;

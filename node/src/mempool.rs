@@ -17,6 +17,16 @@
 //! operator's submission goes into the next block as long as fewer queues
 //! are waiting than a block has room for.
 //!
+//! No set of other keys can shut an operator out: the pool's `capacity`
+//! is shared, and beyond it every queue still takes its first `reserved`
+//! transactions (default 16). An operator whose queue is short therefore
+//! always gets its next submission in, however many keys fill the shared
+//! part. What the reserve costs in memory is bounded by money, not by the
+//! pool: each queue belongs to a funded signer (a registered operator, or
+//! an account that pays its transfers' fees), and every queued transaction
+//! must be covered by the signer's balance, so `reserved` × the number of
+//! funded signers is the most the reserve can hold.
+//!
 //! The same submission sent twice is idempotent: the second call gets the
 //! first receipt and pays nothing. "The same" means the same signed content
 //! (every field of the SubmitRoot, whatever the signature bytes, which
@@ -90,6 +100,9 @@ pub struct MempoolLimits {
     pub capacity: usize,
     /// Most transactions queued by one signer in one lane.
     pub per_queue: usize,
+    /// Transactions every queue may hold even when the shared `capacity`
+    /// is full (the tenant's reserved share).
+    pub reserved: usize,
 }
 
 impl Default for MempoolLimits {
@@ -98,6 +111,7 @@ impl Default for MempoolLimits {
         Self {
             capacity: 100_000,
             per_queue: 20_000,
+            reserved: 16,
         }
     }
 }
@@ -289,7 +303,8 @@ impl Mempool {
             }
             .into());
         }
-        if self.len >= self.limits.capacity {
+        // The shared part is full: only a queue within its reserve grows.
+        if self.len >= self.limits.capacity && queued >= self.limits.reserved {
             return Err(MempoolError::Full(self.len));
         }
         if queued >= self.limits.per_queue {
@@ -590,6 +605,7 @@ mod tests {
         let mut pool = Mempool::new(MempoolLimits {
             capacity: 3,
             per_queue: 2,
+            reserved: 0,
         });
         let a = chain_of(&f, 0, 3);
         pool.admit(a[0].clone(), &f.ledger).unwrap();
@@ -622,6 +638,78 @@ mod tests {
             big.admit(txs.last().unwrap().clone(), &f.ledger),
             Err(MempoolError::Invalid(TxError::InsufficientFunds { .. }))
         ));
+    }
+
+    /// `count` chained submissions of `op` with a placeholder signature
+    /// (the pool never checks signatures: the caller does).
+    fn unsigned_chain(f: &Fixture, op: usize, count: u64) -> Vec<SignedTx> {
+        let sig = pantheon_runtime::crypto::Signature::from_bytes(
+            [0u8; pantheon_runtime::crypto::SIGNATURE_LEN],
+        );
+        let mut prev = SubmissionId::default();
+        (0..count)
+            .map(|seq| {
+                let tx = SignedTx::new(
+                    TxBody::SubmitRoot(SubmitRoot {
+                        operator: f.ops[op].id(),
+                        seq,
+                        prev,
+                        root: AuditRoot::new(Hash256::digest(&seq.to_be_bytes())),
+                        metadata: Metadata::default(),
+                    }),
+                    &sig,
+                );
+                prev = tx.submission_id();
+                tx
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keys_that_fill_the_pool_cannot_refuse_another_operator() {
+        // At the default limits: five keys fill all 100,000 shared places
+        // (20,000 each, the per-queue limit); a sixth operator still gets
+        // its next submissions in, up to its reserve, and so does a
+        // seventh; the flooders get nothing more.
+        let limits = MempoolLimits::default();
+        let f = fixture_funded(7, Amount::from_pan(100).unwrap());
+        let mut pool = Mempool::new(limits);
+        let per = limits.per_queue as u64;
+        for op in 0..5 {
+            for tx in unsigned_chain(&f, op, per + 1)
+                .into_iter()
+                .take(limits.per_queue)
+            {
+                pool.admit(tx, &f.ledger).unwrap();
+            }
+        }
+        assert_eq!(pool.len(), limits.capacity);
+        let extra = unsigned_chain(&f, 0, per + 1).pop().unwrap();
+        assert!(matches!(
+            pool.admit(extra, &f.ledger),
+            Err(MempoolError::QueueFull(..))
+        ));
+        for op in [5, 6] {
+            let honest = unsigned_chain(&f, op, limits.reserved as u64 + 1);
+            for tx in &honest[..limits.reserved] {
+                assert!(matches!(
+                    pool.admit(tx.clone(), &f.ledger),
+                    Ok(Admitted::New(_))
+                ));
+            }
+            assert!(matches!(
+                pool.admit(honest[limits.reserved].clone(), &f.ledger),
+                Err(MempoolError::Full(_))
+            ));
+        }
+        // Selection serves the newcomers in the next block.
+        let picked = pool.select(7);
+        for op in [5, 6] {
+            assert!(picked.iter().any(|tx| {
+                tx.as_submission()
+                    .is_some_and(|s| s.operator == f.ops[op].id())
+            }));
+        }
     }
 
     #[test]

@@ -130,6 +130,7 @@ pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
     let limits = MempoolLimits {
         capacity: config.mempool.capacity,
         per_queue: config.mempool.per_queue,
+        reserved: config.mempool.reserved,
     };
     let chain = Arc::new(Chain::open(genesis, store, limits)?);
     tracing::info!(
@@ -142,6 +143,24 @@ pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
     if let Some(relay) = crate::relay::spawn(&config.relay.peers) {
         chain.set_relay(relay);
     }
+    // What was answered `received` before a stop comes back first.
+    let readmitted = chain.readmit()?;
+    tracing::info!(
+        target: "pantheon::receipts",
+        admitted = readmitted.admitted,
+        finalized = readmitted.finalized,
+        refused = readmitted.refused,
+        "receipt log replayed"
+    );
+    let intake = crate::receipts::Intake::spawn(
+        chain.clone(),
+        crate::receipts::IntakeConfig {
+            keypair: keypair.clone(),
+            deadline_blocks: config.receipts.deadline_blocks,
+            next_order: readmitted.next_order,
+        },
+    )
+    .context("starting the receipt log writer")?;
     let network = Arc::new(Mutex::new(NetworkStatus::default()));
     let anchors = SharedView::default();
     let anchoring = match &config.anchor {
@@ -150,7 +169,12 @@ pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
         )),
         None => None,
     };
-    let backend = Arc::new(RpcBackend::new(chain.clone(), network.clone(), anchors));
+    let backend = Arc::new(RpcBackend::new(
+        chain.clone(),
+        network.clone(),
+        anchors,
+        intake,
+    ));
     let (bound, rpc) = pantheon_rpc::start(config.rpc.addr, backend, config.rpc.limits())
         .await
         .with_context(|| format!("binding JSON-RPC to {}", config.rpc.addr))?;

@@ -15,6 +15,7 @@
 //! | `anchors` | anchor id (u64 BE, order of recording) | the signed AnchorRecord transaction |
 //! | `anchor_keys` | anchored height (u64 BE) · Bitcoin block (internal order) | anchor id |
 //! | `opstate` | operator id · height (u64 BE) | the operator's account record after the block and its state proof |
+//! | `received` | transaction id | the receipt log: `order:u64 · tx_len:u32 · tx · receipt` (a transaction a client was told is `received`, and its signed receipt as JSON, empty on a full node) |
 //!
 //! `opstate` holds, for every block with submissions of an operator, that
 //! operator's record and its proof against the block's state root (the
@@ -25,6 +26,14 @@
 //!
 //! `meta/anchors` counts the anchors recorded; the ledger never lets a
 //! second record of the same (height, Bitcoin block) into a block.
+//!
+//! `received` is the receipt log ([`crate::receipts`]): each group of
+//! client transactions is written there in one synced batch before any of
+//! them is answered, and [`Store::commit_block`] deletes the entries of the
+//! transactions its block carries in the same batch as the block, so that
+//! an entry outlives its transaction's finality only when the two writes
+//! raced (a block committed while the group was being written), which the
+//! re-admission at start-up clears.
 //!
 //! [`Store::commit_block`] writes a block, its certificate, every state
 //! change, the log leaves and the indexes in one `WriteBatch` with `sync`,
@@ -58,7 +67,7 @@ const MIN_BLOB_SIZE: u64 = 1024;
 /// (its key and the log, submission, root and sequence index entries).
 const BATCH_BYTES_PER_TX: usize = 512;
 
-const CFS: [&str; 13] = [
+const CFS: [&str; 14] = [
     "meta",
     "blocks",
     "txs",
@@ -72,6 +81,7 @@ const CFS: [&str; 13] = [
     "anchors",
     "anchor_keys",
     "opstate",
+    "received",
 ];
 
 fn opstate_key(operator: &OperatorId, height: Height) -> [u8; 40] {
@@ -175,6 +185,56 @@ pub enum StoreError {
 /// Result alias.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// One entry of the receipt log: a transaction a client was answered
+/// `received` for, in the order of writing, with its signed receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedEntry {
+    /// Position in the order of writing (increasing across restarts).
+    pub order: u64,
+    /// The transaction.
+    pub tx: SignedTx,
+    /// The receipt's JSON (FORMATS 26.2); empty when the node has no
+    /// validator key, or the transaction is not a submission.
+    pub receipt: Vec<u8>,
+}
+
+impl ReceivedEntry {
+    fn to_bytes(&self) -> Vec<u8> {
+        let tx = self.tx.as_bytes();
+        let mut out = Vec::with_capacity(12 + tx.len() + self.receipt.len());
+        out.extend_from_slice(&self.order.to_be_bytes());
+        out.extend_from_slice(
+            &u32::try_from(tx.len())
+                .expect("transactions are under 4 GiB")
+                .to_be_bytes(),
+        );
+        out.extend_from_slice(tx);
+        out.extend_from_slice(&self.receipt);
+        out
+    }
+
+    fn from_bytes(b: &[u8]) -> Result<Self> {
+        let bad = |reason| StoreError::Corrupt {
+            cf: "received",
+            error: CodecError::Invalid {
+                field: "entry",
+                reason,
+            },
+        };
+        let (order, rest) = b.split_at_checked(8).ok_or_else(|| bad("short"))?;
+        let (len, rest) = rest.split_at_checked(4).ok_or_else(|| bad("short"))?;
+        let len = u32::from_be_bytes(len.try_into().map_err(|_| bad("short"))?);
+        let (tx, receipt) = rest
+            .split_at_checked(usize::try_from(len).map_err(|_| bad("length"))?)
+            .ok_or_else(|| bad("short"))?;
+        Ok(Self {
+            order: u64::from_be_bytes(order.try_into().map_err(|_| bad("short"))?),
+            tx: decode_exact(tx).map_err(corrupt("received"))?,
+            receipt: receipt.to_vec(),
+        })
+    }
+}
+
 /// Where a finalized submission sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location {
@@ -239,7 +299,23 @@ impl Store {
         // copied again by compaction, which then moves only small keys.
         cf_opts.set_enable_blob_files(true);
         cf_opts.set_min_blob_size(MIN_BLOB_SIZE);
-        let db = DB::open_cf_with_opts(&opts, path, CFS.map(|cf| (cf, cf_opts.clone())))?;
+        // The receipt log's entries live for a few blocks: kept in the LSM
+        // tree, where a delete soon after the write is cheap, not in blob
+        // files that would need garbage collection.
+        let mut short_lived = Options::default();
+        short_lived.set_compression_type(rocksdb::DBCompressionType::None);
+        let db = DB::open_cf_with_opts(
+            &opts,
+            path,
+            CFS.map(|cf| {
+                let o = if cf == "received" {
+                    short_lived.clone()
+                } else {
+                    cf_opts.clone()
+                };
+                (cf, o)
+            }),
+        )?;
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         let store = Self { db, sync };
@@ -313,6 +389,7 @@ impl Store {
         batch.put_cf(self.cf("blocks"), h, block.header.to_bytes());
         for (i, tx) in block.txs.iter().enumerate() {
             let i = u32::try_from(i).expect("blocks hold under 2^32 transactions");
+            batch.delete_cf(self.cf("received"), tx.id().as_bytes());
             batch.put_cf(
                 self.cf("txs"),
                 tx_key(block.header.height, i),
@@ -390,6 +467,67 @@ impl Store {
         }
         batch.put_cf(self.cf("meta"), b"anchors", anchors.to_be_bytes());
         batch.put_cf(self.cf("meta"), b"height", h);
+        self.db.write_opt(batch, &self.sync)?;
+        Ok(())
+    }
+
+    /// Writes a group of received transactions to the receipt log in one
+    /// synced batch: when this returns `Ok`, every one of them survives a
+    /// crash.
+    ///
+    /// # Errors
+    /// Database errors; then none of them is durable.
+    pub fn put_received(&self, entries: &[ReceivedEntry]) -> Result<()> {
+        let bytes: usize = entries
+            .iter()
+            .map(|e| 12 + e.tx.as_bytes().len() + e.receipt.len() + 64)
+            .sum();
+        let mut batch = WriteBatch::with_capacity_bytes(bytes);
+        for e in entries {
+            batch.put_cf(self.cf("received"), e.tx.id().as_bytes(), e.to_bytes());
+        }
+        self.db.write_opt(batch, &self.sync)?;
+        Ok(())
+    }
+
+    /// The receipt log's entry of transaction `id`, if any.
+    ///
+    /// # Errors
+    /// Database errors; a corrupt entry.
+    pub fn received_entry(&self, id: &TxId) -> Result<Option<ReceivedEntry>> {
+        self.db
+            .get_cf(self.cf("received"), id.as_bytes())?
+            .map(|b| ReceivedEntry::from_bytes(&b))
+            .transpose()
+    }
+
+    /// Every entry of the receipt log, in the order they were written.
+    ///
+    /// # Errors
+    /// Database errors; a corrupt entry.
+    pub fn received(&self) -> Result<Vec<ReceivedEntry>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf("received"), IteratorMode::Start)
+        {
+            let (_, value) = item?;
+            out.push(ReceivedEntry::from_bytes(&value)?);
+        }
+        out.sort_by_key(|e| e.order);
+        Ok(out)
+    }
+
+    /// Removes entries from the receipt log (finalized, or refused at
+    /// re-admission), in one synced batch.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn forget_received(&self, ids: &[TxId]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for id in ids {
+            batch.delete_cf(self.cf("received"), id.as_bytes());
+        }
         self.db.write_opt(batch, &self.sync)?;
         Ok(())
     }

@@ -22,9 +22,9 @@ use tokio::sync::broadcast;
 
 use crate::error::{ApiError, codes};
 use crate::types::{
-    AnchorInfo, BalanceInfo, BlockInfo, ExportPage, HeaderInfo, Health, OperatorInfo,
-    OperatorProof, PeerInfo, Receipt, RelayReport, Status, SubmissionInfo, SupplyInfo, TxReceipt,
-    VersionInfo,
+    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, ExportPage, GenesisInfo, HeaderInfo,
+    Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayReport, Status, SubmissionInfo,
+    SupplyInfo, TxReceipt, VersionInfo,
 };
 
 /// A finalized header and its commit certificate, as the node announces
@@ -147,6 +147,13 @@ pub trait Backend: Send + Sync + 'static {
     fn peers(&self) -> Vec<PeerInfo>;
     /// Version and network.
     fn version(&self) -> VersionInfo;
+    /// The genesis hash and header.
+    fn genesis(&self) -> GenesisInfo;
+    /// An account's state at the newest block, proven (receipt evidence).
+    ///
+    /// # Errors
+    /// Internal errors only (an absent account is proven absent).
+    fn account_state(&self, account: AccountId) -> Result<AccountStateInfo, ApiError>;
     /// A stream of finalized headers with their certificates (encoded
     /// for each subscriber as a [`HeaderInfo`]).
     fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead>;
@@ -179,6 +186,13 @@ pub trait PantheonRpc {
     /// Accepts a signed submission; returns its receipt.
     #[method(name = "pantheon_submitRoot")]
     async fn submit_root(&self, submission_hex: String) -> RpcResult<Receipt>;
+    /// An account's record and state proof at the newest block, with that
+    /// block's header and certificate.
+    #[method(name = "pantheon_getAccountState")]
+    async fn get_account_state(&self, account: String) -> RpcResult<AccountStateInfo>;
+    /// The network's genesis hash and header.
+    #[method(name = "chain_getGenesis")]
+    async fn get_genesis(&self) -> RpcResult<GenesisInfo>;
     /// A submission's status and where it sits.
     #[method(name = "pantheon_getSubmission")]
     async fn get_submission(&self, id: String) -> RpcResult<SubmissionInfo>;
@@ -411,6 +425,15 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
 
     async fn get_head(&self) -> RpcResult<HeaderInfo> {
         self.call(Backend::head).await
+    }
+
+    async fn get_account_state(&self, account: String) -> RpcResult<AccountStateInfo> {
+        let id = AccountId::new(parse_hash("account", &account)?);
+        self.call(move |b| b.account_state(id)).await
+    }
+
+    async fn get_genesis(&self) -> RpcResult<GenesisInfo> {
+        self.call(|b| Ok(b.genesis())).await
     }
 
     async fn get_block(&self, height: u64, include_txs: Option<bool>) -> RpcResult<BlockInfo> {
@@ -674,6 +697,12 @@ mod tests {
             unreachable!()
         }
         fn version(&self) -> VersionInfo {
+            unreachable!()
+        }
+        fn genesis(&self) -> GenesisInfo {
+            unreachable!()
+        }
+        fn account_state(&self, _: AccountId) -> Result<AccountStateInfo, ApiError> {
             unreachable!()
         }
         fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead> {

@@ -172,6 +172,18 @@ pub fn document() -> Value {
             &[],
             "VersionInfo",
         ),
+        method(
+            "chain_getGenesis",
+            "The network's genesis hash and header (base64, docs/FORMATS.md 11.3)",
+            &[],
+            "GenesisInfo",
+        ),
+        method(
+            "pantheon_getAccountState",
+            "An account's record in the newest block's state with its proof, and that block's header and certificate (receipt evidence, docs/FORMATS.md 26.4)",
+            &[hex_param("account", HASH, "account id")],
+            "AccountStateInfo",
+        ),
         method("rpc.discover", "This document", &[], "OpenRPC"),
     ];
     let object = json!({ "type": "object" });
@@ -188,7 +200,8 @@ pub fn document() -> Value {
             "Receipt": object, "SubmissionInfo": object, "SubmissionInfoList": array, "ProofBundle": object,
             "OperatorInfo": object, "OperatorProof": object, "ExportPage": object, "TxReceipt": object, "RelayReport": object, "HeaderInfo": object, "BlockInfo": object,
             "BalanceInfo": object, "SupplyInfo": object, "AnchorInfo": object, "AnchorInfoList": array,
-            "Health": object, "PeerInfoList": array, "VersionInfo": object, "OpenRPC": object
+            "Health": object, "PeerInfoList": array, "VersionInfo": object, "OpenRPC": object,
+            "GenesisInfo": object, "AccountStateInfo": object
         } }
     })
 }

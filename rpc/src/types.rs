@@ -38,6 +38,12 @@ pub struct Receipt {
     pub status: Status,
     /// The block holding it, once finalized.
     pub height: Option<Height>,
+    /// A validator's signed receipt (FORMATS 26.2) when the answer is
+    /// `received` from a validator: its promise that the submission is
+    /// durable and finalized by the receipt's deadline. `null` from a full
+    /// node, and when the submission was finalized already.
+    #[serde(default)]
+    pub receipt: Option<pantheon_runtime::receipt::SignedReceipt>,
 }
 
 /// The answer to `pantheon_getSubmission`.
@@ -129,6 +135,30 @@ pub struct OperatorInfo {
     pub balance_pan: String,
     /// Its account nonce.
     pub nonce: u64,
+}
+
+/// The answer to `chain_getGenesis`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisInfo {
+    /// The genesis hash.
+    pub hash: GenesisHash,
+    /// Base64 of the genesis header (FORMATS 11.3), which hashes to it.
+    pub header: String,
+}
+
+/// The answer to `pantheon_getAccountState`: an account's record in the
+/// newest block's state with its proof, and that block's header and
+/// certificate (what receipt evidence, FORMATS 26.4, is built from).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStateInfo {
+    /// The block.
+    pub height: Height,
+    /// Base64 of its header (FORMATS 9.1).
+    pub header: String,
+    /// Base64 of its commit certificate (FORMATS 10.3).
+    pub certificate: String,
+    /// The record (`null` if none) and its state proof.
+    pub state: pantheon_runtime::receipt::AccountState,
 }
 
 /// The answer to `pantheon_relayTransactions` (node to node).

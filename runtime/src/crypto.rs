@@ -76,6 +76,8 @@ pub enum SignContext {
     Record,
     /// A governance approval of an audit record by another key (FORMATS 23).
     Approval,
+    /// A validator's signed group of submission receipts (FORMATS 26).
+    Receipt,
 }
 
 impl SignContext {
@@ -92,6 +94,7 @@ impl SignContext {
             Self::AnchorRecord => "pantheon/v1/anchor-record",
             Self::Record => "pantheon/v1/record",
             Self::Approval => "pantheon/v1/approval",
+            Self::Receipt => "pantheon/v1/receipt",
         }
     }
 }

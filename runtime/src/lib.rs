@@ -94,6 +94,7 @@ pub mod ledger;
 pub mod log;
 pub mod ots;
 pub mod proof;
+pub mod receipt;
 pub mod record;
 pub mod record_proof;
 pub mod smt;

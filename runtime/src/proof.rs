@@ -204,6 +204,11 @@ pub enum Link {
     /// An operator export's sequence of submissions against each other and
     /// against that state record: nothing missing, repeated or withheld.
     Completeness,
+    /// A receipt's signer is a validator of the network (FORMATS 26).
+    Validator,
+    /// Receipt evidence: the block is at or after the receipt's deadline
+    /// and its state shows the submission not finalized (FORMATS 26.4).
+    Deadline,
 }
 
 impl std::fmt::Display for Link {
@@ -229,6 +234,8 @@ impl std::fmt::Display for Link {
             Self::Batch => "batch",
             Self::State => "state",
             Self::Completeness => "completeness",
+            Self::Validator => "validator",
+            Self::Deadline => "deadline",
         })
     }
 }

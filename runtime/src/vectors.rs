@@ -26,6 +26,7 @@ mod anchor;
 mod bundles;
 mod exports;
 mod ots;
+mod receipts;
 mod record_proofs;
 mod records;
 
@@ -135,6 +136,10 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "ots",
             json: ots,
+        },
+        VectorFile {
+            name: "receipts",
+            json: receipts::receipts(&genesis),
         },
     ]
 }

@@ -140,6 +140,7 @@ pub fn config(
         relay: crate::config::RelayConfig::default(),
         consensus: crate::config::ConsensusConfig { block_time_ms },
         mempool: crate::config::MempoolConfig::default(),
+        receipts: crate::config::ReceiptsConfig::default(),
         anchor: None,
     };
     config.validate()?;
@@ -175,6 +176,10 @@ pub struct DevArgs {
     /// and for its body (default 30000 each).
     #[arg(long)]
     pub rpc_timeout_ms: Option<u64>,
+    /// Blocks from a receipt to the height by which the validator promises
+    /// finality (`[receipts] deadline_blocks`).
+    #[arg(long, default_value_t = crate::config::ReceiptsConfig::default().deadline_blocks)]
+    pub receipt_deadline_blocks: u64,
     /// Print machine-readable JSON.
     #[arg(long)]
     pub json: bool,
@@ -195,6 +200,7 @@ pub async fn run(args: &DevArgs) -> Result<()> {
         bitcoin_block_secs,
         no_bitcoin,
         rpc_timeout_ms,
+        receipt_deadline_blocks,
         json,
     } = args;
     summary(home, *json)?;
@@ -206,6 +212,8 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     // anchor key, funded here, was looked for in <home>/<home>/).
     let home = std::path::absolute(home)?;
     let mut config = config(&home, *rpc_addr, *block_time_ms)?;
+    config.receipts.deadline_blocks = *receipt_deadline_blocks;
+    config.validate()?;
     if let Some(ms) = *rpc_timeout_ms {
         config.rpc.header_timeout_ms = ms;
         config.rpc.body_timeout_ms = ms;

@@ -26,6 +26,7 @@ mod dev;
 mod keys;
 mod operator;
 mod ots;
+mod receipt;
 mod records;
 mod testnet;
 mod verify;
@@ -139,8 +140,18 @@ enum Command {
         /// Wait until the submission reaches this status.
         #[arg(long, value_enum)]
         wait: Option<WaitFor>,
+        /// Write the validator's signed receipt here, with the network's
+        /// genesis header, so that `pantheon verify FILE` checks it alone
+        /// and `pantheon receipt evidence FILE` can hold the validator to it.
+        #[arg(long)]
+        receipt_out: Option<PathBuf>,
         #[command(flatten)]
         client: ClientArgs,
+    },
+    /// Validators' signed receipts: whether a promise was kept.
+    Receipt {
+        #[command(subcommand)]
+        command: ReceiptCommand,
     },
     /// Fetch a submission's self-contained proof bundle.
     Proof {
@@ -415,6 +426,24 @@ impl From<WaitFor> for pantheon_rpc::types::Status {
 }
 
 #[derive(Subcommand)]
+enum ReceiptCommand {
+    /// Ask a node whether a receipt's promise was kept; once its deadline
+    /// has passed without the submission being finalized, write the
+    /// evidence against the validator (checked offline before it is
+    /// written; `pantheon verify FILE` checks it again anywhere).
+    Evidence {
+        /// The receipt (from `pantheon submit --receipt-out`, or a node's
+        /// `pantheon_submitRoot` answer).
+        file: PathBuf,
+        /// Write the evidence here (default: print it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum OperatorCommand {
     /// Register the key as an operator (paid from its own account).
     Register {
@@ -470,6 +499,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             records,
             seq,
             wait,
+            receipt_out,
             client,
         } => {
             operator::submit(
@@ -480,9 +510,13 @@ pub async fn run(cli: Cli) -> Result<()> {
                 records,
                 seq,
                 wait.map(Into::into),
+                receipt_out.as_deref(),
             )
             .await
         }
+        Command::Receipt {
+            command: ReceiptCommand::Evidence { file, out, client },
+        } => receipt::evidence(&client.rpc, &file, out.as_deref(), client.json).await,
         Command::Proof {
             id,
             wait,

@@ -23,6 +23,7 @@ pub async fn submit(
     records: Option<u64>,
     seq: Option<u64>,
     wait: Option<Status>,
+    receipt_out: Option<&Path>,
 ) -> Result<()> {
     let key = client::key(key)?;
     let root: AuditRoot = root
@@ -31,6 +32,9 @@ pub async fn submit(
     let metadata = Metadata::new(label.unwrap_or_default(), records)?;
     let client = Client::new(rpc)?;
     let receipt = client.submit(&key, root, metadata, seq).await?;
+    if let Some(path) = receipt_out {
+        super::receipt::save(&client, receipt.receipt.as_ref(), path).await?;
+    }
     let mut value = serde_json::to_value(&receipt)?;
     if let Some(status) = wait {
         let info = client.wait_for(&receipt.id.to_string(), status).await?;

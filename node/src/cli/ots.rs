@@ -90,6 +90,9 @@ pub async fn export(bytes: &[u8], verify: &VerifyArgs, ots: &OtsArgs) -> Result<
             let t = Timestamp::for_record(&verdict.record.record_hash, &batch, &bundle, height)?;
             (t, Box::new(verdict.batch), "the record's hash")
         }
+        Judged::Receipt(_) => bail!(
+            "a receipt is a validator's promise, not a proof in Bitcoin: nothing to timestamp"
+        ),
         Judged::Export(_) => bail!(
             "an operator export holds many submissions: export the .ots of one bundle or record proof"
         ),

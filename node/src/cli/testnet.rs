@@ -131,6 +131,7 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
                 block_time_ms: args.block_time_ms,
             },
             mempool: crate::config::MempoolConfig::default(),
+            receipts: crate::config::ReceiptsConfig::default(),
             anchor: manifest.bitcoin.as_ref().map(|b| AnchorConfig {
                 network: "regtest".into(),
                 bitcoin_rpc: b.rpc_url(),

@@ -77,6 +77,11 @@ pub async fn verify(args: &VerifyArgs) -> Result<()> {
             output(args.json, &bundle_json(&verdict), || describe(&verdict));
             Ok(())
         }
+        Ok(Judged::Receipt(judged)) => {
+            let (value, human) = super::receipt::describe(&judged);
+            output(args.json, &value, || human);
+            Ok(())
+        }
         Ok(Judged::Export(verdict)) => {
             output(
                 args.json,
@@ -142,6 +147,7 @@ fn bundle_json(verdict: &pantheon_anchor::Verdict) -> serde_json::Value {
 /// What the file was, and its verdict.
 pub(super) enum Judged {
     Bundle(Box<pantheon_anchor::Verdict>),
+    Receipt(super::receipt::ReceiptJudged),
     Record(Box<pantheon_anchor::RecordVerdict>),
     Export(Box<pantheon_anchor::ExportVerdict>),
 }
@@ -156,6 +162,10 @@ async fn judge(args: &VerifyArgs) -> Result<Judged, Refusal> {
 pub(super) async fn judge_bytes(bytes: &[u8], args: &VerifyArgs) -> Result<Judged, Refusal> {
     let bytes = bytes.to_vec();
     let (mut trust, checks) = trust_and_checks(args)?;
+    if super::receipt::is_receipt_document(&bytes) {
+        return super::receipt::judge(&bytes, trust.genesis.as_ref(), trust.genesis_hash)
+            .map(Judged::Receipt);
+    }
     if OperatorExport::is_operator_export(&bytes) {
         let export = OperatorExport::from_slice(&bytes).map_err(Refusal::Link)?;
         // The live node is asked about each Bitcoin block the anchors are in.

@@ -1,0 +1,229 @@
+//! The receipt log's writer: a node answers `received` only once the
+//! transaction is on its disk, and a validator signs that answer.
+//!
+//! Every client transaction the mempool admits goes through one writer
+//! thread ([`Intake`]). The thread takes whatever has queued up while its
+//! last write was in flight (a group, at most [`MAX_GROUP`]), signs the
+//! group's receipts with one ML-DSA-65 signature
+//! ([`pantheon_runtime::receipt::sign_group`]), writes the transactions and
+//! their receipts to the `received` column family in one synced batch
+//! ([`Store::put_received`]), and only then answers each caller. Under load
+//! a group holds every submission that arrived during one fsync, so the
+//! cost of the sync and of the signature is shared: group commit.
+//!
+//! What the answer promises: the transaction survives kill -9 and
+//! restart. At start-up [`crate::chain::Chain::readmit`] puts every logged
+//! transaction back into the mempool (and the relay) in the order it was
+//! written; [`Store::commit_block`] deletes entries in the batch of the
+//! block that finalizes them. Finality stays exactly once because the
+//! ledger refuses a second copy of any transaction (sequence chain,
+//! nonces).
+//!
+//! A validator's receipt names itself, the time, and a deadline: the
+//! height by which it promises the submission is finalized (the height at
+//! writing plus `[receipts] deadline_blocks`). A full node (no validator
+//! key) makes the same durable promise but signs nothing: its answers carry
+//! `receipt: null`, since only a validator's promise is evidence against a
+//! member of the network; transfers and registrations get no receipt either
+//! (the receipt names an operator's sequence number).
+//!
+//! For tests of the evidence path only, the environment variable
+//! `PANTHEON_FAULT_DROP_RECEIVED=1` makes a validator sign receipts and
+//! then drop the submissions (neither written nor admitted): the broken
+//! promise that `pantheon receipt evidence` proves. The node logs a warning
+//! at start-up when it is set.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pantheon_runtime::amount::Height;
+use pantheon_runtime::crypto::Keypair;
+use pantheon_runtime::receipt::{ReceiptLeaf, SignedReceipt, sign_group};
+use pantheon_runtime::tx::SignedTx;
+
+use crate::chain::Chain;
+use crate::store::{ReceivedEntry, Store};
+
+/// Most transactions in one group (one synced write, one signature).
+pub const MAX_GROUP: usize = 4096;
+
+/// The environment variable of the evidence tests' fault (module docs).
+pub const FAULT_DROP: &str = "PANTHEON_FAULT_DROP_RECEIVED";
+
+/// What the writer answers: the signed receipt (`None` on a full node or
+/// for a transaction that is not a submission), or why nothing is durable.
+pub type Answer = Result<Option<SignedReceipt>, String>;
+
+struct Job {
+    tx: SignedTx,
+    reply: mpsc::SyncSender<Answer>,
+}
+
+/// The handle of the writer thread.
+pub struct Intake {
+    jobs: mpsc::Sender<Job>,
+    drop_fault: bool,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake")
+            .field("drop_fault", &self.drop_fault)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The writer's settings.
+pub struct IntakeConfig {
+    /// The validator key that signs receipts (`None`: a full node).
+    pub keypair: Option<Arc<Keypair>>,
+    /// Blocks from writing to the promised deadline.
+    pub deadline_blocks: u64,
+    /// The first order number to write (one past the log's last).
+    pub next_order: u64,
+}
+
+impl Intake {
+    /// Starts the writer thread over `chain`'s store.
+    ///
+    /// # Errors
+    /// The thread cannot be spawned.
+    pub fn spawn(chain: Arc<Chain>, config: IntakeConfig) -> std::io::Result<Self> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let drop_fault = std::env::var_os(FAULT_DROP).is_some_and(|v| v == "1");
+        if drop_fault {
+            tracing::warn!(
+                target: "pantheon::receipts",
+                "{FAULT_DROP}=1: receipts are signed and the submissions DROPPED (tests only)"
+            );
+        }
+        let order = AtomicU64::new(config.next_order);
+        std::thread::Builder::new()
+            .name("receipt-log".into())
+            .spawn(move || writer(&chain, &config, &order, &rx, drop_fault))?;
+        Ok(Self { jobs, drop_fault })
+    }
+
+    /// Whether the evidence tests' fault is on (module docs).
+    #[must_use]
+    pub fn drops(&self) -> bool {
+        self.drop_fault
+    }
+
+    /// Makes `tx` durable (and signs its receipt): blocks until the group
+    /// holding it is on disk.
+    ///
+    /// # Errors
+    /// The write failed (nothing of the group is durable) or the writer
+    /// stopped.
+    pub fn persist(&self, tx: SignedTx) -> Answer {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Job { tx, reply })
+            .map_err(|_| "the receipt log writer stopped".to_string())?;
+        answer
+            .recv()
+            .map_err(|_| "the receipt log writer stopped".to_string())?
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn writer(
+    chain: &Chain,
+    config: &IntakeConfig,
+    order: &AtomicU64,
+    rx: &mpsc::Receiver<Job>,
+    drop_fault: bool,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let answers = write_group(chain.store(), chain, config, order, &group, drop_fault);
+        for (job, answer) in group.into_iter().zip(answers) {
+            let _ = job.reply.send(answer);
+        }
+    }
+}
+
+/// Signs and writes one group; one answer per job, in order.
+fn write_group(
+    store: &Store,
+    chain: &Chain,
+    config: &IntakeConfig,
+    order: &AtomicU64,
+    group: &[Job],
+    drop_fault: bool,
+) -> Vec<Answer> {
+    let leaves: Vec<(usize, ReceiptLeaf)> = group
+        .iter()
+        .enumerate()
+        .filter_map(|(i, job)| {
+            job.tx.as_submission().map(|s| {
+                (
+                    i,
+                    ReceiptLeaf {
+                        submission: job.tx.submission_id(),
+                        operator: s.operator,
+                        seq: s.seq,
+                    },
+                )
+            })
+        })
+        .collect();
+    let mut receipts: Vec<Option<SignedReceipt>> = vec![None; group.len()];
+    if let Some(key) = &config.keypair {
+        let deadline = Height::new(chain.height().get().saturating_add(config.deadline_blocks));
+        let only: Vec<ReceiptLeaf> = leaves.iter().map(|(_, l)| *l).collect();
+        let signed = sign_group(key, chain.genesis().hash(), now_ms(), deadline, &only);
+        for ((i, _), r) in leaves.iter().zip(signed) {
+            receipts[*i] = Some(r);
+        }
+    }
+    if drop_fault {
+        return receipts.into_iter().map(Ok).collect();
+    }
+    let first = order.fetch_add(group.len() as u64, Ordering::Relaxed);
+    let entries: Vec<ReceivedEntry> = group
+        .iter()
+        .zip(&receipts)
+        .zip(first..)
+        .map(|((job, receipt), order)| ReceivedEntry {
+            order,
+            tx: job.tx.clone(),
+            receipt: receipt
+                .as_ref()
+                .and_then(|r| serde_json::to_vec(r).ok())
+                .unwrap_or_default(),
+        })
+        .collect();
+    match store.put_received(&entries) {
+        Ok(()) => receipts.into_iter().map(Ok).collect(),
+        Err(e) => {
+            tracing::error!(target: "pantheon::receipts", "receipt log write failed: {e}");
+            group
+                .iter()
+                .map(|_| Err(format!("the submission could not be made durable: {e}")))
+                .collect()
+        }
+    }
+}
+
+/// The receipt stored for `tx`, if the log holds one.
+///
+/// # Errors
+/// Database errors.
+pub fn stored(store: &Store, tx: &SignedTx) -> Result<Option<ReceivedEntry>, String> {
+    store.received_entry(&tx.id()).map_err(|e| e.to_string())
+}
