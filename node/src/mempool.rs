@@ -687,7 +687,7 @@ mod tests {
         let extra = unsigned_chain(&f, 0, per + 1).pop().unwrap();
         assert!(matches!(
             pool.admit(extra, &f.ledger),
-            Err(MempoolError::QueueFull(..))
+            Err(MempoolError::Full(_) | MempoolError::QueueFull(..))
         ));
         for op in [5, 6] {
             let honest = unsigned_chain(&f, op, limits.reserved as u64 + 1);
