@@ -20,9 +20,9 @@ use jsonrpsee::RpcModule;
 use pantheon_rpc::ApiError;
 use pantheon_rpc::api::{Api, Backend, EXPORT_PAGE, FinalizedHead, PantheonRpcServer};
 use pantheon_rpc::types::{
-    AnchorInfo, BalanceInfo, BlockInfo, ExportPage, HeaderInfo, Health, OperatorInfo,
-    OperatorProof, PeerInfo, Receipt, RelayReport, SubmissionInfo, SupplyInfo, TxReceipt,
-    VersionInfo,
+    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, ExportPage, GenesisInfo, HeaderInfo,
+    Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayReport, SubmissionInfo,
+    SupplyInfo, TxReceipt, VersionInfo,
 };
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::crypto::AccountId;
@@ -129,6 +129,15 @@ impl Backend for Unfound {
             genesis_hash: GenesisHash::default(),
             chain_id: "fuzz".into(),
         }
+    }
+    fn genesis(&self) -> GenesisInfo {
+        GenesisInfo {
+            hash: GenesisHash::default(),
+            header: String::new(),
+        }
+    }
+    fn account_state(&self, _: AccountId) -> Result<AccountStateInfo, ApiError> {
+        none()
     }
     fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead> {
         // The sender is dropped: a subscription ends at its first receive.
