@@ -15,6 +15,10 @@ use super::output;
 use crate::client::{self, Client};
 
 /// `pantheon submit`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one per flag of `pantheon submit`, passed straight from clap"
+)]
 pub async fn submit(
     rpc: &str,
     key: &Path,

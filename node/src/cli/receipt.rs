@@ -205,7 +205,7 @@ pub async fn evidence(rpc: &str, file: &Path, out: Option<&Path>, json_out: bool
     if let Ok(info) = &status
         && matches!(info.status, Status::Finalized | Status::Anchored)
     {
-        let h = info.height.map_or(0, |h| h.get());
+        let h = info.height.map_or(0, pantheon_runtime::amount::Height::get);
         let kept = h <= receipt.deadline.get();
         let value = json!({ "verdict": if kept { "kept" } else { "late" }, "height": h,
                             "deadline": receipt.deadline, "status": info.status });
