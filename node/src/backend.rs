@@ -103,6 +103,22 @@ impl RpcBackend {
             .clone()
     }
 
+    /// The finalized submission of `operator` under `seq`, if any.
+    fn finalized_at(
+        &self,
+        operator: AccountId,
+        seq: u64,
+    ) -> Result<Option<SubmissionInfo>, ApiError> {
+        let id = self
+            .chain
+            .store()
+            .submission_at(&operator, seq)
+            .map_err(ApiError::internal)?;
+        id.map(|id| self.finalized_info(id))
+            .transpose()
+            .map(Option::flatten)
+    }
+
     /// Admits a client transaction and makes it durable before the caller
     /// answers `received`: the receipt log's entry (and signed receipt)
     /// of an earlier identical submission, else a new durable write.
@@ -456,14 +472,7 @@ impl Backend for RpcBackend {
     }
 
     fn submission_at(&self, operator: AccountId, seq: u64) -> Result<SubmissionInfo, ApiError> {
-        let finalized = self
-            .chain
-            .store()
-            .submission_at(&operator, seq)
-            .map_err(ApiError::internal)?;
-        if let Some(id) = finalized
-            && let Some(info) = self.finalized_info(id)?
-        {
+        if let Some(info) = self.finalized_at(operator, seq)? {
             return Ok(info);
         }
         if let Some(tx) = self
@@ -472,20 +481,10 @@ impl Backend for RpcBackend {
         {
             return Ok(info(&tx, Status::Received, None, None, None));
         }
-        // Finalized between the two looks: look again.
-        let finalized = self
-            .chain
-            .store()
-            .submission_at(&operator, seq)
-            .map_err(ApiError::internal)?;
-        if let Some(id) = finalized
-            && let Some(info) = self.finalized_info(id)?
-        {
-            return Ok(info);
-        }
-        Err(ApiError::not_found(format!(
-            "submission {seq} of operator {operator}"
-        )))
+        // Finalized between the two looks (the block commits to the store
+        // before it leaves the mempool): look again.
+        self.finalized_at(operator, seq)?
+            .ok_or_else(|| ApiError::not_found(format!("submission {seq} of operator {operator}")))
     }
 
     fn submissions_of(
