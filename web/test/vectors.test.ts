@@ -56,7 +56,7 @@ const GENESIS_HASH = fromHex(genesisV.genesis_hash);
 
 test('the verifier checks every file in docs/vectors', () => {
   const files = readdirSync(VECTORS).filter((f) => f.endsWith('.json')).sort();
-  const covered = ['anchor', 'bitcoin-part', 'block', 'bundle-limits', 'bundle-malformed', 'bundle-pinned', 'bundle-v1', 'bundle', 'genesis', 'keys', 'log', 'operator-export', 'ots', 'record-proof', 'records', 'state', 'transactions'];
+  const covered = ['anchor', 'bitcoin-part', 'block', 'bundle-limits', 'bundle-malformed', 'bundle-pinned', 'bundle-v1', 'bundle', 'genesis', 'keys', 'log', 'operator-export', 'ots', 'receipts', 'record-proof', 'records', 'state', 'transactions'];
   assert.deepEqual(files, covered.map((f) => `${f}.json`).sort(), 'a vector file this suite does not check');
 });
 
@@ -431,5 +431,35 @@ test('ots.json: the .ots files, re-derived from their bundles and record proof, 
     assert.equal(toHex(writeOts(digest, ops, n(c.bitcoin_height))), c.ots, s(c.name));
     assert.equal(toHex(replay(digest, ops)), c.merkle_root, s(c.name));
     if (p) assert.equal(verifyDocument(serialize(p), { bitcoinNetwork: 'regtest' }).valid, true, 'the record proof verifies');
+  }
+});
+
+test('receipts.json: leaves, group root, the 121-byte head and its signature; every valid receipt\'s path leads to that root (FORMATS 26.1)', () => {
+  const v = load('receipts');
+  const g = o(v.group);
+  const leaves = a(g.leaves).map((x) => fromHex(s(x)));
+  assert.deepEqual(leaves.map((l) => l.length), [72, 72, 72]);
+  const hashes = leaves.map((l) => merkle.logLeaf(l));
+  assert.deepEqual(hashes.map(toHex), a(g.leaf_hashes).map(s));
+  const root = merkle.mth(hashes);
+  assert.equal(toHex(root), s(g.root));
+  const head = fromHex(s(g.message));
+  assert.equal(head.length, 121);
+  assert.equal(toHex(head.subarray(89)), s(g.root), 'the head ends with the root');
+  const key = fromHex(s(v.validator_public_key));
+  for (const c of a(v.receipts).map(o).filter((c) => c.fails === null)) {
+    const r = o(c.receipt);
+    const b = o(r.batch);
+    const be = (n: bigint) => fromHex(n.toString(16).padStart(16, '0'));
+    const leaf = concat(fromHex(s(r.submission)), fromHex(s(r.operator)), be(big(r.seq)));
+    const path = fromBase64(s(b.path));
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < path.length; i += 32) parts.push(path.subarray(i, i + 32));
+    const got = merkle.rootFromPath(big(b.leaf_index), big(b.tree_size), parts, merkle.logLeaf(leaf));
+    assert.ok(got !== null && toHex(got) === s(g.root), `${s(c.name)}: the path leads to the group root`);
+    const message = concat(new Uint8Array([1]), fromHex(s(r.genesis_hash)), fromHex(s(r.validator)),
+      be(big(r.received_at_ms)), be(big(r.deadline)), be(big(b.tree_size)), got);
+    assert.equal(toHex(message), s(g.message), `${s(c.name)}: the head rebuilt from the receipt`);
+    assert.ok(ml_dsa65.verify(fromBase64(s(r.signature)), message, key, { context: bytes.ascii('pantheon/v1/receipt') }), `${s(c.name)}: signature`);
   }
 });
