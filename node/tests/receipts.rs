@@ -153,7 +153,7 @@ fn chain(genesis: &GenesisHash, key: &Keypair, n: u64, tag: u8) -> Vec<(Submissi
                 operator: key.id(),
                 seq,
                 prev,
-                root: AuditRoot::new(Hash256::digest(&[tag, seq as u8, (seq >> 8) as u8])),
+                root: AuditRoot::new(Hash256::digest(&[&[tag][..], &seq.to_be_bytes()].concat())),
                 metadata: Metadata::default(),
             })
             .sign(genesis, key);
@@ -217,8 +217,7 @@ fn nothing_answered_received_is_lost_to_kill_9() {
     }
     let replay = log
         .lines()
-        .filter(|l| l.contains("receipt log replayed"))
-        .last()
+        .rfind(|l| l.contains("receipt log replayed"))
         .unwrap_or_default()
         .to_owned();
     let admitted: u64 = replay
