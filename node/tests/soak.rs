@@ -475,6 +475,40 @@ fn audit(client: &Rpc, acked: &[Acked], op_ids: &[String], seed: u64) -> Audit {
     }
 }
 
+/// The receipt-log replays of every start in the node's log: submissions
+/// answered `received` that were still unfinalized at a kill, summed as
+/// (admitted, finalized meanwhile, refused).
+fn replays(log: &Path) -> (u64, u64, u64) {
+    // The log carries terminal colours: strip them.
+    let raw = std::fs::read_to_string(log).unwrap_or_default();
+    let mut text = String::with_capacity(raw.len());
+    let mut in_escape = false;
+    for c in raw.chars() {
+        match (in_escape, c) {
+            (false, '\u{1b}') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, c) => text.push(c),
+        }
+    }
+    let field = |line: &str, name: &str| -> u64 {
+        line.split(&format!("{name}="))
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
+    text.lines()
+        .filter(|l| l.contains("receipt log replayed"))
+        .fold((0, 0, 0), |(a, f, r), l| {
+            (
+                a + field(l, "admitted"),
+                f + field(l, "finalized"),
+                r + field(l, "refused"),
+            )
+        })
+}
+
 #[test]
 fn soak_kill_nine_under_load_loses_nothing_acknowledged() {
     let seed = support::seed("PANTHEON_SOAK_SEED", "soak");
@@ -521,7 +555,8 @@ fn soak_kill_nine_under_load_loses_nothing_acknowledged() {
     let mut bitcoind_kills = 0u32;
     for cycle in 1..=cycles {
         let window = rng.between(300, 3000);
-        let bitcoind_at = (kill_bitcoind && rng.next() % 4 == 0).then(|| rng.between(0, window));
+        let bitcoind_at =
+            (kill_bitcoind && rng.next().is_multiple_of(4)).then(|| rng.between(0, window));
         let mut note = String::new();
         if let Some(at) = bitcoind_at {
             std::thread::sleep(Duration::from_millis(at));
@@ -607,6 +642,10 @@ fn soak_kill_nine_under_load_loses_nothing_acknowledged() {
     recover_ms.sort_unstable();
     let errors = book.errors.lock().unwrap().clone();
     let wrong_ids = book.wrong_ids.lock().unwrap().clone();
+    let (admitted, refinalized, refused) = replays(&node.log);
+    eprintln!(
+        "soak: receipt log replayed at restarts: {admitted} admitted, {refinalized} finalized meanwhile, {refused} refused"
+    );
     eprintln!(
         "soak: seed {seed}; {bitcoind_kills} bitcoind SIGKILLs; submit errors by code (0: transport) {errors:?}; \
          settled in {settled_in:?}; {top} blocks; {:?} in all",
