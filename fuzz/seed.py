@@ -78,6 +78,8 @@ def kind(obj):
         return "record_proof"
     if "operator_export" in obj:
         return "operator_export"
+    if "receipt_evidence" in obj or ("receipt" in obj and "signature" in obj):
+        return "receipt"
     if "submission" in obj and "version" in obj:
         return "bundle"
     if {"chain_id", "validators", "allocations"} <= obj.keys():

@@ -352,6 +352,23 @@ impl Regtest {
         self.child.as_ref().map(Child::id)
     }
 
+    /// How the process ended, once it has (and reaps it): `None` while it
+    /// runs, or when it was never started or was stopped by us.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.as_mut().map(Child::try_wait)?;
+        match status {
+            Ok(None) => None,
+            Ok(Some(status)) => {
+                self.child = None;
+                Some(status.to_string())
+            }
+            Err(e) => {
+                self.child = None;
+                Some(format!("could not be waited for: {e}"))
+            }
+        }
+    }
+
     /// Whether the process is running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut().map(Child::try_wait) {

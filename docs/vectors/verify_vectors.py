@@ -37,7 +37,7 @@ import traceback
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import mldsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa
 
 # --------------------------------------------------------------------------
 # Constants (FORMATS.md sections 2-12)
@@ -3018,6 +3018,74 @@ def verify_file(path: str) -> int:
         return 1
 
 
+# --- 27. Relay batches ------------------------------------------------------
+
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58btc(b: bytes) -> str:
+    n = int.from_bytes(b, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = B58[r] + out
+    return "1" * (len(b) - len(b.lstrip(b"\0"))) + out
+
+
+def relay_peer_id(key: bytes) -> str:
+    """27.1: base58btc(identity multihash(protobuf Ed25519 public key))."""
+    proto = bytes([0x08, 0x01, 0x12, 0x20]) + key
+    return base58btc(bytes([0x00, len(proto)]) + proto)
+
+
+def relay_message(genesis: bytes, time_ms: int, txs: list[bytes]) -> bytes:
+    return (b"pantheon/v1/relay" + genesis + time_ms.to_bytes(8, "big")
+            + len(txs).to_bytes(4, "big") + b"".join(sha256(t) for t in txs))
+
+
+def relay_refusal(auth: dict, txs: list[bytes], genesis: bytes, accept: list[str],
+                  now_ms: int) -> str | None:
+    """27.2, in order: the first link that fails, or None."""
+    if set(auth) != {"key", "time_ms", "signature"}:
+        return "key"
+    try:
+        key = bytes.fromhex(auth["key"])
+        pk = ed25519.Ed25519PublicKey.from_public_bytes(key)
+    except ValueError:
+        return "key"
+    if relay_peer_id(key) not in accept:
+        return "not_accepted"
+    if abs(now_ms - auth["time_ms"]) > 60_000:
+        return "time"
+    try:
+        pk.verify(bytes.fromhex(auth["signature"]), relay_message(genesis, auth["time_ms"], txs))
+    except (ValueError, InvalidSignature):
+        return "signature"
+    return None
+
+
+def check_relay(d: str) -> None:
+    v = load(d, "relay")
+    seed = bytes.fromhex(v["seed"])
+    sk = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    pk = sk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    R.eq("relay: public key from the seed (RFC 8032)", pk.hex(), v["public_key"])
+    R.eq("relay: peer id of the key", relay_peer_id(pk), v["peer_id"])
+    R.check("relay: the peer id is a libp2p Ed25519 id", v["peer_id"].startswith("12D3KooW"))
+    genesis = bytes.fromhex(v["genesis_hash"])
+    R.eq("relay: genesis is genesis.json's", v["genesis_hash"], load(d, "genesis")["genesis_hash"])
+    txs = [bytes.fromhex(t) for t in v["txs"]]
+    msg = relay_message(genesis, v["time_ms"], txs)
+    R.eq("relay: the signed message (27.1)", msg.hex(), v["message"])
+    R.eq("relay: Ed25519 is deterministic: the signature", sk.sign(msg).hex(), v["signature"])
+    R.eq("relay: max skew", v["max_skew_ms"], 60_000)
+    for case in v["cases"]:
+        got = relay_refusal(case["auth"], [bytes.fromhex(t) for t in case["txs"]], genesis,
+                            v["accept_from"], case["now_ms"])
+        R.eq(f"relay[{case['name']}]: refused at", got, case["refused"])
+
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[1] == "--verify":
         return verify_file(argv[2])
@@ -3052,6 +3120,7 @@ def main(argv: list[str]) -> int:
         ("operator-export.json", lambda: check_operator_exports(d)),
         ("ots.json", lambda: check_ots(d, state["genesis"])),
         ("receipts.json", lambda: check_receipts(d, state["pks"])),
+        ("relay.json", lambda: check_relay(d)),
     ]
     for name, fn in sections:
         print(f"== {name}")

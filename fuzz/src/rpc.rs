@@ -20,8 +20,8 @@ use jsonrpsee::RpcModule;
 use pantheon_rpc::ApiError;
 use pantheon_rpc::api::{Api, Backend, EXPORT_PAGE, FinalizedHead, PantheonRpcServer};
 use pantheon_rpc::types::{
-    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, ExportPage, GenesisInfo, HeaderInfo,
-    Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayReport, SubmissionInfo,
+    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, BlockTxPage, ExportPage, GenesisInfo, HeaderInfo,
+    Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayAuth, RelayReport, SubmissionInfo,
     SupplyInfo, TxReceipt, VersionInfo,
 };
 use pantheon_runtime::amount::Height;
@@ -54,8 +54,8 @@ impl Backend for Unfound {
         );
         none()
     }
-    fn relay(&self, _: Vec<SignedTx>, _: u32) -> RelayReport {
-        RelayReport::default()
+    fn relay(&self, _: Vec<Vec<u8>>, _: RelayAuth) -> Result<RelayReport, ApiError> {
+        Ok(RelayReport::default())
     }
     fn submission(&self, _: SubmissionId) -> Result<SubmissionInfo, ApiError> {
         none()
@@ -90,6 +90,9 @@ impl Backend for Unfound {
     fn head(&self) -> Result<HeaderInfo, ApiError> {
         none()
     }
+    fn block_txs(&self, _: Height, _: u32, _: u32) -> Result<BlockTxPage, ApiError> {
+        none()
+    }
     fn block(&self, _: Height, _: bool) -> Result<BlockInfo, ApiError> {
         none()
     }
@@ -118,6 +121,7 @@ impl Backend for Unfound {
             mempool: 0,
             equivocations: Vec::new(),
             warnings: Vec::new(),
+            bitcoind: None,
         }
     }
     fn peers(&self) -> Vec<PeerInfo> {
@@ -149,6 +153,7 @@ impl Backend for Unfound {
 pub struct RequestPath {
     runtime: tokio::runtime::Runtime,
     module: RpcModule<Api<Unfound>>,
+    arity: pantheon_rpc::envelope::Arity,
 }
 
 impl RequestPath {
@@ -166,6 +171,7 @@ impl RequestPath {
         Self {
             runtime,
             module: Api::new(Arc::new(Unfound)).into_rpc(),
+            arity: pantheon_rpc::envelope::Arity::from_openrpc(&pantheon_rpc::openrpc::document()),
         }
     }
 
@@ -176,6 +182,18 @@ impl RequestPath {
     /// When the answer is not a JSON-RPC 2.0 response object with exactly
     /// one of `result` and `error`, or a backend check fails.
     pub fn call(&self, request: &str) -> Option<serde_json::Value> {
+        // The server's envelope check first, as the HTTP path runs it: a
+        // refusal is a JSON-RPC error object (or, for a batch, one per
+        // call), and only what it lets through reaches the method table.
+        if let Err(answer) = pantheon_rpc::envelope::check(request.as_bytes(), &self.arity) {
+            let calls = answer.as_array().cloned().unwrap_or_else(|| vec![answer.clone()]);
+            for call in &calls {
+                assert_eq!(call["jsonrpc"], "2.0", "{answer}");
+                assert!(call["error"]["code"].is_i64(), "an error object: {answer}");
+                assert!(call.get("result").is_none(), "{answer}");
+            }
+            return Some(answer);
+        }
         let (answer, subscription) = self
             .runtime
             .block_on(self.module.raw_json_request(request, 16))

@@ -306,8 +306,12 @@ impl Anchoring {
         }
     }
 
-    /// Asks bitcoind which recorded anchors are in its best chain. A
-    /// question it cannot answer (it is down) keeps the last answer.
+    /// Asks bitcoind which recorded anchors are in its best chain. Only a
+    /// reorg takes an anchor away: bitcoind knows the block and says it is
+    /// not in its best chain (confirmations -1), or its best chain reaches
+    /// the block's height and the block is not known. A question it cannot
+    /// answer (it is down, restarting, or still syncing below that height)
+    /// keeps the last answer.
     async fn judge(&self) {
         let recorded = match self.chain.store().recent_anchors(JUDGE_WINDOW) {
             Ok(r) => r,
@@ -323,9 +327,18 @@ impl Anchoring {
                 continue;
             };
             let hash = ids::block_hash(&r.bitcoin_block);
+            let unknown = || async {
+                self.rpc
+                    .get_block_count()
+                    .await
+                    .is_ok_and(|tip| tip >= r.bitcoin_height)
+            };
             let confirmations = match self.rpc.get_block_header_info(&hash).await {
                 Ok(info) => u64::try_from(info.confirmations).unwrap_or(0),
-                Err(e) if e.code() == Some(pantheon_anchor::rpc::codes::INVALID_ADDRESS_OR_KEY) => {
+                Err(e)
+                    if e.code() == Some(pantheon_anchor::rpc::codes::INVALID_ADDRESS_OR_KEY)
+                        && unknown().await =>
+                {
                     0
                 }
                 Err(_) => match previous.get(&id) {

@@ -4,15 +4,17 @@
 //! types into the RPC's wire types. Nothing here calls bitcoind or another
 //! node, so every node answers the same question with the same bytes.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use pantheon_rpc::api::FinalizedHead;
+use libp2p_identity::PeerId;
+use pantheon_rpc::api::{BLOCK_TXS_PAGE, FinalizedHead};
 use pantheon_rpc::error::codes;
 use pantheon_rpc::types::{
-    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, ExportPage, GenesisInfo, HeaderInfo,
-    Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayReport, Status, SubmissionInfo,
-    SupplyInfo, TxReceipt, VersionInfo,
+    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, BlockTxPage, ExportPage, GenesisInfo,
+    HeaderInfo, Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayAuth, RelayReport,
+    Status, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
 };
 use pantheon_rpc::{ApiError, Backend};
 use pantheon_runtime::amount::{Height, SUPPLY};
@@ -39,6 +41,8 @@ pub struct RpcBackend {
     intake: Intake,
     /// The counted anchors, as of a height: re-read when the chain grows.
     counted: Mutex<(Height, Arc<Vec<CountedAnchor>>)>,
+    /// The peers whose relayed batches are accepted (`[relay] accept_from`).
+    relay_from: BTreeSet<PeerId>,
 }
 
 /// Recorded anchors read per refresh of the counted anchors (the newest).
@@ -52,6 +56,7 @@ impl RpcBackend {
         network: SharedStatus,
         anchors: SharedView,
         intake: Intake,
+        relay_from: BTreeSet<PeerId>,
     ) -> Self {
         Self {
             chain,
@@ -59,6 +64,7 @@ impl RpcBackend {
             anchors,
             intake,
             counted: Mutex::new((Height::GENESIS, Arc::new(Vec::new()))),
+            relay_from,
         }
     }
 
@@ -430,13 +436,30 @@ impl Backend for RpcBackend {
         })
     }
 
-    fn relay(&self, txs: Vec<SignedTx>, malformed: u32) -> RelayReport {
+    fn relay(&self, raw: Vec<Vec<u8>>, auth: RelayAuth) -> Result<RelayReport, ApiError> {
+        let slices: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
+        let genesis = self.chain.genesis().hash();
+        let peer = crate::relay::check(&auth, &slices, &genesis, &self.relay_from, crate::now_ms())
+            .map_err(|e| {
+                tracing::debug!(target: "pantheon::relay", "{e}");
+                ApiError::new(codes::RELAY_REFUSED, e.to_string())
+            })?;
+        let mut malformed = 0u32;
+        let txs: Vec<SignedTx> = slices
+            .iter()
+            .filter_map(|b| {
+                pantheon_runtime::codec::decode_exact(b)
+                    .inspect_err(|_| malformed = malformed.saturating_add(1))
+                    .ok()
+            })
+            .collect();
         let r = self.chain.admit_relayed(txs, malformed);
-        RelayReport {
+        tracing::trace!(target: "pantheon::relay", %peer, accepted = r.accepted, "relayed batch");
+        Ok(RelayReport {
             accepted: r.accepted,
             known: r.known,
             rejected: r.rejected,
-        }
+        })
     }
 
     fn submission(&self, id: SubmissionId) -> Result<SubmissionInfo, ApiError> {
@@ -713,29 +736,55 @@ impl Backend for RpcBackend {
                 .ok_or_else(|| ApiError::internal("certificate missing"))?;
             Ok(HeaderInfo::new(&header, &cert))
         };
-        if !include_txs {
-            let header = store
-                .header(height)
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| ApiError::not_found(format!("block {height}")))?;
-            return Ok(BlockInfo {
-                head: cert(header)?,
-                tx_ids: store.tx_ids(height).map_err(ApiError::internal)?,
-                txs: Vec::new(),
-            });
-        }
-        let block = store
-            .block(height)
+        let header = store
+            .header(height)
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::not_found(format!("block {height}")))?;
+        if include_txs && header.tx_count > BLOCK_TXS_PAGE {
+            return Err(too_large_block(height, header.tx_count));
+        }
+        let txs = if include_txs {
+            self.block_txs(height, 0, BLOCK_TXS_PAGE)?.txs
+        } else {
+            Vec::new()
+        };
         Ok(BlockInfo {
-            head: cert(block.header)?,
-            tx_ids: block.txs.iter().map(SignedTx::id).collect(),
-            txs: block
-                .txs
-                .iter()
-                .map(|t| hex::encode(t.as_bytes()))
-                .collect(),
+            head: cert(header)?,
+            tx_ids: store.tx_ids(height).map_err(ApiError::internal)?,
+            txs,
+        })
+    }
+
+    fn block_txs(&self, height: Height, offset: u32, limit: u32) -> Result<BlockTxPage, ApiError> {
+        let store = self.chain.store();
+        let header = store
+            .header(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("block {height}")))?;
+        let total = header.tx_count;
+        if offset >= total && !(offset == 0 && total == 0) {
+            return Err(ApiError::not_found(format!(
+                "transaction {offset} of block {height} (it holds {total})"
+            )));
+        }
+        let end = offset.saturating_add(limit).min(total);
+        let txs = (offset..end)
+            .map(|i| {
+                store
+                    .tx(height, i)
+                    .map_err(ApiError::internal)?
+                    .map(|t| hex::encode(t.as_bytes()))
+                    .ok_or_else(|| {
+                        ApiError::internal(format!("transaction {i} of block {height} missing"))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(BlockTxPage {
+            height,
+            offset,
+            total,
+            txs,
+            next: (end < total).then_some(end),
         })
     }
 
@@ -824,6 +873,11 @@ impl Backend for RpcBackend {
             mempool: self.chain.with_mempool(|m| m.len()),
             equivocations: net.equivocations,
             warnings: net.warnings,
+            bitcoind: net.bitcoind.map(|b| pantheon_rpc::types::ManagedBitcoind {
+                running: b.running,
+                restarts: b.restarts,
+                last_exit: b.last_exit,
+            }),
         }
     }
 
@@ -885,4 +939,18 @@ impl Backend for RpcBackend {
     fn subscribe_finalized(&self) -> broadcast::Receiver<FinalizedHead> {
         self.chain.subscribe()
     }
+}
+
+/// The answer to `chain_getBlock(h, true)` for a block too large for one
+/// answer.
+fn too_large_block(height: Height, count: u32) -> ApiError {
+    let mut e = ApiError::new(
+        codes::TOO_LARGE,
+        format!(
+            "block {height} holds {count} transactions, more than {BLOCK_TXS_PAGE} in one answer: \
+             read them with chain_getBlockTransactions({height}, offset, limit)"
+        ),
+    );
+    e.data = Some(serde_json::json!({ "total": count, "limit": BLOCK_TXS_PAGE }));
+    e
 }

@@ -310,6 +310,26 @@ pub struct RelayConfig {
     /// JSON-RPC URLs of the nodes that receive this node's client
     /// transactions.
     pub peers: Vec<String>,
+    /// libp2p peer ids (`12D3Koo...`) of the nodes whose relayed batches
+    /// this node accepts; empty: relayed batches are refused.
+    pub accept_from: Vec<String>,
+}
+
+impl RelayConfig {
+    /// The accepted senders, parsed.
+    ///
+    /// # Errors
+    /// An entry that is not a peer id.
+    pub fn accepted(&self) -> Result<std::collections::BTreeSet<libp2p_identity::PeerId>> {
+        self.accept_from
+            .iter()
+            .map(|p| {
+                p.parse().map_err(|e| {
+                    anyhow::anyhow!("relay.accept_from: {p} is not a libp2p peer id: {e}")
+                })
+            })
+            .collect()
+    }
 }
 
 /// Consensus timing.
@@ -424,6 +444,7 @@ impl Config {
         if let Some(anchor) = &self.anchor {
             anchor.validate()?;
         }
+        self.relay.accepted()?;
         for peer in &self.relay.peers {
             ensure!(
                 peer.starts_with("http://") || peer.starts_with("https://"),

@@ -3,25 +3,50 @@
 //! by mining 101 blocks to it, then one block every few seconds so anchors
 //! confirm; stopped when the node stops.
 //!
+//! It is supervised: a bitcoind that exits (crash, OOM kill, `kill -9`) is
+//! reaped and started again on the same data directory and ports, after
+//! 1 s, then 2, 4... up to [`MAX_BACKOFF`] while restarts keep failing (and
+//! back to 1 s once it has run for [`STABLE`]). Anchoring resumes by
+//! itself, since the node's RPC client points at the same port; meanwhile
+//! `system_health` says bitcoind is down (`bitcoind.running`, a warning)
+//! and how often it was restarted.
+//!
 //! A `bitcoind` left running by a node that was killed (SIGKILL gives it no
 //! chance to stop its child) is stopped first, found by the pid file
 //! Bitcoin Core keeps in its data directory.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use pantheon_anchor::bitcoin::{Address, Network};
 use pantheon_anchor::{AnchorKey, Regtest};
+use tokio::sync::Mutex;
+
+use crate::health::{self, ManagedBitcoind, SharedStatus};
 
 /// Coinbase outputs mature after 100 blocks; 101 makes the first spendable.
 const FUNDING_BLOCKS: u64 = 101;
+/// How often the supervisor looks at the process.
+const CHECK_EVERY: Duration = Duration::from_millis(500);
+/// The longest wait between two restarts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Running this long resets the back-off.
+const STABLE: Duration = Duration::from_secs(60);
 
-/// A running dev bitcoind and its miner.
+/// A running dev bitcoind, its miner and its supervisor.
 pub struct DevBitcoin {
-    /// The process.
-    pub node: Regtest,
+    /// Its JSON-RPC URL (fixed across restarts).
+    pub rpc_url: String,
+    /// Its cookie file (rewritten at every start).
+    pub cookie_file: PathBuf,
+    /// Its data directory.
+    pub datadir: PathBuf,
+    node: Arc<Mutex<Regtest>>,
+    report: Arc<OnceLock<SharedStatus>>,
     miner: Option<tokio::task::JoinHandle<()>>,
+    supervisor: tokio::task::JoinHandle<()>,
 }
 
 impl DevBitcoin {
@@ -51,17 +76,102 @@ impl DevBitcoin {
                 Duration::from_secs(block_secs),
             ))
         });
-        Ok(Self { node, miner })
+        let (rpc_url, cookie_file, datadir) = (
+            node.rpc_url().to_owned(),
+            node.cookie_file(),
+            node.datadir().to_path_buf(),
+        );
+        let node = Arc::new(Mutex::new(node));
+        let report = Arc::new(OnceLock::new());
+        let supervisor = tokio::spawn(supervise(node.clone(), report.clone()));
+        Ok(Self {
+            rpc_url,
+            cookie_file,
+            datadir,
+            node,
+            report,
+            miner,
+            supervisor,
+        })
     }
 
-    /// Stops the miner and bitcoind.
+    /// Reports the supervisor's view into `status` (the node's health)
+    /// from now on.
+    pub fn report_to(&self, status: SharedStatus) {
+        health::lock(&status).bitcoind = Some(ManagedBitcoind {
+            running: true,
+            ..ManagedBitcoind::default()
+        });
+        let _ = self.report.set(status);
+    }
+
+    /// Stops the supervisor, the miner and bitcoind.
     pub async fn stop(mut self) {
+        self.supervisor.abort();
         if let Some(miner) = self.miner.take() {
             miner.abort();
         }
-        if let Err(e) = self.node.stop().await {
+        if let Err(e) = self.node.lock().await.stop().await {
             tracing::warn!(target: "pantheon::anchor", "stopping bitcoind: {e}");
         }
+    }
+}
+
+/// Restarts bitcoind whenever it exits, with back-off, and reports.
+async fn supervise(node: Arc<Mutex<Regtest>>, report: Arc<OnceLock<SharedStatus>>) {
+    let mut state = ManagedBitcoind {
+        running: true,
+        ..ManagedBitcoind::default()
+    };
+    let mut backoff = Duration::from_secs(1);
+    let mut up_since = tokio::time::Instant::now();
+    let publish = |state: &ManagedBitcoind, warning: Option<String>| {
+        if let Some(status) = report.get() {
+            let mut s = health::lock(status);
+            s.bitcoind = Some(state.clone());
+            s.set_warning("bitcoind", warning);
+        }
+    };
+    loop {
+        tokio::time::sleep(CHECK_EVERY).await;
+        let Some(exit) = node.lock().await.exited() else {
+            if up_since.elapsed() >= STABLE {
+                backoff = Duration::from_secs(1);
+            }
+            publish(&state, None);
+            continue;
+        };
+        state.running = false;
+        state.last_exit = Some(exit.clone());
+        loop {
+            tracing::warn!(
+                target: "pantheon::anchor",
+                %exit,
+                restart_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+                "the managed bitcoind exited; restarting it"
+            );
+            publish(
+                &state,
+                Some(format!(
+                    "the managed bitcoind exited ({exit}); restarting in {} s",
+                    backoff.as_secs()
+                )),
+            );
+            tokio::time::sleep(backoff).await;
+            match node.lock().await.restart().await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(target: "pantheon::anchor", "restarting bitcoind: {e}");
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+        state.running = true;
+        state.restarts = state.restarts.saturating_add(1);
+        up_since = tokio::time::Instant::now();
+        tracing::info!(target: "pantheon::anchor", restarts = state.restarts, "the managed bitcoind runs again");
+        publish(&state, None);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

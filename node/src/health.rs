@@ -25,6 +25,17 @@ pub struct Peer {
     pub address: String,
 }
 
+/// The regtest bitcoind a `pantheon dev` node runs and supervises.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ManagedBitcoind {
+    /// Whether it runs now.
+    pub running: bool,
+    /// Times it was restarted after it exited.
+    pub restarts: u32,
+    /// How it last exited, if it ever did.
+    pub last_exit: Option<String>,
+}
+
 /// The node's health as its tasks report it.
 #[derive(Debug, Default, Clone)]
 pub struct NetworkStatus {
@@ -37,6 +48,8 @@ pub struct NetworkStatus {
     pub equivocations: Vec<String>,
     /// Operator-facing warnings, each starting with its source (`anchoring: `).
     pub warnings: Vec<String>,
+    /// The supervised bitcoind of `pantheon dev` (`None` elsewhere).
+    pub bitcoind: Option<ManagedBitcoind>,
 }
 
 impl NetworkStatus {

@@ -62,7 +62,16 @@ mod devbitcoin;
 mod health;
 mod keyfile;
 mod mempool;
+mod netkey;
 mod receipts;
 mod relay;
 mod service;
 mod store;
+
+/// The wall clock, ms since the Unix epoch (0 before it, `u64::MAX` past
+/// what a u64 holds).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

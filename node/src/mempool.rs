@@ -291,9 +291,9 @@ impl Mempool {
                 }
             }
         }
-        let needed = queued_costs
-            .checked_add(cost(&tx, ledger))
-            .map_err(|_| TxError::Overflow(signer))?;
+        let needed = cost(&tx, ledger)
+            .and_then(|c| queued_costs.checked_add(c).ok())
+            .ok_or(TxError::Overflow(signer))?;
         let available = account.map_or(Amount::ZERO, |a| a.balance);
         if needed > available {
             return Err(TxError::InsufficientFunds {
@@ -404,7 +404,9 @@ impl Mempool {
             self.ids.remove(&tx.id());
             self.len -= 1;
             if let Some(total) = self.costs.get_mut(&key.0) {
-                *total = total.checked_sub(cost(tx, ledger)).unwrap_or(Amount::ZERO);
+                // An admitted transaction's cost was representable.
+                let c = cost(tx, ledger).unwrap_or(Amount::ZERO);
+                *total = total.checked_sub(c).unwrap_or(Amount::ZERO);
             }
         }
         if !self.queues.contains_key(&(key.0, Lane::Submissions))
@@ -415,17 +417,15 @@ impl Mempool {
     }
 }
 
-/// What a transaction costs its signer: fee plus amount.
-fn cost(tx: &SignedTx, ledger: &Ledger) -> Amount {
+/// What a transaction costs its signer: fee plus amount; `None` when the
+/// sum is not representable (reported as overflow, not as missing funds).
+fn cost(tx: &SignedTx, ledger: &Ledger) -> Option<Amount> {
     let p = ledger.params();
     match tx.body() {
-        TxBody::SubmitRoot(_) => p.submit_fee,
-        TxBody::RegisterOperator(_) => p.register_fee,
-        TxBody::AnchorRecord(_) => Amount::ZERO,
-        TxBody::Transfer(t) => t
-            .amount
-            .checked_add(p.transfer_fee)
-            .unwrap_or(Amount::from_units(u64::MAX)),
+        TxBody::SubmitRoot(_) => Some(p.submit_fee),
+        TxBody::RegisterOperator(_) => Some(p.register_fee),
+        TxBody::AnchorRecord(_) => Some(Amount::ZERO),
+        TxBody::Transfer(t) => t.amount.checked_add(p.transfer_fee).ok(),
     }
 }
 
@@ -638,6 +638,24 @@ mod tests {
             big.admit(txs.last().unwrap().clone(), &f.ledger),
             Err(MempoolError::Invalid(TxError::InsufficientFunds { .. }))
         ));
+    }
+
+    #[test]
+    fn a_transfer_whose_amount_and_fee_overflow_is_reported_as_overflow() {
+        let f = fixture(1);
+        let tx = TxBody::Transfer(pantheon_runtime::tx::Transfer {
+            from_key: f.ops[0].public().clone(),
+            nonce: 1,
+            to: f.ops[0].id(),
+            amount: Amount::from_units(u64::MAX),
+        })
+        .sign(&f.genesis.hash(), &f.ops[0]);
+        let mut pool = Mempool::new(MempoolLimits::default());
+        assert!(matches!(
+            pool.admit(tx, &f.ledger),
+            Err(MempoolError::Invalid(TxError::Overflow(a))) if a == f.ops[0].id()
+        ));
+        assert_eq!(pool.len(), 0);
     }
 
     /// `count` chained submissions of `op` with a placeholder signature

@@ -26,6 +26,9 @@ pub struct Serving {
     pub rpc: std::net::SocketAddr,
     /// The network's genesis hash.
     pub genesis: pantheon_runtime::hash::GenesisHash,
+    /// The health the node reports, for tasks outside it to add to (the
+    /// dev node's bitcoind supervisor).
+    pub network: SharedStatus,
 }
 
 /// `[anchor]`'s policy under the genesis: a version-2 genesis fixes the
@@ -140,7 +143,11 @@ pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
         "chain restored"
     );
 
-    if let Some(relay) = crate::relay::spawn(&config.relay.peers) {
+    let sender = crate::relay::Sender {
+        key: crate::netkey::load_or_create(&config.home)?,
+        genesis: chain.genesis().hash(),
+    };
+    if let Some(relay) = crate::relay::spawn(&config.relay.peers, sender) {
         chain.set_relay(relay);
     }
     // What was answered `received` before a stop comes back first.
@@ -174,6 +181,7 @@ pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
         network.clone(),
         anchors,
         intake,
+        config.relay.accepted()?,
     ));
     let (bound, rpc) = pantheon_rpc::start(config.rpc.addr, backend, config.rpc.limits())
         .await
@@ -181,6 +189,7 @@ pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
     serving(&Serving {
         rpc: bound,
         genesis: chain.genesis().hash(),
+        network: network.clone(),
     });
 
     let block_time = Duration::from_millis(config.consensus.block_time_ms);

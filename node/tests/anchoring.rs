@@ -315,3 +315,105 @@ fn anchored_proofs_verify_down_to_bitcoin_and_follow_a_reorg() {
     let (valid, v) = verify(&down, &[]);
     assert!(valid, "{v}");
 }
+
+/// Issue 15: the managed bitcoind of `pantheon dev` is supervised. Killed
+/// with SIGKILL, it is reaped and restarted (reported in `system_health`),
+/// an anchored submission stays `anchored` all the while (only a reorg
+/// takes an anchor away), and anchoring resumes without a node restart.
+#[test]
+fn a_killed_managed_bitcoind_is_restarted_and_anchored_stays_anchored() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("dev");
+    let node = DevNode::start_with(&home, &["--anchor-every", "2", "--bitcoin-block-secs", "1"]);
+    let (key, _) = node.operator(dir.path(), "clinic", "10");
+    let submit = |root: &[u8]| -> String {
+        let receipt = support::submit(
+            &key,
+            &Hash256::digest(root).to_string(),
+            &node.rpc,
+            "anchored",
+        );
+        assert_eq!(receipt["status"], "anchored", "{receipt}");
+        receipt["id"].as_str().unwrap().to_owned()
+    };
+    let id = submit(b"before the kill");
+    let health = || node.call("system_health", vec![]).unwrap();
+    assert_eq!(health()["bitcoind"]["running"], true, "{}", health());
+    assert_eq!(health()["bitcoind"]["restarts"], 0);
+
+    let pid_file = home.join("bitcoind/regtest/bitcoind.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    // While it is down and restarting, the submission stays anchored.
+    let start = Instant::now();
+    let mut saw_down = false;
+    let restarted = loop {
+        assert_eq!(
+            status(&node, &id),
+            "anchored",
+            "left anchored without a reorg"
+        );
+        let h = health();
+        if h["bitcoind"]["running"] == false {
+            saw_down = true;
+            assert!(
+                h["warnings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|w| w.as_str().unwrap().starts_with("bitcoind: ")),
+                "{h}"
+            );
+        }
+        if h["bitcoind"]["restarts"] == 1 && h["bitcoind"]["running"] == true {
+            break h;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "bitcoind not restarted: {h}\n{}",
+            std::fs::read_to_string(&node.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        restarted["bitcoind"]["last_exit"]
+            .as_str()
+            .unwrap()
+            .contains('9'),
+        "the exit names SIGKILL: {restarted}"
+    );
+    assert!(
+        saw_down || start.elapsed() > Duration::from_secs(1),
+        "{restarted}"
+    );
+    // Reaped: the old process is gone, not a zombie.
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "bitcoind {pid} not reaped"
+    );
+    let new_pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_ne!(new_pid, pid);
+
+    // Anchoring resumes by itself.
+    submit(b"after the restart");
+    assert_eq!(status(&node, &id), "anchored");
+    assert!(
+        !restarted["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("bitcoind: ")),
+        "{restarted}"
+    );
+}

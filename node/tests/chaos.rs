@@ -11,12 +11,12 @@
 //! submission); nothing finalized is lost.
 //!
 //! Not every accepted submission is finalized, and the test reports how
-//! many are: a `received` receipt is a mempool admission, not a durable
-//! promise (a validator killed before the transaction left it loses it),
-//! and `pantheon submit` takes the next sequence number from the node it
-//! talks to, so a node with a stale view during a partition accepts a
-//! second submission under a sequence number another node already used;
-//! only one of them can be finalized. Durability starts at `finalized`.
+//! many are: `pantheon submit` takes the next sequence number from the
+//! node it talks to, so a node with a stale view during a partition
+//! accepts a second submission under a sequence number another node
+//! already used; only one of them can be finalized. (A `received` answer
+//! is durable since issue 15, so a killed validator replays what it
+//! acknowledged; that promise is tested by `receipts.rs` and `soak.rs`.)
 //!
 //! The processes are real, so timing is not reproducible; the schedule is.
 //! The seed is printed at the start and in every failure; rerun one with

@@ -190,6 +190,21 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
             1040,
         ),
         ("unknown block", "chain_getBlock", json!(1_000_000), 1040),
+        (
+            "amount and fee overflow",
+            "pantheon_submitTransaction",
+            json!(hex::encode(
+                TxBody::Transfer(Transfer {
+                    from_key: op.public().clone(),
+                    nonce: 1,
+                    to: stranger.id(),
+                    amount: Amount::from_units(u64::MAX),
+                })
+                .sign(&g, &op)
+                .as_bytes()
+            )),
+            1019,
+        ),
     ];
     for (name, method, param, code) in cases {
         let err = node.call(method, vec![param]).expect_err(name);
@@ -306,6 +321,198 @@ fn bad_input_gets_stable_codes_and_changes_nothing() {
     // Still serving, supply intact.
     let supply = node.call("pan_getSupply", vec![]).unwrap();
     assert_eq!(supply["conserved"], true);
+}
+
+/// Issue 15: the JSON-RPC 2.0 envelope. Ids jsonrpsee cannot represent,
+/// extra or unknown parameters, unknown members and bodies that are not
+/// JSON all get an error object over HTTP 200 (never an empty `null`
+/// answer, never a silent call), and a batch with one bad call runs none
+/// of its calls.
+#[test]
+fn malformed_envelopes_get_error_objects_and_run_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start_with(&dir.path().join("dev"), &["--no-bitcoin"]);
+    let (port, g) = port_and_genesis(&node);
+    let (_, op) = node.operator(dir.path(), "op", "1");
+    let answer = |body: &str| {
+        let (status, body) = post(port, body.as_bytes());
+        assert!(status.contains(" 200 "), "{status} for {body}");
+        serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("{e}: {body:?}"))
+    };
+    for id in ["-1", "1.5", "18446744073709551616", "{}", "[2]", "true"] {
+        let a = answer(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"system_health","params":[]}}"#
+        ));
+        assert_eq!(a["error"]["code"], -32600, "id {id}: {a}");
+        assert_eq!(a["id"], Value::Null, "id {id}");
+    }
+    let a = answer(r#"{"jsonrpc":"2.0","id":18446744073709551615,"method":"pan_getSupply"}"#);
+    assert_eq!(a["result"]["conserved"], true, "{a}");
+
+    let cases = [
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"system_health","params":[1]}"#,
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"chain_getBlock","params":[1,false,3]}"#,
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"chain_getBlock","params":{"height":1,"all":true}}"#,
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"system_health","extra":1}"#,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"1.0","id":3,"method":"system_health"}"#,
+            -32600,
+        ),
+        (r#"{"jsonrpc":"2.0","id":3,"method":"no_such"}"#, -32601),
+        ("nope", -32700),
+        ("{", -32700),
+        ("", -32700),
+        ("5", -32600),
+        ("[]", -32600),
+    ];
+    for (body, code) in cases {
+        let a = answer(body);
+        assert_eq!(a["error"]["code"], code, "{body}: {a}");
+        assert!(!a["error"]["message"].as_str().unwrap().is_empty());
+    }
+
+    // A batch whose second call is malformed runs none: the valid
+    // submission in it is not admitted.
+    let sub = submission(&g, &op, 0, SubmissionId::default(), b"batched");
+    let batch = json!([
+        {"jsonrpc":"2.0","id":1,"method":"pantheon_submitRoot","params":[sub]},
+        {"jsonrpc":"2.0","id":-1,"method":"system_health"},
+    ]);
+    let a = answer(&batch.to_string());
+    let calls = a.as_array().unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0]["id"], 1);
+    assert_eq!(calls[0]["error"]["code"], -32600, "{a}");
+    let info = node
+        .call("pantheon_getOperator", vec![json!(op.id().to_string())])
+        .unwrap();
+    assert_eq!(
+        info["next_seq"], 0,
+        "nothing of the rejected batch ran: {info}"
+    );
+}
+
+/// Issue 15: a block's answer is bounded whatever its size. By default
+/// `chain_getBlock` answers ids only; its transactions come in pages of
+/// at most 256 from `chain_getBlockTransactions`, whose pages put
+/// together give the block's ids back.
+#[test]
+fn a_large_block_is_read_in_bounded_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = DevNode::start_with(
+        &dir.path().join("dev"),
+        &["--no-bitcoin", "--block-time-ms", "3000"],
+    );
+    let (port, g) = port_and_genesis(&node);
+    let ops: Vec<Keypair> = (0..3)
+        .map(|i| node.operator(dir.path(), &format!("op{i}"), "1").1)
+        .collect();
+    // 3 x 120 submissions in three batch requests, well within one block.
+    for op in &ops {
+        let mut prev = SubmissionId::default();
+        let batch: Vec<Value> = (0..120u64)
+            .map(|seq| {
+                let hex = submission(&g, op, seq, prev, &seq.to_be_bytes());
+                let tx = pantheon_runtime::codec::decode_exact::<pantheon_runtime::tx::SignedTx>(
+                    &hex::decode(&hex).unwrap(),
+                )
+                .unwrap();
+                prev = tx.submission_id();
+                json!({"jsonrpc":"2.0","id":seq,"method":"pantheon_submitRoot","params":[hex]})
+            })
+            .collect();
+        let (_, body) = post(port, Value::Array(batch).to_string().as_bytes());
+        let answers: Vec<Value> = serde_json::from_str(&body).unwrap();
+        assert!(answers.iter().all(|a| a.get("result").is_some()), "{body}");
+    }
+    // Find the largest block.
+    let start = std::time::Instant::now();
+    let (height, count) = loop {
+        let head = node.call("chain_getHead", vec![]).unwrap()["header"]["height"]
+            .as_u64()
+            .unwrap();
+        let biggest = (1..=head)
+            .map(|h| {
+                let b = node.call("chain_getBlock", vec![json!(h)]).unwrap();
+                (h, b["tx_ids"].as_array().unwrap().len())
+            })
+            .max_by_key(|&(_, n)| n)
+            .unwrap();
+        if biggest.1 > 256 {
+            break biggest;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no block of more than 256 transactions"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let (_, body) = post(
+        port,
+        json!({"jsonrpc":"2.0","id":1,"method":"chain_getBlock","params":[height]})
+            .to_string()
+            .as_bytes(),
+    );
+    assert!(
+        body.len() < 100 * count,
+        "ids only: {} bytes for {count} transactions",
+        body.len()
+    );
+    let err = node
+        .call("chain_getBlock", vec![json!(height), json!(true)])
+        .unwrap_err();
+    assert_eq!(err.0, 1042, "{}", err.1);
+    assert!(err.1.contains("chain_getBlockTransactions"), "{}", err.1);
+    let err = node
+        .call(
+            "chain_getBlockTransactions",
+            vec![json!(height), json!(0), json!(257)],
+        )
+        .unwrap_err();
+    assert_eq!(err.0, 1042, "{}", err.1);
+
+    let ids = node.call("chain_getBlock", vec![json!(height)]).unwrap()["tx_ids"].clone();
+    let mut paged = Vec::new();
+    let mut offset = Some(0u64);
+    while let Some(o) = offset {
+        let page = node
+            .call(
+                "chain_getBlockTransactions",
+                vec![json!(height), json!(o), json!(100)],
+            )
+            .unwrap();
+        assert_eq!(page["total"], count);
+        for tx in page["txs"].as_array().unwrap() {
+            let bytes = hex::decode(tx.as_str().unwrap()).unwrap();
+            paged.push(json!(
+                pantheon_runtime::codec::decode_exact::<pantheon_runtime::tx::SignedTx>(&bytes)
+                    .unwrap()
+                    .id()
+                    .to_string()
+            ));
+        }
+        offset = page["next"].as_u64();
+    }
+    assert_eq!(Value::Array(paged), ids);
+    let err = node
+        .call(
+            "chain_getBlockTransactions",
+            vec![json!(height), json!(count)],
+        )
+        .unwrap_err();
+    assert_eq!(err.0, 1040, "{}", err.1);
 }
 
 /// A connection from `source` that sends a request's headers and part of

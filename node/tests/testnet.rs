@@ -126,6 +126,22 @@ fn four_validators_finalize_survive_one_halt_at_two_and_a_late_full_node_syncs()
         s.iter()
             .all(|n| n["equivocations"].as_array().unwrap().is_empty())
     );
+    // The full node never proposes: what its clients submit is finalized
+    // only through the relay, whose signed batches (FORMATS 27) the
+    // validators accept from the peer ids `testnet init` listed.
+    let via_full = submit(&bob, &Hash256::digest(b"b1").to_string(), &net.rpc(4));
+    assert_eq!(via_full["status"], "finalized", "{via_full}");
+    // Anyone else calling the relay method is refused, and nothing changes.
+    let stranger = Rpc::new(&net.rpc(0)).call(
+        "pantheon_relayTransactions",
+        vec![
+            json!([]),
+            json!({"key": "00".repeat(32), "time_ms": 0, "signature": "00".repeat(64)}),
+        ],
+    );
+    assert_eq!(stranger.unwrap_err().0, 1050);
+    let unsigned = Rpc::new(&net.rpc(0)).call("pantheon_relayTransactions", vec![json!([])]);
+    assert_eq!(unsigned.unwrap_err().0, 1050);
 
     // The shared regtest bitcoind: the designated anchorers anchor, every
     // validator judges with bitcoind, the full node has none; every node

@@ -21,10 +21,16 @@ use pantheon_runtime::tx::{MAX_TX_SIZE, SignedTx};
 use tokio::sync::broadcast;
 
 use crate::error::{ApiError, codes};
+
+/// The most transactions one answer carries (a page of
+/// `chain_getBlockTransactions`, or a whole block in `chain_getBlock`):
+/// 256 transactions are at most ~3.6 MB of hex, so no single read of a
+/// block, however large, costs the node more than that.
+pub const BLOCK_TXS_PAGE: u32 = 256;
 use crate::types::{
-    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, ExportPage, GenesisInfo, HeaderInfo,
-    Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayReport, Status, SubmissionInfo,
-    SupplyInfo, TxReceipt, VersionInfo,
+    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, BlockTxPage, ExportPage, GenesisInfo,
+    HeaderInfo, Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayAuth, RelayReport,
+    Status, SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
 };
 
 /// A finalized header and its commit certificate, as the node announces
@@ -44,9 +50,14 @@ pub trait Backend: Send + Sync + 'static {
     /// [`ApiError`] naming why it was refused.
     fn submit_transaction(&self, tx: SignedTx) -> Result<TxReceipt, ApiError>;
 
-    /// Queues transactions relayed by another node (`malformed` counts
-    /// entries that did not decode).
-    fn relay(&self, txs: Vec<SignedTx>, malformed: u32) -> RelayReport;
+    /// Queues transactions relayed by another node: `raw` as sent (each
+    /// decoded from hex), signed by the sender as `auth` says. The backend
+    /// checks `auth` over `raw` before anything is decoded.
+    ///
+    /// # Errors
+    /// [`codes::RELAY_REFUSED`] when the sender is not one this node
+    /// accepts relays from, or its signature or time does not hold.
+    fn relay(&self, raw: Vec<Vec<u8>>, auth: RelayAuth) -> Result<RelayReport, ApiError>;
     /// A submission's status and place.
     ///
     /// # Errors
@@ -114,11 +125,18 @@ pub trait Backend: Send + Sync + 'static {
     /// # Errors
     /// Not found before the first block.
     fn head(&self) -> Result<HeaderInfo, ApiError>;
-    /// A finalized block.
+    /// A finalized block, with its transactions when `include_txs`.
     ///
     /// # Errors
-    /// Not found.
+    /// Not found; [`codes::TOO_LARGE`] when `include_txs` and the block
+    /// holds more than [`BLOCK_TXS_PAGE`] transactions.
     fn block(&self, height: Height, include_txs: bool) -> Result<BlockInfo, ApiError>;
+    /// Transactions `offset..offset + limit` of a finalized block
+    /// (`limit` at most [`BLOCK_TXS_PAGE`], checked by the caller).
+    ///
+    /// # Errors
+    /// Not found (the block, or an offset beyond its last transaction).
+    fn block_txs(&self, height: Height, offset: u32, limit: u32) -> Result<BlockTxPage, ApiError>;
     /// An account's balance.
     ///
     /// # Errors
@@ -229,15 +247,30 @@ pub trait PantheonRpc {
     /// Accepts a transfer or operator registration.
     #[method(name = "pantheon_submitTransaction")]
     async fn submit_transaction(&self, tx_hex: String) -> RpcResult<TxReceipt>;
-    /// Node to node: transactions another node's clients submitted.
+    /// Node to node: transactions another node's clients submitted, with
+    /// the sending node's signature (FORMATS.md section 27).
     #[method(name = "pantheon_relayTransactions")]
-    async fn relay_transactions(&self, txs_hex: Vec<String>) -> RpcResult<RelayReport>;
+    async fn relay_transactions(
+        &self,
+        txs_hex: Vec<String>,
+        auth: Option<RelayAuth>,
+    ) -> RpcResult<RelayReport>;
     /// The latest finalized header and its certificate.
     #[method(name = "chain_getHead")]
     async fn get_head(&self) -> RpcResult<HeaderInfo>;
-    /// A finalized block.
+    /// A finalized block: header, certificate and transaction ids; with
+    /// `include_txs`, its transactions too if it holds at most
+    /// [`BLOCK_TXS_PAGE`] of them.
     #[method(name = "chain_getBlock")]
     async fn get_block(&self, height: u64, include_txs: Option<bool>) -> RpcResult<BlockInfo>;
+    /// One page of a finalized block's transactions.
+    #[method(name = "chain_getBlockTransactions")]
+    async fn get_block_transactions(
+        &self,
+        height: u64,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> RpcResult<BlockTxPage>;
     /// Finalized headers as they happen.
     #[subscription(name = "chain_subscribeFinalized" => "chain_finalized", unsubscribe = "chain_unsubscribeFinalized", item = HeaderInfo)]
     async fn subscribe_finalized(&self) -> SubscriptionResult;
@@ -410,17 +443,23 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
         self.call(move |b| b.submit_transaction(tx)).await
     }
 
-    async fn relay_transactions(&self, txs_hex: Vec<String>) -> RpcResult<RelayReport> {
-        let mut malformed = 0u32;
-        let txs: Vec<SignedTx> = txs_hex
+    async fn relay_transactions(
+        &self,
+        txs_hex: Vec<String>,
+        auth: Option<RelayAuth>,
+    ) -> RpcResult<RelayReport> {
+        let Some(auth) = auth else {
+            return Err(ApiError::new(
+                codes::RELAY_REFUSED,
+                "relay refused: the batch carries no sender signature (auth)",
+            )
+            .into());
+        };
+        let raw = txs_hex
             .iter()
-            .filter_map(|t| {
-                parse_tx("tx", t)
-                    .inspect_err(|_| malformed = malformed.saturating_add(1))
-                    .ok()
-            })
-            .collect();
-        self.call(move |b| Ok(b.relay(txs, malformed))).await
+            .map(|t| decode_hex("txs_hex", t))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.call(move |b| b.relay(raw, auth)).await
     }
 
     async fn get_head(&self) -> RpcResult<HeaderInfo> {
@@ -437,8 +476,27 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
     }
 
     async fn get_block(&self, height: u64, include_txs: Option<bool>) -> RpcResult<BlockInfo> {
-        let full = include_txs.unwrap_or(true);
+        let full = include_txs.unwrap_or(false);
         self.call(move |b| b.block(Height::new(height), full)).await
+    }
+
+    async fn get_block_transactions(
+        &self,
+        height: u64,
+        offset: Option<u32>,
+        limit: Option<u32>,
+    ) -> RpcResult<BlockTxPage> {
+        let limit = limit.unwrap_or(BLOCK_TXS_PAGE);
+        if limit == 0 || limit > BLOCK_TXS_PAGE {
+            return Err(ApiError::new(
+                codes::TOO_LARGE,
+                format!("limit: from 1 to {BLOCK_TXS_PAGE} transactions per page, got {limit}"),
+            )
+            .into());
+        }
+        let offset = offset.unwrap_or(0);
+        self.call(move |b| b.block_txs(Height::new(height), offset, limit))
+            .await
     }
 
     async fn subscribe_finalized(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
@@ -654,7 +712,7 @@ mod tests {
         fn submit_transaction(&self, _: SignedTx) -> Result<TxReceipt, ApiError> {
             unreachable!()
         }
-        fn relay(&self, _: Vec<SignedTx>, _: u32) -> RelayReport {
+        fn relay(&self, _: Vec<Vec<u8>>, _: RelayAuth) -> Result<RelayReport, ApiError> {
             unreachable!()
         }
         fn submission(&self, _: SubmissionId) -> Result<SubmissionInfo, ApiError> {
@@ -673,6 +731,9 @@ mod tests {
             unreachable!()
         }
         fn block(&self, _: Height, _: bool) -> Result<BlockInfo, ApiError> {
+            unreachable!()
+        }
+        fn block_txs(&self, _: Height, _: u32, _: u32) -> Result<BlockTxPage, ApiError> {
             unreachable!()
         }
         fn balance(&self, _: AccountId) -> Result<BalanceInfo, ApiError> {

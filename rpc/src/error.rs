@@ -25,6 +25,8 @@
 //! | 1031 | this operator's mempool queue is full |
 //! | 1040 | not found |
 //! | 1041 | proof not available yet (submission not finalized) |
+//! | 1042 | the answer would be too large: ask for it in pages (`data.limit` names the page size) |
+//! | 1050 | relay refused: the sender of a `pantheon_relayTransactions` batch is not accepted here, or its signature or time does not hold |
 //! | 1099 | internal error |
 
 use jsonrpsee::types::ErrorObjectOwned;
@@ -124,6 +126,10 @@ pub mod codes {
     pub const NOT_FOUND: i32 = 1040;
     /// Not finalized yet.
     pub const NOT_FINALIZED: i32 = 1041;
+    /// The answer would exceed a page: ask for it in pages.
+    pub const TOO_LARGE: i32 = 1042;
+    /// A relay batch from a sender this node does not accept.
+    pub const RELAY_REFUSED: i32 = 1050;
     /// Internal.
     pub const INTERNAL: i32 = 1099;
 }

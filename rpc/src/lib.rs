@@ -7,6 +7,8 @@
 //!   blocking pool, and maps failures to stable codes.
 //! - [`types`]: the JSON shapes of answers.
 //! - [`error`]: the stable error codes.
+//! - [`envelope`]: the JSON-RPC 2.0 envelope check (ids, members, the
+//!   number and names of parameters), a pure core run before jsonrpsee.
 //! - [`server`]: the server with request-size, response-size, batch,
 //!   connection and subscription limits, and header and body timeouts.
 //! - [`admission`]: which connections the server accepts (per-address
@@ -17,6 +19,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod envelope;
 pub mod error;
 pub mod openrpc;
 pub mod pages;

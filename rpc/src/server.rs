@@ -17,7 +17,8 @@
 //!   late body is answered `408 Request Timeout` and the connection closed.
 //!
 //! `GET /verify` answers the browser verifier page ([`crate::pages`]);
-//! every other request is JSON-RPC.
+//! every other request is JSON-RPC, whose envelope ([`crate::envelope`]) is
+//! checked before jsonrpsee runs it.
 //!
 //! Connections speak HTTP/1.1, which every JSON-RPC and WebSocket client
 //! uses; HTTP/2 would need its own per-stream timeouts to be as safe.
@@ -46,13 +47,17 @@ type JsonRpc = TowerService<Identity, Identity>;
 
 use crate::admission::{Admission, Permit, Refused};
 use crate::api::{Api, Backend, PantheonRpcServer};
+use crate::envelope::Arity;
 
 /// Server limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest request body, bytes (a submission is about 7 KB of hex).
     pub max_request_bytes: u32,
-    /// Largest response body, bytes (a block of 20,000 transactions is ~140 MB of hex).
+    /// Largest response body, bytes. Every method's answer is bounded well
+    /// below it (blocks by pages of 256 transactions, exports by pages of
+    /// 64 submissions, anchors by 1,000), and a batch's answers count
+    /// together, so one request holds at most this much.
     pub max_response_bytes: u32,
     /// Most simultaneous connections.
     pub max_connections: u32,
@@ -75,7 +80,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_request_bytes: 1 << 20,
-            max_response_bytes: 256 << 20,
+            max_response_bytes: 16 << 20,
             max_connections: 256,
             max_connections_per_address: 64,
             reserved_connections: 32,
@@ -120,6 +125,7 @@ async fn accept(listener: TcpListener, methods: Methods, limits: Limits, stop: S
         .set_config(config)
         .to_service_builder();
     let admission = Arc::new(Mutex::new(Admission::new(&limits)));
+    let arity = Arc::new(Arity::from_openrpc(&crate::openrpc::document()));
     let mut next_id: u32 = 0;
     loop {
         let (socket, peer) = tokio::select! {
@@ -147,7 +153,14 @@ async fn accept(listener: TcpListener, methods: Methods, limits: Limits, stop: S
             .clone()
             .connection_id(next_id)
             .build(methods.clone(), stop.clone());
-        tokio::spawn(serve(socket, permit, service, limits, stop.clone()));
+        tokio::spawn(serve(
+            socket,
+            permit,
+            service,
+            limits,
+            arity.clone(),
+            stop.clone(),
+        ));
     }
 }
 
@@ -181,6 +194,7 @@ async fn serve(
     permit: Permit,
     service: JsonRpc,
     limits: Limits,
+    arity: Arc<Arity>,
     stop: StopHandle,
 ) {
     let io = TokioIo::new(Counted {
@@ -189,7 +203,8 @@ async fn serve(
     });
     let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
         let service = service.clone();
-        async move { handle(request, service, limits).await }
+        let arity = arity.clone();
+        async move { handle(request, service, limits, &arity).await }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -215,6 +230,7 @@ async fn handle(
     request: Request<Incoming>,
     mut service: JsonRpc,
     limits: Limits,
+    arity: &Arity,
 ) -> Result<Response<HttpBody>, Infallible> {
     if let Some(page) = crate::pages::answer(&request) {
         return Ok(page);
@@ -248,6 +264,15 @@ async fn handle(
             ));
         }
     };
+    if parts.method == hyper::Method::POST
+        && let Err(answer) = crate::envelope::check(&bytes, arity)
+    {
+        let mut response = Response::new(HttpBody::from(answer.to_string()));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return Ok(response);
+    }
     let request = Request::from_parts(parts, HttpBody::new(Full::new(bytes)));
     Ok(service.call(request).await.unwrap_or_else(|e| {
         refusal(

@@ -161,6 +161,21 @@ pub struct AccountStateInfo {
     pub state: pantheon_runtime::receipt::AccountState,
 }
 
+/// Who sends a `pantheon_relayTransactions` batch (FORMATS.md section 27):
+/// the sending node's libp2p identity key (Ed25519) and its signature over
+/// the network, the time and the batch's transactions. The receiving node
+/// accepts batches only from the peer ids in its `[relay] accept_from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayAuth {
+    /// The sender's Ed25519 public key, 32 bytes (hex).
+    pub key: String,
+    /// When the batch was signed, ms since the Unix epoch.
+    pub time_ms: u64,
+    /// The Ed25519 signature, 64 bytes (hex).
+    pub signature: String,
+}
+
 /// The answer to `pantheon_relayTransactions` (node to node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RelayReport {
@@ -254,8 +269,25 @@ pub struct BlockInfo {
     pub head: HeaderInfo,
     /// The transaction ids, in block order.
     pub tx_ids: Vec<TxId>,
-    /// The transactions (hex); empty when asked for ids only.
+    /// The transactions (hex); empty when asked for ids only (the default).
     pub txs: Vec<String>,
+}
+
+/// The answer to `chain_getBlockTransactions`: one page of a block's
+/// transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockTxPage {
+    /// The block.
+    pub height: Height,
+    /// Index of the first transaction on this page.
+    pub offset: u32,
+    /// Transactions in the block.
+    pub total: u32,
+    /// The transactions (hex), in block order.
+    pub txs: Vec<String>,
+    /// The offset of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<u32>,
 }
 
 /// The answer to `system_health`.
@@ -277,6 +309,23 @@ pub struct Health {
     pub equivocations: Vec<String>,
     /// Problems worth an operator's attention (empty when healthy).
     pub warnings: Vec<String>,
+    /// The regtest bitcoind that `pantheon dev` runs and restarts (absent
+    /// on other nodes, whose bitcoind is their operator's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitcoind: Option<ManagedBitcoind>,
+}
+
+/// The supervised bitcoind of `pantheon dev`, in `system_health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedBitcoind {
+    /// Whether it runs now.
+    pub running: bool,
+    /// Times it was restarted after it exited (with back-off: 1 s, doubling
+    /// to 30 s while it keeps failing).
+    pub restarts: u32,
+    /// How it last exited (`signal: 9 (SIGKILL)`...), if it ever did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<String>,
 }
 
 /// The answer to `system_version`.

@@ -228,13 +228,13 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     let bitcoin = devbitcoin::DevBitcoin::start(&home, &key, *bitcoin_block_secs).await?;
     eprintln!(
         "pantheon: regtest bitcoind on {} (data in {}), a block every {bitcoin_block_secs} s; anchoring every {anchor_every} blocks",
-        bitcoin.node.rpc_url(),
-        bitcoin.node.datadir().display()
+        bitcoin.rpc_url,
+        bitcoin.datadir.display()
     );
     config.anchor = Some(config::AnchorConfig {
         network: "regtest".into(),
-        bitcoin_rpc: bitcoin.node.rpc_url().to_owned(),
-        rpc_cookie: Some(bitcoin.node.cookie_file()),
+        bitcoin_rpc: bitcoin.rpc_url.clone(),
+        rpc_cookie: Some(bitcoin.cookie_file.clone()),
         rpc_user: None,
         rpc_password: None,
         key: key_path,
@@ -243,7 +243,10 @@ pub async fn run(args: &DevArgs) -> Result<()> {
         fee_rate_sat_vb: None,
     });
     config.validate()?;
-    let outcome = super::run_node(config).await;
+    let outcome = super::run_node_with(config, |serving| {
+        bitcoin.report_to(serving.network.clone());
+    })
+    .await;
     bitcoin.stop().await;
     outcome
 }

@@ -84,12 +84,18 @@ fn init_tracing() {
 
 /// Runs a node from `config`, announcing its JSON-RPC address on stderr.
 async fn run_node(config: config::Config) -> Result<()> {
+    run_node_with(config, |_| {}).await
+}
+
+/// As [`run_node`], handing what the node serves to `also` once it serves.
+async fn run_node_with(config: config::Config, also: impl FnOnce(&service::Serving)) -> Result<()> {
     init_tracing();
     service::run(config, |serving| {
         eprintln!(
             "pantheon: JSON-RPC on http://{} (HTTP and WebSocket), chain {}",
             serving.rpc, serving.genesis
         );
+        also(serving);
     })
     .await
 }
@@ -99,7 +105,10 @@ async fn run_node(config: config::Config) -> Result<()> {
 #[command(
     name = "pantheon",
     version,
-    about = "Pantheon: a public, post-quantum witness for AI audit trails"
+    about = "Pantheon: a public, post-quantum witness for AI audit trails",
+    // A flag given twice takes its last value, as Unix tools do (so a
+    // wrapper's defaults can be overridden by appending).
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]

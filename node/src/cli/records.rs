@@ -10,7 +10,7 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use super::output;
 use crate::client::Client;
 use crate::keyfile;
+use crate::now_ms;
 
 /// The directory's own file: which key seals its records.
 const OPERATOR_FILE: &str = "operator.json";
@@ -319,12 +320,6 @@ async fn export(
         eprintln!("{human}");
     }
     Ok(())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The key the directory seals with.

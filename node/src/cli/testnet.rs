@@ -5,7 +5,9 @@
 //! this crate owns), then the manifest of `pantheon-testnet`, which runs the
 //! processes and reports their status. Every node dials every other over
 //! libp2p (`p2p.peers`) and relays its clients' transactions to the
-//! validators' JSON-RPC (`relay.peers`).
+//! validators' JSON-RPC (`relay.peers`), accepting relayed batches from
+//! the other nodes' peer ids (`relay.accept_from`, from the `p2p.key` that
+//! `init` creates in each home).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -96,9 +98,16 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
             block_secs: 2,
         });
     }
+    // Every node's libp2p key now, so each config can name the others'
+    // peer ids as the senders of relay batches it accepts.
+    let mut peer_ids = Vec::with_capacity(manifest.nodes.len());
     for node in &manifest.nodes {
         let home = manifest.home(node.index)?;
         std::fs::create_dir_all(&home)?;
+        peer_ids.push(crate::netkey::peer_id(&home)?.to_string());
+    }
+    for node in &manifest.nodes {
+        let home = manifest.home(node.index)?;
         let validator_key = match node.role {
             Role::Validator => {
                 keyfile::write(&home.join("validator.key"), &keys[node.index], false)?;
@@ -123,9 +132,11 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
             },
             relay: RelayConfig {
                 peers: others
+                    .clone()
                     .filter(|n| n.role == Role::Validator)
                     .map(pantheon_testnet::NodeEntry::rpc_url)
                     .collect(),
+                accept_from: others.map(|n| peer_ids[n.index].clone()).collect(),
             },
             consensus: ConsensusConfig {
                 block_time_ms: args.block_time_ms,
@@ -285,12 +296,49 @@ pub async fn mine(dir: &Path) -> Result<()> {
     };
     let to =
         pantheon_anchor::AnchorKey::generate()?.address(pantheon_anchor::bitcoin::Network::Regtest);
+    let bitcoind = process::bitcoind(&net, &pantheon_anchor::find_bitcoind()?);
     let mut tick = tokio::time::interval(Duration::from_secs(b.block_secs.max(1)));
+    let mut backoff = Duration::from_secs(1);
+    let mut next_start = Instant::now();
     loop {
         tick.tick().await;
+        reap_children();
+        // The miner supervises the shared bitcoind: one that exited is
+        // started again, with back-off while starting fails.
+        if let Some(bitcoind) = bitcoind.as_ref().filter(|b| b.pid().is_none()) {
+            if Instant::now() >= next_start {
+                match bitcoind.start() {
+                    Ok(pid) => {
+                        eprintln!("mining: bitcoind was not running; started it again (pid {pid})");
+                        backoff = Duration::from_secs(1);
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "mining: restarting bitcoind: {e}; next try in {} s",
+                            backoff.as_secs()
+                        );
+                        backoff = (backoff * 2).min(crate::devbitcoin::MAX_BACKOFF);
+                    }
+                }
+                next_start = Instant::now() + backoff;
+            }
+            continue;
+        }
         if let Err(e) = rpc.generate_to_address(1, &to).await {
             eprintln!("mining: {e}");
         }
+    }
+}
+
+/// Reaps every child that exited (a bitcoind this miner restarted), so
+/// none stays a zombie.
+fn reap_children() {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+        eprintln!("mining: child exited: {status:?}");
     }
 }
 

@@ -15,7 +15,7 @@
 //! runtime's other tasks (networking, RPC) move to other threads.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::Bytes;
 use eyre::{Result, eyre};
@@ -34,6 +34,7 @@ use crate::consensus::host::{Effect, Host, Restored, Tip};
 use crate::consensus::signing::{PantheonSigner, PantheonVerifier, to_malachite_certificate};
 use crate::consensus::undecided::Undecided;
 use crate::health::{self, SharedStatus};
+use crate::now_ms;
 
 type Ctx = PantheonContext;
 
@@ -43,12 +44,6 @@ pub struct App {
     chain: Arc<Chain>,
     store: Undecided,
     network: SharedStatus,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl App {

@@ -11,7 +11,6 @@ use malachitebft_app_channel::app::config::{
     ValueSyncConfig,
 };
 use malachitebft_app_channel::app::net::Multiaddr;
-use malachitebft_app_channel::app::types::Keypair as NetKeypair;
 use malachitebft_app_channel::app::types::codec::Codec;
 use malachitebft_app_channel::{
     ConsensusContext, EngineBuilder, NetworkContext, NetworkIdentity, NetworkRequest,
@@ -84,24 +83,6 @@ pub struct NodeArgs {
     pub validator_proof: bool,
 }
 
-/// The libp2p identity key, separate from the validator key: a 32-byte
-/// Ed25519 seed in `<home>/p2p.key` (hex, mode 0600), created on first start
-/// so the peer id is stable across restarts.
-fn network_keypair(home: &std::path::Path) -> Result<NetKeypair> {
-    let path = home.join("p2p.key");
-    let mut seed = if path.exists() {
-        let text = std::fs::read_to_string(&path)?;
-        let bytes = hex::decode(text.trim()).map_err(|e| eyre!("{}: {e}", path.display()))?;
-        <[u8; 32]>::try_from(bytes).map_err(|_| eyre!("{}: not 32 bytes", path.display()))?
-    } else {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| eyre!("no system randomness: {e}"))?;
-        pantheon_anchor::fsio::create_private(&path, hex::encode(seed).as_bytes())?;
-        seed
-    };
-    NetKeypair::ed25519_from_bytes(&mut seed).map_err(|e| eyre!("p2p key: {e}"))
-}
-
 /// The Malachite configuration for this node.
 #[must_use]
 pub fn make_config(moniker: String, args: &NodeArgs) -> Config {
@@ -172,7 +153,7 @@ pub async fn run(args: NodeArgs) -> Result<()> {
     // classification for GossipSub scoring (off by default) is lost.
     // `PantheonSigner::sign_validator_proof` is ready for when the cap is
     // raised upstream (enable with `--validator-proof`).
-    let net_key = network_keypair(&args.home)?;
+    let net_key = crate::netkey::load_or_create(&args.home).map_err(|e| eyre!("{e:#}"))?;
     tracing::info!(
         target: "pantheon::consensus",
         %moniker,
