@@ -45,7 +45,8 @@
 //! `netns finality: p50 .. ms p99 .. ms ...`), measured from the start of
 //! `pantheon submit` (a new process: key load and signing included) to the
 //! first poll (every 10 ms) of the submitting node that answers
-//! `finalized`.
+//! `finalized`; percentiles are nearest-rank, so with 30 submissions p99
+//! is the slowest one.
 //!
 //! Needs root (or CAP_NET_ADMIN) and iproute2's `ip`; where namespaces
 //! cannot be created the test fails, it never skips. Namespaces are named
@@ -81,7 +82,7 @@ const P2P_PORT: u16 = 26656;
 const SAMPLES: usize = 30;
 const DELAY: Duration = Duration::from_millis(50);
 const JITTER: Duration = Duration::from_millis(10);
-/// 1%.
+/// 1% (reported in whole percent).
 const LOSS_PPM: u64 = 10_000;
 
 /// `ip args...`, which must succeed.
@@ -92,7 +93,7 @@ fn ip(args: &[&str]) {
         .unwrap_or_else(|e| panic!("cannot run `ip` (Debian package iproute2): {e}"));
     assert!(
         out.status.success(),
-        "`ip {}` failed: {} (the namespace test needs root or CAP_NET_ADMIN; it does not skip)",
+        "`ip {}` failed: {} (this test needs root or CAP_NET_ADMIN; it fails, never skips)",
         args.join(" "),
         String::from_utf8_lossy(&out.stderr).trim()
     );
@@ -678,9 +679,12 @@ fn four_validators_in_namespaces_keep_one_chain_under_latency_loss_and_partition
     };
     let chunks = total(|s| &s.chunks);
     println!(
-        "netns finality: p50 {} ms p99 {} ms over {SAMPLES} submissions (50±10 ms, 1% loss)",
+        "netns finality: p50 {} ms p99 {} ms over {SAMPLES} submissions ({}±{} ms, {}% loss)",
         ms(p50),
-        ms(p99)
+        ms(p99),
+        ms(DELAY),
+        ms(JITTER),
+        LOSS_PPM / 10_000
     );
     println!(
         "netns: submit to finalized {} ms with validator 3 isolated, {} ms after healing the \
