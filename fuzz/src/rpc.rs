@@ -20,9 +20,9 @@ use jsonrpsee::RpcModule;
 use pantheon_rpc::ApiError;
 use pantheon_rpc::api::{Api, Backend, EXPORT_PAGE, FinalizedHead, PantheonRpcServer};
 use pantheon_rpc::types::{
-    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, BlockTxPage, ExportPage, GenesisInfo, HeaderInfo,
-    Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayAuth, RelayReport, SubmissionInfo,
-    SupplyInfo, TxReceipt, VersionInfo,
+    AccountStateInfo, AnchorInfo, BalanceInfo, BlockInfo, BlockTxPage, ExportPage, GenesisInfo,
+    HeaderInfo, Health, OperatorInfo, OperatorProof, PeerInfo, Receipt, RelayAuth, RelayReport,
+    SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
 };
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::crypto::AccountId;
@@ -186,7 +186,10 @@ impl RequestPath {
         // refusal is a JSON-RPC error object (or, for a batch, one per
         // call), and only what it lets through reaches the method table.
         if let Err(answer) = pantheon_rpc::envelope::check(request.as_bytes(), &self.arity) {
-            let calls = answer.as_array().cloned().unwrap_or_else(|| vec![answer.clone()]);
+            let calls = answer
+                .as_array()
+                .cloned()
+                .unwrap_or_else(|| vec![answer.clone()]);
             for call in &calls {
                 assert_eq!(call["jsonrpc"], "2.0", "{answer}");
                 assert!(call["error"]["code"].is_i64(), "an error object: {answer}");
