@@ -19,6 +19,11 @@
 //! ledger refuses a second copy of any transaction (sequence chain,
 //! nonces).
 //!
+//! A write that fails is answered as an error, and from then on so is
+//! every submission until the node restarts; the failed group leaves the
+//! mempool, so that no block of this node carries a transaction it was
+//! never able to write (see `evict`).
+//!
 //! A validator's receipt names itself, the time, and a deadline: the
 //! height by which it promises the submission is finalized (the height at
 //! writing plus `[receipts] deadline_blocks`). A full node (no validator
@@ -40,6 +45,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::crypto::Keypair;
+use pantheon_runtime::hash::TxId;
 use pantheon_runtime::receipt::{ReceiptLeaf, SignedReceipt, sign_group};
 use pantheon_runtime::tx::SignedTx;
 
@@ -142,6 +148,11 @@ fn writer(
     rx: &mpsc::Receiver<Job>,
     drop_fault: bool,
 ) {
+    // Once a write failed, the mempool may hold transactions that are not
+    // durable, and a later submission could chain on one: the log makes no
+    // further promise until a restart (RocksDB itself refuses writes after
+    // a failed WAL write; this does not rely on it).
+    let mut failed: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -150,11 +161,45 @@ fn writer(
                 Err(_) => break,
             }
         }
-        let answers = write_group(chain.store(), chain, config, order, &group, drop_fault);
+        let answers = match &failed {
+            Some(e) => group
+                .iter()
+                .map(|_| {
+                    Err(format!(
+                        "the submission could not be made durable: the receipt log failed earlier ({e}); restart the node"
+                    ))
+                })
+                .collect(),
+            None => write_group(chain.store(), chain, config, order, &group, drop_fault),
+        };
+        if let Some(Err(e)) = answers.first()
+            && !drop_fault
+        {
+            failed.get_or_insert_with(|| e.clone());
+            evict(chain, &group);
+        }
         for (job, answer) in group.into_iter().zip(answers) {
             let _ = job.reply.send(answer);
         }
     }
+}
+
+/// Takes a group that could not be made durable out of the mempool (with
+/// what its signers queued after it), so that no block this node proposes
+/// carries a transaction it never wrote: a proposal is kept across
+/// restarts (consensus re-proposes it) while the mempool is not, and a
+/// client told of the failure may sign another transaction for the same
+/// sequence number, which a later `received` would then promise in vain
+/// (found by `node/tests/storage_faults.rs`). Whatever the log did promise
+/// comes back from it at the restart.
+fn evict(chain: &Chain, group: &[Job]) {
+    let ids: Vec<TxId> = group.iter().map(|job| job.tx.id()).collect();
+    chain.with_ledger(|ledger| chain.with_mempool(|pool| pool.on_commit(&[], &ids, ledger)));
+    tracing::warn!(
+        target: "pantheon::receipts",
+        count = ids.len(),
+        "transactions that could not be made durable left the mempool; the receipt log refuses writes until a restart"
+    );
 }
 
 /// Signs and writes one group; one answer per job, in order.

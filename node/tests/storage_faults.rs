@@ -15,8 +15,17 @@
 //! saw an error.
 //!
 //! A first pass with the injector counting only learns how many calls
-//! each window makes. Then, for every call index of every window, in both
-//! modes, the node is started with the fault, operators submit through
+//! each window makes: a block commit and a receipt append are each one
+//! synced RocksDB write (a WAL `write`, then `fdatasync`); the open
+//! recovers the WAL into SST and blob files (one flush per column family
+//! with data: write, fdatasync, directory fsync), writes a new MANIFEST
+//! (one `write` per record, then `fdatasync`), switches CURRENT (temp
+//! file, `rename`, directory fsync) and persists its OPTIONS file the same
+//! way. Then, for every call of a commit window, and for the open every
+//! call by (function, file class, occurrence) except the middle of a run
+//! of appends to one file and all but the first `sync_file_range` (a
+//! write-back hint, not a barrier) per class, in both modes, the node is
+//! started with the fault, operators submit through
 //! JSON-RPC (a client that chains on the node's pending state, as
 //! `pantheon submit` does), the node does whatever it does (stops, stalls
 //! refusing writes, or carries on), is killed, and is restarted on the
@@ -124,6 +133,7 @@ struct Call {
     kind: String,
     func: String,
     thread: String,
+    bytes: u64,
     outcome: String,
     class: String,
     path: String,
@@ -145,6 +155,7 @@ fn read_calls(log: &Path) -> Vec<Call> {
                 kind: f[2].to_owned(),
                 func: f[3].to_owned(),
                 thread: f[4].to_owned(),
+                bytes: f[5].parse().unwrap_or(0),
                 outcome: f[6].to_owned(),
                 class: f[7].to_owned(),
                 path: f[8].to_owned(),
@@ -246,7 +257,8 @@ struct Sent {
     /// Answered `received` (the durable promise).
     acked: bool,
     answer: String,
-    at: Instant,
+    /// When the request was sent.
+    asked: Instant,
 }
 
 /// A client of operator `operator`: signs the next submission on the
@@ -283,6 +295,7 @@ fn submitter(
         })
         .sign(&genesis, key);
         let id = tx.submission_id();
+        let asked = Instant::now();
         let answer = rpc.call(
             "pantheon_submitRoot",
             vec![json!(hex::encode(tx.as_bytes()))],
@@ -302,7 +315,7 @@ fn submitter(
                 Ok(r) => r["status"].as_str().unwrap_or("?").to_owned(),
                 Err((code, msg)) => format!("error {code}: {msg}"),
             },
-            at: Instant::now(),
+            asked,
         });
         if gone {
             break;
@@ -641,22 +654,52 @@ impl Harness {
                 (None, _, _) => "stalled".into(),
             }
         };
+        // What a live node could not write it must not keep: a block it
+        // proposes would carry it, the proposal outlives a restart, and a
+        // client told of the failure may meanwhile sign another submission
+        // for the same seq and be answered received for it in vain (the
+        // defect this test found; fixed in `pantheon_node::receipts`).
+        let mut held = Vec::new();
+        if node.exited().is_none() {
+            for s in sent
+                .iter()
+                .filter(|s| s.answer.contains("could not be made durable"))
+            {
+                if let Ok(info) = node.call("pantheon_getSubmission", vec![json!(s.id.to_string())])
+                    && info["status"] == "received"
+                {
+                    held.push(format!(
+                        "op{} seq {}: {} was answered that it could not be made durable, yet the node still holds it",
+                        s.operator, s.seq, s.id
+                    ));
+                }
+            }
+        }
         node.kill();
         let fired = fired_line(&calls);
+        let behaviour = match read_calls(&calls).iter().find(|c| c.outcome == "DROPPED") {
+            Some(d) => format!(
+                "{behaviour} (the failed sync dropped {} unsynced bytes)",
+                d.bytes
+            ),
+            None => behaviour,
+        };
         if fired.is_some() && fired_at.is_none() {
             fired_at = Some(Instant::now());
         }
-        let acked_after =
-            fired_at.map_or(0, |t| sent.iter().filter(|s| s.acked && s.at >= t).count());
+        let acked_after = fired_at.map_or(0, |t| {
+            sent.iter().filter(|s| s.acked && s.asked >= t).count()
+        });
         let _ = std::fs::remove_file(&arm);
 
         // The same home, no fault.
         let clean_log = self.dir.join(format!("node-{n}-restart.log"));
         let mut clean = Node::spawn(&self.home, &clean_log, &[]);
-        let wrong = match clean.wait_ready(self.expect.head, Duration::from_secs(60)) {
+        let mut wrong = match clean.wait_ready(self.expect.head, Duration::from_secs(60)) {
             Ok(_) => verify(&clean, &mut self.expect, &sent),
             Err(e) => vec![format!("the store did not reopen: {e}")],
         };
+        wrong.extend(held);
         if !wrong.is_empty() {
             for s in &sent {
                 eprintln!(
@@ -734,6 +777,11 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
     let started = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
+    // STORAGE_FAULTS_KEEP=1 keeps the directory (node logs, call logs).
+    if std::env::var_os("STORAGE_FAULTS_KEEP").is_some() {
+        eprintln!("storage faults: keeping {}", dir.display());
+        std::mem::forget(tmp);
+    }
     let so = build_injector(&dir);
     let home = dir.join("dev");
 
@@ -840,6 +888,7 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
     let (mut injected, mut not_reached) = (0u32, 0u32);
     let (mut writes, mut fsyncs, mut renames, mut ambiguous) = (0u32, 0u32, 0u32, 0u32);
     let mut inconsistent: Vec<String> = Vec::new();
+    let mut bad_rounds = 0u32;
     let mut table = String::new();
     // The faults: every call of a block commit and of a receipt append;
     // of the open, every call by (function, file class, occurrence), but
@@ -862,7 +911,12 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
             }
         }
     }
-    let open_targets = open_targets(&open);
+    // STORAGE_FAULTS_COMMITS_ONLY=1 leaves the open's faults out (a quicker run).
+    let open_targets = if std::env::var_os("STORAGE_FAULTS_COMMITS_ONLY").is_some() {
+        Vec::new()
+    } else {
+        open_targets(&open)
+    };
     writeln!(
         report,
         "store open faults: {} of its {} calls",
@@ -882,7 +936,16 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
     }
     eprint!("{report}");
     eprintln!("{} fault rounds planned", plan.len());
+    // An open makes as many flushes as column families it recovers, which
+    // varies: past the first occurrence not reached, the rest of that
+    // (function, class) is skipped.
+    let mut unreached: std::collections::BTreeSet<(bool, String, String)> = Default::default();
     for inj in &plan {
+        if let Some((func, class)) = &inj.target
+            && unreached.contains(&(inj.ambiguous, func.clone(), class.clone()))
+        {
+            continue;
+        }
         let r = h.round(Some(inj));
         let mode = if inj.ambiguous { "ambiguous" } else { "plain" };
         let at = match &inj.target {
@@ -900,7 +963,7 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
                 ambiguous += u32::from(inj.ambiguous);
                 writeln!(
                     table,
-                    "{:<14} {at:<26} {mode:<9} {:<16} {:<20} {:<15} -> {}, {} received after it; reopened {}",
+                    "{:<14} {at:<26} {mode:<9} {:<16} {:<20} {:<15} -> {}, {} later requests answered received; reopened {}",
                     inj.window.name(),
                     c.func,
                     c.file(),
@@ -913,6 +976,9 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
             }
             None => {
                 not_reached += 1;
+                if let Some((func, class)) = &inj.target {
+                    unreached.insert((inj.ambiguous, func.clone(), class.clone()));
+                }
                 writeln!(
                     table,
                     "{:<14} {at:<26} {mode:<9} not reached in this start (the open's calls vary) -> {}",
@@ -926,6 +992,7 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
             inconsistent.push(format!("{} {at} {mode}: {w}", inj.window.name()));
         }
         if !r.wrong.is_empty() {
+            bad_rounds += 1;
             eprintln!("{table}");
             eprintln!("inconsistent: {inconsistent:#?}");
             // A store that does not open ends the run: every later round
@@ -952,12 +1019,13 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
                 .unwrap();
             if !status_final(&info) || info["id"] != id.to_string() {
                 inconsistent.push(format!("final sweep: op{op} seq {seq} ({id}) is {info}"));
+                bad_rounds += 1;
             }
         }
     }
     eprint!("{table}");
     let summary = format!(
-        "storage faults: {injected} injected ({writes} write, {fsyncs} fsync, {renames} rename; {ambiguous} ambiguous), {} inconsistent reopenings; {not_reached} planned open faults not reached; {} submissions answered received, all finalized once; {} finalized though the caller saw an error; {:.0?}",
+        "storage faults: {injected} injected ({writes} write, {fsyncs} fsync, {renames} rename; {ambiguous} ambiguous), {bad_rounds} inconsistent reopenings ({} problems); {not_reached} planned open faults not reached; {} submissions answered received; {} finalized though the caller saw an error; {:.0?}",
         inconsistent.len(),
         h.expect.acked.len(),
         h.expect.finalized_unacked,
@@ -965,8 +1033,9 @@ fn every_write_fsync_and_rename_of_a_commit_fails_in_turn_and_the_store_reopens_
     );
     eprintln!("{summary}");
     assert!(inconsistent.is_empty(), "{summary}\n{inconsistent:#?}");
+    let commits_only = std::env::var_os("STORAGE_FAULTS_COMMITS_ONLY").is_some();
     assert!(
-        writes > 0 && fsyncs > 0 && renames > 0 && ambiguous > 0,
+        writes > 0 && fsyncs > 0 && (renames > 0 || commits_only) && ambiguous > 0,
         "every kind of call was failed: {summary}"
     );
 }
