@@ -251,7 +251,14 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
                             hash = %c.block.header.hash(), txs = c.block.txs.len(),
                             signers = c.certificate.signatures.len(), "decided"
                         ),
-                        Err(e) => error!(height = %certificate.height, "cannot commit: {e}"),
+                        // The store refused the write (a failed write or
+                        // fsync; RocksDB then refuses every later one): stop
+                        // rather than stall, so that a restart recovers from
+                        // what is on disk (node/tests/storage_faults.rs).
+                        Err(e) => {
+                            error!(height = %certificate.height, "cannot commit: {e}; stopping");
+                            return Err(eyre!("commit of height {}: {e}", certificate.height));
+                        }
                     },
                     Err(e) => error!(height = %certificate.height, "cannot commit: {e}"),
                 }
