@@ -137,7 +137,8 @@ impl RpcBackend {
             let receipt = self.intake.persist(tx).map_err(ApiError::internal)?;
             return Ok((Admitted::New(id), receipt));
         }
-        let admitted = self.chain.admit(tx.clone()).map_err(mempool_error)?;
+        // Held from blocks and the relay until the receipt log has it.
+        let admitted = self.chain.admit_held(tx.clone()).map_err(mempool_error)?;
         if let Admitted::Duplicate(_) = admitted
             && let Some(entry) =
                 crate::receipts::stored(self.chain.store(), &tx).map_err(ApiError::internal)?

@@ -19,7 +19,7 @@ use pantheon_runtime::amount::Height;
 use pantheon_runtime::block::{Block, BlockHeader, CommitCertificate};
 use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::genesis::Genesis;
-use pantheon_runtime::hash::BlockHash;
+use pantheon_runtime::hash::{BlockHash, TxId};
 use pantheon_runtime::ledger::{BlockError, Execution, Ledger, Mode};
 use pantheon_runtime::tx::SignedTx;
 use tokio::sync::broadcast;
@@ -167,7 +167,8 @@ impl Chain {
         let rejected: Vec<_> = exec.rejected.iter().map(|(id, _)| *id).collect();
         if !rejected.is_empty() {
             tracing::warn!(target: "pantheon::chain", count = rejected.len(), "proposer dropped invalid transactions");
-            lock(&self.mempool).on_commit(&[], &rejected, &ledger);
+            let dropped = lock(&self.mempool).on_commit(&[], &rejected, &ledger);
+            self.forget_dropped(&dropped);
         }
         lock(&self.pending).insert(block.header.hash(), (block.clone(), exec));
         Ok(block)
@@ -291,7 +292,8 @@ impl Chain {
             .commit_block(block, cert, &exec, first_log_index)?;
         let rejected: Vec<_> = exec.rejected.iter().map(|(id, _)| *id).collect();
         ledger.commit(&block.header, exec)?;
-        lock(&self.mempool).on_commit(&block.txs, &rejected, &ledger);
+        let dropped = lock(&self.mempool).on_commit(&block.txs, &rejected, &ledger);
+        self.forget_dropped(&dropped);
         lock(&self.pending).retain(|_, (b, _)| b.header.height > block.header.height);
         drop(ledger);
         tracing::info!(
@@ -343,6 +345,22 @@ impl Chain {
         let _ = self.relay.set(relay);
     }
 
+    /// Takes what the mempool dropped as stale or invalid (its sequence
+    /// number or nonce used by another transaction, its chain broken) out
+    /// of the receipt log too: it can never be finalized, so the node no
+    /// longer reports it `received` (a client that signed two submissions
+    /// for one sequence number learns which one the chain holds). A failed
+    /// delete is only logged: re-admission at the next start drops the
+    /// entry anyway.
+    fn forget_dropped(&self, dropped: &[TxId]) {
+        if dropped.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.forget_received(dropped) {
+            tracing::warn!(target: "pantheon::receipts", "forgetting dropped transactions: {e}");
+        }
+    }
+
     /// Admits a transaction from a client into the mempool after checking
     /// its signature, and hands it to the relay if it is new.
     ///
@@ -352,11 +370,36 @@ impl Chain {
         &self,
         tx: SignedTx,
     ) -> Result<crate::mempool::Admitted, crate::mempool::MempoolError> {
+        self.admit_as(tx, false)
+    }
+
+    /// Admits a client's transaction held back from blocks and from the
+    /// relay until [`Self::release`]: the receipt log has not made it
+    /// durable yet, and a block (kept and re-proposed across a restart)
+    /// or another node must never carry what this node could still lose.
+    ///
+    /// # Errors
+    /// As [`Self::admit`].
+    pub fn admit_held(
+        &self,
+        tx: SignedTx,
+    ) -> Result<crate::mempool::Admitted, crate::mempool::MempoolError> {
+        self.admit_as(tx, true)
+    }
+
+    fn admit_as(
+        &self,
+        tx: SignedTx,
+        held: bool,
+    ) -> Result<crate::mempool::Admitted, crate::mempool::MempoolError> {
         let ledger = self
             .ledger
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         ledger.check_signature(&tx, &self.keys)?;
+        if held {
+            return lock(&self.mempool).admit_held(tx, &ledger);
+        }
         let copy = self.relay.get().map(|_| tx.clone());
         let admitted = lock(&self.mempool).admit(tx, &ledger)?;
         if let (crate::mempool::Admitted::New(_), Some(relay), Some(tx)) =
@@ -366,6 +409,21 @@ impl Chain {
             tracing::debug!(target: "pantheon::relay", "relay queue full: the transaction stays local");
         }
         Ok(admitted)
+    }
+
+    /// Releases transactions admitted with [`Self::admit_held`] once they
+    /// are durable: into blocks, and to the relay.
+    pub fn release(&self, txs: &[SignedTx]) {
+        let ids: Vec<TxId> = txs.iter().map(SignedTx::id).collect();
+        lock(&self.mempool).release(&ids);
+        if let Some(relay) = self.relay.get() {
+            for tx in txs {
+                if relay.try_send(tx.clone()).is_err() {
+                    tracing::debug!(target: "pantheon::relay", "relay queue full: the transaction stays local");
+                    break;
+                }
+            }
+        }
     }
 
     /// Puts the receipt log's transactions back into the mempool at

@@ -35,7 +35,7 @@
 //! submission under a used sequence number is refused as a
 //! [`MempoolError::Conflict`] naming the submission that holds it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use pantheon_runtime::amount::Amount;
 use pantheon_runtime::crypto::{AccountId, OperatorId};
@@ -127,6 +127,10 @@ pub struct Mempool {
     /// The queue served first by the last [`Mempool::select`].
     cursor: Option<QueueKey>,
     len: usize,
+    /// Client transactions admitted but not yet durable in the receipt
+    /// log: [`Mempool::select`] stops each queue at the first of them, so
+    /// no block carries a transaction this node could still lose.
+    held: HashSet<TxId>,
 }
 
 fn queue_key(tx: &SignedTx, ledger: &Ledger) -> Result<QueueKey, TxError> {
@@ -149,6 +153,7 @@ impl Mempool {
             costs: HashMap::new(),
             cursor: None,
             len: 0,
+            held: HashSet::new(),
         }
     }
 
@@ -318,8 +323,31 @@ impl Mempool {
         Ok(Admitted::New(id))
     }
 
+    /// As [`Mempool::admit`], holding a new transaction back from blocks
+    /// until [`Mempool::release`]: for a client's transaction, admitted
+    /// (checked, its place in its queue taken) before the receipt log has
+    /// made it durable.
+    ///
+    /// # Errors
+    /// As [`Mempool::admit`].
+    pub fn admit_held(&mut self, tx: SignedTx, ledger: &Ledger) -> Result<Admitted, MempoolError> {
+        let admitted = self.admit(tx, ledger)?;
+        if let Admitted::New(id) = admitted {
+            self.held.insert(id);
+        }
+        Ok(admitted)
+    }
+
+    /// Lets held transactions into blocks (they are durable now).
+    pub fn release(&mut self, ids: &[TxId]) {
+        for id in ids {
+            self.held.remove(id);
+        }
+    }
+
     /// Up to `max` transactions for the next block: one from each queue in
-    /// turn, each queue in order. Nothing is removed.
+    /// turn, each queue in order, each queue up to its first held
+    /// transaction. Nothing is removed.
     pub fn select(&mut self, max: usize) -> Vec<SignedTx> {
         let keys: Vec<QueueKey> = self.queues.keys().copied().collect();
         if keys.is_empty() || max == 0 {
@@ -331,12 +359,20 @@ impl Mempool {
             .map_or(0, |c| keys.partition_point(|k| *k <= c) % keys.len());
         self.cursor = Some(keys[start]);
         let mut out = Vec::with_capacity(max.min(self.len));
+        let mut stopped: BTreeSet<QueueKey> = BTreeSet::new();
         let mut depth = 0;
         loop {
             let mut took = false;
             for i in 0..keys.len() {
                 let key = keys[(start + i) % keys.len()];
+                if stopped.contains(&key) {
+                    continue;
+                }
                 if let Some(tx) = self.queues.get(&key).and_then(|q| q.get(depth)) {
+                    if self.held.contains(&tx.id()) {
+                        stopped.insert(key);
+                        continue;
+                    }
                     out.push(tx.clone());
                     took = true;
                     if out.len() == max {
@@ -355,12 +391,21 @@ impl Mempool {
     /// the new ledger makes stale (used sequence numbers or nonces), and the
     /// transactions the proposer rejected together with those queued after
     /// them by the same signer (which depended on them).
-    pub fn on_commit(&mut self, included: &[SignedTx], rejected: &[TxId], ledger: &Ledger) {
+    ///
+    /// Returns the ids of what it dropped without inclusion (stale or
+    /// rejected), which can no longer be finalized.
+    pub fn on_commit(
+        &mut self,
+        included: &[SignedTx],
+        rejected: &[TxId],
+        ledger: &Ledger,
+    ) -> Vec<TxId> {
         for tx in included {
             self.remove(&tx.id(), false, ledger);
         }
+        let mut dropped = Vec::new();
         for id in rejected {
-            self.remove(id, true, ledger);
+            dropped.extend(self.remove(id, true, ledger));
         }
         let keys: Vec<QueueKey> = self.queues.keys().copied().collect();
         for key in keys {
@@ -376,21 +421,24 @@ impl Mempool {
                 .map(SignedTx::id)
                 .collect();
             for id in stale {
-                self.remove(&id, false, ledger);
+                dropped.extend(self.remove(&id, false, ledger));
             }
         }
+        dropped
     }
 
     /// Removes `id`, and with `cascade` everything queued after it.
-    fn remove(&mut self, id: &TxId, cascade: bool, ledger: &Ledger) {
+    /// Removes `id` (and with `cascade` what its signer queued after it);
+    /// returns the ids removed.
+    fn remove(&mut self, id: &TxId, cascade: bool, ledger: &Ledger) -> Vec<TxId> {
         let Some(key) = self.ids.get(id).copied() else {
-            return;
+            return Vec::new();
         };
         let Some(queue) = self.queues.get_mut(&key) else {
-            return;
+            return Vec::new();
         };
         let Some(pos) = queue.iter().position(|t| t.id() == *id) else {
-            return;
+            return Vec::new();
         };
         let removed: Vec<SignedTx> = if cascade {
             queue.split_off(pos).into_iter().collect()
@@ -402,6 +450,7 @@ impl Mempool {
         }
         for tx in &removed {
             self.ids.remove(&tx.id());
+            self.held.remove(&tx.id());
             self.len -= 1;
             if let Some(total) = self.costs.get_mut(&key.0) {
                 // An admitted transaction's cost was representable.
@@ -414,6 +463,7 @@ impl Mempool {
         {
             self.costs.remove(&key.0);
         }
+        removed.iter().map(SignedTx::id).collect()
     }
 }
 
@@ -638,6 +688,26 @@ mod tests {
             big.admit(txs.last().unwrap().clone(), &f.ledger),
             Err(MempoolError::Invalid(TxError::InsufficientFunds { .. }))
         ));
+    }
+
+    #[test]
+    fn held_transactions_and_those_after_them_stay_out_of_blocks_until_released() {
+        let f = fixture(2);
+        let mut pool = Mempool::new(MempoolLimits::default());
+        let a = chain_of(&f, 0, 3);
+        let b = chain_of(&f, 1, 1);
+        pool.admit(a[0].clone(), &f.ledger).unwrap();
+        pool.admit_held(a[1].clone(), &f.ledger).unwrap();
+        pool.admit(a[2].clone(), &f.ledger).unwrap();
+        pool.admit_held(b[0].clone(), &f.ledger).unwrap();
+        // Operator 0's queue stops at its held seq 1; operator 1's at once.
+        assert_eq!(pool.select(10), vec![a[0].clone()]);
+        pool.release(&[a[1].id(), b[0].id()]);
+        let all = pool.select(10);
+        assert_eq!(all.len(), 4);
+        for tx in a.iter().chain(&b) {
+            assert!(all.contains(tx));
+        }
     }
 
     #[test]

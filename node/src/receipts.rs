@@ -172,11 +172,17 @@ fn writer(
                 .collect(),
             None => write_group(chain.store(), chain, config, order, &group, drop_fault),
         };
-        if let Some(Err(e)) = answers.first()
-            && !drop_fault
-        {
-            failed.get_or_insert_with(|| e.clone());
-            evict(chain, &group);
+        match answers.first() {
+            Some(Err(e)) if !drop_fault => {
+                failed.get_or_insert_with(|| e.clone());
+                evict(chain, &group);
+            }
+            // Durable now: into blocks and to the relay.
+            Some(Ok(_)) if !drop_fault => {
+                let txs: Vec<SignedTx> = group.iter().map(|job| job.tx.clone()).collect();
+                chain.release(&txs);
+            }
+            _ => {}
         }
         for (job, answer) in group.into_iter().zip(answers) {
             let _ = job.reply.send(answer);

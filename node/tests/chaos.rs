@@ -354,8 +354,9 @@ fn seeded_partitions_and_crashes_keep_one_chain_and_lose_nothing() {
     }
     assert!(finalized > 0, "seed {seed}: nothing finalized");
     eprintln!(
-        "chaos seed {seed}: {finalized} of {} accepted submissions finalized (a `received` \
-         receipt is a mempool admission: see the module docs), height {}\n{}",
+        "chaos seed {seed}: {finalized} of {} accepted submissions finalized (the others lost \
+         their sequence number to a submission a node with a stale view accepted: see the \
+         module docs), height {}\n{}",
         accepted.len(),
         net.height(0),
         log.join("\n")

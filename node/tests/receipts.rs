@@ -203,18 +203,7 @@ fn nothing_answered_received_is_lost_to_kill_9() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     node.kill_and_restart();
-    // The log file still carries terminal colours (issue 16): strip them.
-    let raw = std::fs::read_to_string(&node.log).unwrap();
-    let mut log = String::with_capacity(raw.len());
-    let mut in_escape = false;
-    for c in raw.chars() {
-        match (in_escape, c) {
-            (false, '\u{1b}') => in_escape = true,
-            (true, 'm') => in_escape = false,
-            (true, _) => {}
-            (false, c) => log.push(c),
-        }
-    }
+    let log = support::plain_log(&node.log);
     let replay = log
         .lines()
         .rfind(|l| l.contains("receipt log replayed"))

@@ -480,18 +480,7 @@ fn audit(client: &Rpc, acked: &[Acked], op_ids: &[String], seed: u64) -> Audit {
 /// answered `received` that were still unfinalized at a kill, summed as
 /// (admitted, finalized meanwhile, refused).
 fn replays(log: &Path) -> (u64, u64, u64) {
-    // The log carries terminal colours: strip them.
-    let raw = std::fs::read_to_string(log).unwrap_or_default();
-    let mut text = String::with_capacity(raw.len());
-    let mut in_escape = false;
-    for c in raw.chars() {
-        match (in_escape, c) {
-            (false, '\u{1b}') => in_escape = true,
-            (true, 'm') => in_escape = false,
-            (true, _) => {}
-            (false, c) => text.push(c),
-        }
-    }
+    let text = support::plain_log(log);
     let field = |line: &str, name: &str| -> u64 {
         line.split(&format!("{name}="))
             .nth(1)

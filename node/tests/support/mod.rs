@@ -409,3 +409,20 @@ pub fn wait_records_settled(dir: &Path, records: u64, limit: Duration) -> Value 
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// A node's log file as text without its terminal colour codes (the log
+/// still carries them when written to a file: issue 16).
+pub fn plain_log(path: &Path) -> String {
+    let raw = std::fs::read_to_string(path).unwrap_or_default();
+    let mut text = String::with_capacity(raw.len());
+    let mut in_escape = false;
+    for c in raw.chars() {
+        match (in_escape, c) {
+            (false, '\u{1b}') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, c) => text.push(c),
+        }
+    }
+    text
+}
