@@ -19,6 +19,15 @@
 //! ledger refuses a second copy of any transaction (sequence chain,
 //! nonces).
 //!
+//! Until its write is done, an admitted transaction is held
+//! ([`crate::chain::Chain::admit_held`]): no block takes it (nor anything
+//! its signer queued after it) and the relay does not send it; the writer
+//! releases the group once it is durable. So no proposal, which consensus
+//! keeps and re-proposes across a restart, and no other node ever carries
+//! a transaction this node could still lose. An entry the chain makes
+//! unfinalizable (its sequence number taken by another submission) leaves
+//! the log when the mempool drops it.
+//!
 //! A write that fails is answered as an error, and from then on so is
 //! every submission until the node restarts; the failed group leaves the
 //! mempool, so that no block of this node carries a transaction it was
@@ -41,7 +50,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::crypto::Keypair;
@@ -50,6 +58,7 @@ use pantheon_runtime::receipt::{ReceiptLeaf, SignedReceipt, sign_group};
 use pantheon_runtime::tx::SignedTx;
 
 use crate::chain::Chain;
+use crate::now_ms;
 use crate::store::{ReceivedEntry, Store};
 
 /// Most transactions in one group (one synced write, one signature).
@@ -133,12 +142,6 @@ impl Intake {
             .recv()
             .map_err(|_| "the receipt log writer stopped".to_string())?
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn writer(
