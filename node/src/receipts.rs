@@ -5,7 +5,7 @@
 //! thread ([`Intake`]). The thread takes whatever has queued up while its
 //! last write was in flight (a group, at most [`MAX_GROUP`]), signs the
 //! group's receipts with one ML-DSA-65 signature
-//! ([`pantheon_runtime::receipt::sign_group`]), writes the transactions and
+//! ([`pantheon_runtime::receipt::sign_group_hedged`], AWS-LC), writes the transactions and
 //! their receipts to the `received` column family in one synced batch
 //! ([`Store::put_received`]), and only then answers each caller. Under load
 //! a group holds every submission that arrived during one fsync, so the
@@ -54,7 +54,7 @@ use std::sync::mpsc;
 use pantheon_runtime::amount::Height;
 use pantheon_runtime::crypto::Keypair;
 use pantheon_runtime::hash::TxId;
-use pantheon_runtime::receipt::{ReceiptLeaf, SignedReceipt, sign_group};
+use pantheon_runtime::receipt::{ReceiptLeaf, SignedReceipt, sign_group_hedged};
 use pantheon_runtime::tx::SignedTx;
 
 use crate::chain::Chain;
@@ -240,7 +240,7 @@ fn write_group(
     if let Some(key) = &config.keypair {
         let deadline = Height::new(chain.height().get().saturating_add(config.deadline_blocks));
         let only: Vec<ReceiptLeaf> = leaves.iter().map(|(_, l)| *l).collect();
-        let signed = sign_group(key, chain.genesis().hash(), now_ms(), deadline, &only);
+        let signed = sign_group_hedged(key, chain.genesis().hash(), now_ms(), deadline, &only);
         for ((i, _), r) in leaves.iter().zip(signed) {
             receipts[*i] = Some(r);
         }

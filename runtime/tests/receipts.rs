@@ -10,8 +10,8 @@ use pantheon_runtime::crypto::{KeyCache, Keypair};
 use pantheon_runtime::genesis::GenesisHeader;
 use pantheon_runtime::hash::{Hash256, SubmissionId};
 use pantheon_runtime::receipt::{
-    ReceiptEvidence, ReceiptLeaf, SignedReceipt, carried_genesis, sign_group, verify_evidence,
-    verify_receipt,
+    ReceiptEvidence, ReceiptLeaf, SignedReceipt, carried_genesis, sign_group, sign_group_hedged,
+    verify_evidence, verify_receipt,
 };
 use pantheon_runtime::vectors::generate;
 use serde_json::Value;
@@ -95,6 +95,11 @@ fn groups_of_every_size_verify_and_bind_their_leaf() {
             .collect();
         let signed = sign_group(&validator, genesis.hash(), 7, Height::new(9), &leaves);
         assert_eq!(signed.len(), n);
+        // The node's hedged (AWS-LC) signing verifies the same way.
+        let hedged = sign_group_hedged(&validator, genesis.hash(), 7, Height::new(9), &leaves);
+        for r in &hedged {
+            verify_receipt(r, &genesis, &keys).unwrap();
+        }
         for (i, r) in signed.iter().enumerate() {
             let facts = verify_receipt(r, &genesis, &keys).unwrap();
             assert_eq!(facts.seq, i as u64);
