@@ -17,21 +17,9 @@ use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
 use pantheon_runtime::proof::ProofBundle;
 use pantheon_runtime::tx::{Metadata, SubmitRoot, TxBody};
 use serde_json::{Value, json};
-use support::DevNode;
+use support::{DevNode, Lcg};
 
 const CYCLES: u32 = 20;
-
-/// A tiny deterministic generator (the seed is printed on failure).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-}
 
 #[test]
 fn kill_nine_under_load_loses_nothing_finalized() {

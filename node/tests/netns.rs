@@ -344,19 +344,11 @@ impl Validators {
 impl Drop for Validators {
     fn drop(&mut self) {
         for c in &self.0 {
-            let pid = nix::unistd::Pid::from_raw(i32::try_from(c.id()).unwrap());
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            support::terminate(c);
         }
-        let start = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(15);
         for c in &mut self.0 {
-            while start.elapsed() < Duration::from_secs(15) {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            support::reap_by(c, deadline);
         }
     }
 }

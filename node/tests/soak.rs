@@ -63,7 +63,7 @@ use pantheon_runtime::crypto::Keypair;
 use pantheon_runtime::hash::{AuditRoot, GenesisHash, Hash256, SubmissionId};
 use pantheon_runtime::tx::{Metadata, SignedTx, SubmitRoot, TxBody};
 use serde_json::{Value, json};
-use support::Rpc;
+use support::{Lcg, Rpc};
 
 const OPERATORS: usize = 4;
 /// Longest wait for a restarted node to answer and finalize a new block.
@@ -74,23 +74,6 @@ const ATTEMPTS: u32 = 3;
 const PACE: Duration = Duration::from_millis(25);
 /// Pause before sending again after an error.
 const RETRY: Duration = Duration::from_millis(100);
-
-/// A tiny deterministic generator (the seed is printed).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    /// Uniform-enough in `lo..hi` (milliseconds).
-    fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
-}
 
 /// How far a submission has come, as `pantheon_getSubmission` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -238,19 +221,8 @@ impl Drop for Node {
         // SIGTERM, so the node stops its bitcoind; a bitcoind left by a
         // killed node is stopped here.
         if let Some(mut c) = self.child.take() {
-            let _ = kill(
-                Pid::from_raw(i32::try_from(c.id()).unwrap()),
-                Signal::SIGTERM,
-            );
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(15) {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            support::terminate(&c);
+            support::reap_by(&mut c, Instant::now() + Duration::from_secs(15));
         }
         if let Some(pid) = self.bitcoind_pid() {
             let _ = kill(pid, Signal::SIGTERM);
