@@ -168,7 +168,9 @@ impl SignedReceipt {
     /// [`Link::Format`]: not JSON, an unknown or missing member, a
     /// duplicate, an unknown version.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, ProofError> {
-        let r: Self = serde_json::from_slice(bytes)
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| fail(Link::Format, format!("not a receipt: {e}")))?;
+        let r: Self = serde_json::from_str(text)
             .map_err(|e| fail(Link::Format, format!("not a receipt: {e}")))?;
         if r.receipt != u32::from(RECEIPT_VERSION) {
             return Err(fail(
@@ -485,7 +487,10 @@ impl ReceiptEvidence {
     /// # Errors
     /// [`Link::Format`], as [`SignedReceipt::from_slice`].
     pub fn from_slice(bytes: &[u8]) -> Result<Self, ProofError> {
-        let e: Self = serde_json::from_slice(bytes)
+        // serde_json does not check UTF-8 inside members it keeps raw.
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| fail(Link::Format, format!("not receipt evidence: {e}")))?;
+        let e: Self = serde_json::from_str(text)
             .map_err(|e| fail(Link::Format, format!("not receipt evidence: {e}")))?;
         if e.receipt_evidence != EVIDENCE_VERSION {
             return Err(fail(

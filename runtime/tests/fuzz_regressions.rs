@@ -29,3 +29,32 @@ fn ots_varuint_in_a_longer_form_is_refused() {
         assert_eq!(ts.to_bytes(), shortest);
     }
 }
+
+/// Found by the `receipt` target: evidence with bytes that are not UTF-8
+/// inside a member serde_json keeps raw was read as evidence, though it is
+/// not JSON (RFC 8259 texts are UTF-8) and `is_evidence` said no. Now both
+/// readers refuse it at the format link, like every other reader.
+#[test]
+#[allow(clippy::unwrap_used, reason = "tests")]
+fn receipt_documents_that_are_not_utf8_are_refused() {
+    use pantheon_runtime::proof::Link;
+    use pantheon_runtime::receipt::{ReceiptEvidence, SignedReceipt};
+    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let text = std::fs::read_to_string(format!("{root}/../docs/vectors/receipts.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let evidence = v["evidence"][0]["evidence"].to_string().into_bytes();
+    let receipt = v["receipts"][0]["receipt"].to_string().into_bytes();
+    for (doc, is_evidence) in [(evidence, true), (receipt, false)] {
+        // Two bytes of a hex string replaced by an invalid UTF-8 sequence.
+        let at = doc.windows(3).rposition(|w| w == b"\":\"").unwrap() + 3;
+        let mut bad = doc.clone();
+        bad[at] = 0x9f;
+        bad[at + 1] = 0xc6;
+        let err = if is_evidence {
+            ReceiptEvidence::from_slice(&bad).map(|_| ()).unwrap_err()
+        } else {
+            SignedReceipt::from_slice(&bad).map(|_| ()).unwrap_err()
+        };
+        assert_eq!(err.link, Link::Format, "{}", err.reason);
+    }
+}
