@@ -25,6 +25,7 @@ use pantheon_rpc::types::{
     SubmissionInfo, SupplyInfo, TxReceipt, VersionInfo,
 };
 use pantheon_runtime::amount::Height;
+use pantheon_runtime::audit::{Checkpoint, LogConsistency, SupplyProof};
 use pantheon_runtime::crypto::AccountId;
 use pantheon_runtime::hash::{AuditRoot, BlockHash, GenesisHash, SubmissionId};
 use pantheon_runtime::proof::ProofBundle;
@@ -100,6 +101,15 @@ impl Backend for Unfound {
         none()
     }
     fn supply(&self) -> Result<SupplyInfo, ApiError> {
+        none()
+    }
+    fn supply_proof(&self, _: Option<Height>, _: bool) -> Result<SupplyProof, ApiError> {
+        none()
+    }
+    fn checkpoint(&self, _: Option<Height>, _: bool) -> Result<Checkpoint, ApiError> {
+        none()
+    }
+    fn consistency(&self, _: u64, _: u64, _: bool) -> Result<LogConsistency, ApiError> {
         none()
     }
     fn anchors(&self, _: u64, _: u64) -> Result<Vec<AnchorInfo>, ApiError> {

@@ -18,6 +18,8 @@ use pantheon_rpc::types::{
 };
 use pantheon_rpc::{ApiError, Backend};
 use pantheon_runtime::amount::{Height, SUPPLY};
+use pantheon_runtime::audit::{Checkpoint, LogConsistency, MAX_SUPPLY_ACCOUNTS, SupplyProof};
+use pantheon_runtime::block::{BlockHeader, CommitCertificate};
 use pantheon_runtime::codec::Encode as _;
 use pantheon_runtime::crypto::AccountId;
 use pantheon_runtime::hash::{AuditRoot, SubmissionId};
@@ -366,6 +368,67 @@ fn kind(tx: &SignedTx) -> &'static str {
         TxBody::SubmitRoot(_) => "submit_root",
         TxBody::Transfer(_) => "transfer",
         TxBody::AnchorRecord(_) => "anchor_record",
+    }
+}
+
+impl RpcBackend {
+    /// The header and certificate of block `height` (default: the latest).
+    fn certified(
+        &self,
+        height: Option<Height>,
+    ) -> Result<(BlockHeader, CommitCertificate), ApiError> {
+        let head = self
+            .chain
+            .with_ledger(pantheon_runtime::ledger::Ledger::height);
+        let height = height.unwrap_or(head);
+        if height == Height::GENESIS || height > head {
+            return Err(ApiError::not_found(format!(
+                "block {height} (the chain is at height {head})"
+            )));
+        }
+        let store = self.chain.store();
+        let header = store
+            .header(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("block missing"))?;
+        let cert = store
+            .certificate(height)
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal("certificate missing"))?;
+        Ok((header, cert))
+    }
+
+    /// The first block whose log holds `size` leaves (log sizes never
+    /// decrease, so a binary search over the stored headers finds it).
+    fn first_block_with_log_size(&self, size: u64) -> Result<Height, ApiError> {
+        let head = self
+            .chain
+            .with_ledger(pantheon_runtime::ledger::Ledger::height);
+        let store = self.chain.store();
+        let log_size = |h: u64| -> Result<u64, ApiError> {
+            Ok(store
+                .header(Height::new(h))
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal("block missing"))?
+                .log_size)
+        };
+        // The first height in 1..=head whose log has at least `size` leaves.
+        let (mut lo, mut hi) = (1, head.get() + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if log_size(mid)? < size {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo > head.get() || log_size(lo)? != size {
+            return Err(ApiError::not_found(format!(
+                "a block whose log ends at {size} leaves (every size a checkpoint was \
+                 certified at is some block's log_size: see log_getCheckpoint)"
+            )));
+        }
+        Ok(Height::new(lo))
     }
 }
 
@@ -815,6 +878,79 @@ impl Backend for RpcBackend {
                 conserved: total == u128::from(SUPPLY.units()),
             }
         }))
+    }
+
+    fn supply_proof(
+        &self,
+        height: Option<Height>,
+        embed_genesis: bool,
+    ) -> Result<SupplyProof, ApiError> {
+        let (header, cert) = self.certified(height)?;
+        let store = self.chain.store();
+        let genesis = self.chain.genesis();
+        let Some(accounts) = store
+            .accounts_at(genesis, header.height)
+            .map_err(ApiError::internal)?
+        else {
+            let from = store.history_from().map_err(ApiError::internal)?;
+            return Err(ApiError::not_found(format!(
+                "the state at height {}: this node keeps account history from height {from}",
+                header.height
+            )));
+        };
+        if accounts.len() > MAX_SUPPLY_ACCOUNTS {
+            return Err(ApiError::new(
+                codes::TOO_LARGE,
+                format!(
+                    "the state holds {} accounts; a supply proof holds at most {MAX_SUPPLY_ACCOUNTS}",
+                    accounts.len()
+                ),
+            ));
+        }
+        Ok(SupplyProof::new(
+            genesis.hash(),
+            embed_genesis.then(|| genesis.header()),
+            &header,
+            &cert,
+            accounts,
+        ))
+    }
+
+    fn checkpoint(
+        &self,
+        height: Option<Height>,
+        embed_genesis: bool,
+    ) -> Result<Checkpoint, ApiError> {
+        let (header, cert) = self.certified(height)?;
+        let genesis = self.chain.genesis();
+        Ok(Checkpoint::new(
+            genesis.hash(),
+            embed_genesis.then(|| genesis.header()),
+            &header,
+            &cert,
+        ))
+    }
+
+    fn consistency(
+        &self,
+        old_size: u64,
+        new_size: u64,
+        embed_genesis: bool,
+    ) -> Result<LogConsistency, ApiError> {
+        let old = self.certified(Some(self.first_block_with_log_size(old_size)?))?;
+        let new = self.certified(Some(self.first_block_with_log_size(new_size)?))?;
+        let proof = self
+            .chain
+            .with_ledger(|l| l.log().consistency_proof(old_size, new_size))
+            .map_err(ApiError::internal)?;
+        let genesis = self.chain.genesis();
+        Ok(LogConsistency::new(
+            genesis.hash(),
+            embed_genesis.then(|| genesis.header()),
+            (&old.0, &old.1),
+            (&new.0, &new.1),
+            &proof,
+        ))
     }
 
     fn anchors(&self, from: u64, to: u64) -> Result<Vec<AnchorInfo>, ApiError> {

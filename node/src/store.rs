@@ -15,6 +15,7 @@
 //! | `anchors` | anchor id (u64 BE, order of recording) | the signed AnchorRecord transaction |
 //! | `anchor_keys` | anchored height (u64 BE) · Bitcoin block (internal order) | anchor id |
 //! | `opstate` | operator id · height (u64 BE) | the operator's account record after the block and its state proof |
+//! | `account_history` | account id · height (u64 BE) | the account record after that block (every change since `meta/history_from`) |
 //! | `received` | transaction id | the receipt log: `order:u64 · tx_len:u32 · tx · receipt` (a transaction a client was told is `received`, and its signed receipt as JSON, empty on a full node) |
 //!
 //! `opstate` holds, for every block with submissions of an operator, that
@@ -23,6 +24,14 @@
 //! block commits): the evidence of an operator export (FORMATS 25), which
 //! then never expires. Its value is `account_len:u8 · account ·
 //! siblings:u16 · [32]·siblings · has_leaf:u8 · [key:[32] · value_hash:[32]]`.
+//!
+//! `account_history` is what a supply proof at an old height is made of
+//! (FORMATS 28.2): the state after block `h` is the genesis allocations
+//! overlaid, per account, with its latest entry at a height `<= h`, which
+//! one backward seek per account finds. `meta/history_from` is the first
+//! height it can answer: 0 for a store that kept it from genesis; for a
+//! store made before it existed, the height at which its current
+//! records were copied in as the baseline, once, at open.
 //!
 //! `meta/anchors` counts the anchors recorded; the ledger never lets a
 //! second record of the same (height, Bitcoin block) into a block.
@@ -67,7 +76,7 @@ const MIN_BLOB_SIZE: u64 = 1024;
 /// (its key and the log, submission, root and sequence index entries).
 const BATCH_BYTES_PER_TX: usize = 512;
 
-const CFS: [&str; 14] = [
+const CFS: [&str; 15] = [
     "meta",
     "blocks",
     "txs",
@@ -82,7 +91,15 @@ const CFS: [&str; 14] = [
     "anchor_keys",
     "opstate",
     "received",
+    "account_history",
 ];
+
+fn history_key(id: &AccountId, height: Height) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(id.as_bytes());
+    key[32..].copy_from_slice(&height.get().to_be_bytes());
+    key
+}
 
 fn opstate_key(operator: &OperatorId, height: Height) -> [u8; 40] {
     let mut key = [0u8; 40];
@@ -346,7 +363,102 @@ impl Store {
                 )?;
             }
         }
+        store.ensure_history_baseline()?;
         Ok(store)
+    }
+
+    /// Sets `meta/history_from` on a store that has none: 0 for an empty
+    /// store, else the current height, with every current record copied
+    /// into `account_history` at that height, in one synced batch.
+    fn ensure_history_baseline(&self) -> Result<()> {
+        if self.db.get_cf(self.cf("meta"), b"history_from")?.is_some() {
+            return Ok(());
+        }
+        let height = self.height()?;
+        let mut batch = WriteBatch::default();
+        if height != Height::GENESIS {
+            for item in self
+                .db
+                .iterator_cf(self.cf("accounts"), IteratorMode::Start)
+            {
+                let (k, v) = item?;
+                let id = AccountId::from_bytes(k.as_ref().try_into().map_err(|_| {
+                    corrupt("accounts")(CodecError::Invalid {
+                        field: "account id",
+                        reason: "not 32 bytes",
+                    })
+                })?);
+                batch.put_cf(self.cf("account_history"), history_key(&id, height), v);
+            }
+            tracing::info!(
+                target: "pantheon::store",
+                %height,
+                "account history starts at the current height (this store predates it): \
+                 supply proofs are available from here on"
+            );
+        }
+        batch.put_cf(self.cf("meta"), b"history_from", height.get().to_be_bytes());
+        self.db.write_opt(batch, &self.sync)?;
+        Ok(())
+    }
+
+    /// The first height whose state [`Self::accounts_at`] can rebuild.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn history_from(&self) -> Result<Height> {
+        Ok(self
+            .db
+            .get_cf(self.cf("meta"), b"history_from")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map_or(Height::GENESIS, |b| Height::new(u64::from_be_bytes(b))))
+    }
+
+    /// Every account record of the state after block `height`: the
+    /// genesis allocations overlaid with each account's latest history
+    /// entry at or below `height` (one backward seek per account).
+    /// `None` if `height` is below [`Self::history_from`] or above the last
+    /// committed block.
+    ///
+    /// # Errors
+    /// Database errors or corrupt records.
+    pub fn accounts_at(
+        &self,
+        genesis: &Genesis,
+        height: Height,
+    ) -> Result<Option<BTreeMap<AccountId, Account>>> {
+        if height < self.history_from()? || height > self.height()? {
+            return Ok(None);
+        }
+        let mut accounts = Ledger::genesis_accounts(genesis);
+        let mut it = self.db.raw_iterator_cf(self.cf("account_history"));
+        it.seek_to_first();
+        while let Some(key) = it.key() {
+            let id: [u8; 32] = key
+                .get(..32)
+                .and_then(|k| k.try_into().ok())
+                .ok_or_else(|| {
+                    corrupt("account_history")(CodecError::Invalid {
+                        field: "history key",
+                        reason: "not 40 bytes",
+                    })
+                })?;
+            let id = AccountId::from_bytes(id);
+            it.seek_for_prev(history_key(&id, height));
+            if let (Some(k), Some(v)) = (it.key(), it.value())
+                && k.starts_with(id.as_bytes())
+            {
+                let account: Account = decode_exact(v).map_err(corrupt("account_history"))?;
+                accounts.insert(id, account);
+            }
+            // On to the first entry of the next account.
+            it.seek(history_key(&id, Height::new(u64::MAX)));
+            if it.key().is_some_and(|k| k.starts_with(id.as_bytes())) {
+                it.next();
+            }
+        }
+        it.status()?;
+        Ok(Some(accounts))
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {
@@ -407,7 +519,13 @@ impl Store {
             );
         }
         for (id, account) in &exec.changed_accounts {
-            batch.put_cf(self.cf("accounts"), id.as_bytes(), account.to_bytes());
+            let record = account.to_bytes();
+            batch.put_cf(
+                self.cf("account_history"),
+                history_key(id, block.header.height),
+                &record,
+            );
+            batch.put_cf(self.cf("accounts"), id.as_bytes(), record);
         }
         for (id, key) in &exec.new_operators {
             batch.put_cf(self.cf("keys"), id.as_bytes(), key.as_bytes());

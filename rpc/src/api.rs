@@ -12,6 +12,7 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
 use pantheon_runtime::amount::Height;
+use pantheon_runtime::audit::{Checkpoint, LogConsistency, SupplyProof};
 use pantheon_runtime::block::{BlockHeader, CommitCertificate};
 use pantheon_runtime::codec::decode_exact;
 use pantheon_runtime::crypto::AccountId;
@@ -147,6 +148,40 @@ pub trait Backend: Send + Sync + 'static {
     /// # Errors
     /// Internal errors only.
     fn supply(&self) -> Result<SupplyInfo, ApiError>;
+    /// Every account record of the state after block `height` (default:
+    /// the latest), certified by that block (FORMATS 28.2).
+    ///
+    /// # Errors
+    /// Not found (a height beyond the head, or before the node's account
+    /// history begins); [`codes::TOO_LARGE`] beyond
+    /// [`pantheon_runtime::audit::MAX_SUPPLY_ACCOUNTS`] accounts.
+    fn supply_proof(
+        &self,
+        height: Option<Height>,
+        embed_genesis: bool,
+    ) -> Result<SupplyProof, ApiError>;
+    /// The log's size and root after block `height` (default: the
+    /// latest), certified by that block (FORMATS 28.3).
+    ///
+    /// # Errors
+    /// Not found.
+    fn checkpoint(
+        &self,
+        height: Option<Height>,
+        embed_genesis: bool,
+    ) -> Result<Checkpoint, ApiError>;
+    /// The RFC 9162 consistency proof between the log of `old_size` and of
+    /// `new_size` leaves, each certified by the first block whose log has
+    /// that size (FORMATS 28.4).
+    ///
+    /// # Errors
+    /// Not found: a size no block's log ends at.
+    fn consistency(
+        &self,
+        old_size: u64,
+        new_size: u64,
+        embed_genesis: bool,
+    ) -> Result<LogConsistency, ApiError>;
     /// Anchors with ids in `from..=to`.
     ///
     /// # Errors
@@ -294,6 +329,29 @@ pub trait PantheonRpc {
     /// The supply audit.
     #[method(name = "pan_getSupply")]
     async fn get_supply(&self) -> RpcResult<SupplyInfo>;
+    /// The supply audit at a height, as a proof against that height's
+    /// state root (every account record, certified).
+    #[method(name = "pan_getSupplyProof")]
+    async fn get_supply_proof(
+        &self,
+        height: Option<u64>,
+        embed_genesis: Option<bool>,
+    ) -> RpcResult<SupplyProof>;
+    /// The signed checkpoint (log size and root) after a block.
+    #[method(name = "log_getCheckpoint")]
+    async fn get_checkpoint(
+        &self,
+        height: Option<u64>,
+        embed_genesis: Option<bool>,
+    ) -> RpcResult<Checkpoint>;
+    /// An RFC 9162 consistency proof between two log sizes, each certified.
+    #[method(name = "log_getConsistencyProof")]
+    async fn get_consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+        embed_genesis: Option<bool>,
+    ) -> RpcResult<LogConsistency>;
     /// Bitcoin anchors with ids in `from..=to`.
     #[method(name = "anchor_list")]
     async fn anchor_list(&self, from: u64, to: u64) -> RpcResult<Vec<AnchorInfo>>;
@@ -669,6 +727,44 @@ impl<B: Backend> PantheonRpcServer for Api<B> {
         self.call(Backend::supply).await
     }
 
+    async fn get_supply_proof(
+        &self,
+        height: Option<u64>,
+        embed_genesis: Option<bool>,
+    ) -> RpcResult<SupplyProof> {
+        let embed = embed_genesis.unwrap_or(true);
+        self.call(move |b| b.supply_proof(height.map(Height::new), embed))
+            .await
+    }
+
+    async fn get_checkpoint(
+        &self,
+        height: Option<u64>,
+        embed_genesis: Option<bool>,
+    ) -> RpcResult<Checkpoint> {
+        let embed = embed_genesis.unwrap_or(true);
+        self.call(move |b| b.checkpoint(height.map(Height::new), embed))
+            .await
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+        embed_genesis: Option<bool>,
+    ) -> RpcResult<LogConsistency> {
+        if old_size > new_size {
+            return Err(ApiError::new(
+                codes::NOT_FOUND,
+                format!("old_size {old_size} is larger than new_size {new_size}"),
+            )
+            .into());
+        }
+        let embed = embed_genesis.unwrap_or(true);
+        self.call(move |b| b.consistency(old_size, new_size, embed))
+            .await
+    }
+
     async fn anchor_list(&self, from: u64, to: u64) -> RpcResult<Vec<AnchorInfo>> {
         self.call(move |b| b.anchors(from, to)).await
     }
@@ -740,6 +836,15 @@ mod tests {
             unreachable!()
         }
         fn supply(&self) -> Result<SupplyInfo, ApiError> {
+            unreachable!()
+        }
+        fn supply_proof(&self, _: Option<Height>, _: bool) -> Result<SupplyProof, ApiError> {
+            unreachable!()
+        }
+        fn checkpoint(&self, _: Option<Height>, _: bool) -> Result<Checkpoint, ApiError> {
+            unreachable!()
+        }
+        fn consistency(&self, _: u64, _: u64, _: bool) -> Result<LogConsistency, ApiError> {
             unreachable!()
         }
         fn anchors(&self, _: u64, _: u64) -> Result<Vec<AnchorInfo>, ApiError> {

@@ -24,6 +24,7 @@
 //! | [`record_proof`] | one record's proof: its batch path and the batch's bundle |
 //! | [`ots`] | a bundle's or record's hash path as an OpenTimestamps `.ots` file |
 //! | [`export`] | an operator's submissions with the state record that proves them complete |
+//! | [`audit`] | supply proofs at any height, signed log checkpoints and consistency proofs |
 //! | [`ledger`] | block execution: the state machine |
 //! | [`vectors`] | the test vectors published in `docs/vectors` |
 //!
@@ -84,6 +85,7 @@
 
 pub mod amount;
 pub mod anchor;
+pub mod audit;
 pub mod block;
 pub mod codec;
 pub mod crypto;
