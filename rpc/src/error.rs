@@ -79,6 +79,94 @@ impl ApiError {
     }
 }
 
+/// What each code means, in the words of `rpc.discover`'s `errors` and
+/// `docs/RPC.md` (JSON-RPC 2.0's own codes first).
+pub const MEANINGS: &[(i32, &str)] = &[
+    (-32700, "parse error: the body is not JSON"),
+    (-32600, "invalid request: not a JSON-RPC 2.0 call"),
+    (-32601, "method not found"),
+    (
+        -32602,
+        "invalid params: a missing, extra, unknown or mistyped parameter",
+    ),
+    (codes::NOT_HEX, "a byte string is not hex"),
+    (
+        codes::WRONG_LENGTH,
+        "a byte string or id has the wrong length",
+    ),
+    (
+        codes::DECODE,
+        "the transaction does not decode (truncated, trailing bytes, bad version or tag, oversize)",
+    ),
+    (
+        codes::WRONG_KIND,
+        "the transaction is of the wrong kind for this method",
+    ),
+    (codes::BAD_SIGNATURE, "the signature does not verify"),
+    (codes::UNKNOWN_OPERATOR, "the operator is not registered"),
+    (
+        codes::SEQ_REUSED,
+        "the sequence number is already used with another root",
+    ),
+    (codes::SEQ_GAP, "the sequence number leaves a gap"),
+    (
+        codes::WRONG_PREV,
+        "prev is not the operator's latest submission",
+    ),
+    (
+        codes::INSUFFICIENT_FUNDS,
+        "insufficient funds for amount and fee",
+    ),
+    (codes::BAD_NONCE, "wrong account nonce"),
+    (codes::UNKNOWN_ACCOUNT, "the account does not exist"),
+    (
+        codes::ALREADY_REGISTERED,
+        "the operator is already registered",
+    ),
+    (codes::OVERFLOW, "balance overflow"),
+    (
+        codes::UNKNOWN_VALIDATOR,
+        "an anchor record from an index outside the validator set",
+    ),
+    (
+        codes::BAD_ANCHOR_RECORD,
+        "an anchor record for a future height or with a wrong commitment",
+    ),
+    (
+        codes::ANCHOR_ALREADY_RECORDED,
+        "the chain already carries an anchor record for this (height, Bitcoin block)",
+    ),
+    (
+        codes::SUBMISSION_CONFLICT,
+        "the sequence number is taken by a submission with different signed content (data.recorded names it)",
+    ),
+    (codes::MEMPOOL_FULL, "the mempool is full"),
+    (
+        codes::OPERATOR_QUEUE_FULL,
+        "this operator's mempool queue is full",
+    ),
+    (codes::NOT_FOUND, "not found"),
+    (
+        codes::NOT_FINALIZED,
+        "not available yet: the submission is not finalized",
+    ),
+    (
+        codes::TOO_LARGE,
+        "the answer would be too large: ask for it in pages (data.limit names the page size)",
+    ),
+    (
+        codes::RELAY_REFUSED,
+        "relay refused: the sender is not accepted here, or its signature or time does not hold",
+    ),
+    (codes::INTERNAL, "internal error"),
+];
+
+/// The meaning of `code`, if it is one of [`MEANINGS`].
+#[must_use]
+pub fn meaning(code: i32) -> Option<&'static str> {
+    MEANINGS.iter().find(|(c, _)| *c == code).map(|(_, m)| *m)
+}
+
 /// The numeric codes.
 pub mod codes {
     /// Not hex.

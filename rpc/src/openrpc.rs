@@ -164,6 +164,22 @@ pub fn document() -> Value {
             &[],
             "SupplyInfo",
         ),
+        json!({ "name": "pan_getSupplyProof",
+                "summary": "The supply audit at a height as a proof: every account record, rebuilding that block's certified state root, summing to the fixed supply (docs/FORMATS.md 28.2)",
+                "params": [{ "name": "height", "required": false, "description": "block height (default: the newest)", "schema": { "type": "integer", "minimum": 0 } },
+                           { "name": "embed_genesis", "required": false, "description": "carry the genesis header (default true)", "schema": { "type": "boolean" } }],
+                "result": { "name": "SupplyProof", "schema": { "$ref": "#/components/schemas/SupplyProof" } } }),
+        json!({ "name": "log_getCheckpoint",
+                "summary": "The submission log's size and root after a block, certified by that block's validators (docs/FORMATS.md 28.3)",
+                "params": [{ "name": "height", "required": false, "description": "block height (default: the newest)", "schema": { "type": "integer", "minimum": 0 } },
+                           { "name": "embed_genesis", "required": false, "description": "carry the genesis header (default true)", "schema": { "type": "boolean" } }],
+                "result": { "name": "Checkpoint", "schema": { "$ref": "#/components/schemas/Checkpoint" } } }),
+        json!({ "name": "log_getConsistencyProof",
+                "summary": "An RFC 9162 consistency proof between two log sizes, each the size after a certified block (docs/FORMATS.md 28.4)",
+                "params": [{ "name": "old_size", "required": true, "description": "the older log size", "schema": { "type": "integer", "minimum": 0 } },
+                           { "name": "new_size", "required": true, "description": "the newer log size", "schema": { "type": "integer", "minimum": 0 } },
+                           { "name": "embed_genesis", "required": false, "description": "carry the genesis header (default true)", "schema": { "type": "boolean" } }],
+                "result": { "name": "LogConsistency", "schema": { "$ref": "#/components/schemas/LogConsistency" } } }),
         method(
             "anchor_list",
             "Bitcoin anchors with ids in from..=to",
@@ -221,7 +237,8 @@ pub fn document() -> Value {
             "OperatorInfo": object, "OperatorProof": object, "ExportPage": object, "TxReceipt": object, "RelayReport": object, "HeaderInfo": object, "BlockInfo": object, "BlockTxPage": object,
             "BalanceInfo": object, "SupplyInfo": object, "AnchorInfo": object, "AnchorInfoList": array,
             "Health": object, "PeerInfoList": array, "VersionInfo": object, "OpenRPC": object,
-            "GenesisInfo": object, "AccountStateInfo": object
+            "GenesisInfo": object, "AccountStateInfo": object,
+            "SupplyProof": object, "Checkpoint": object, "LogConsistency": object
         } }
     })
 }

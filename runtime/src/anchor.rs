@@ -78,8 +78,8 @@ pub fn sha256d(data: &[u8]) -> [u8; 32] {
 macro_rules! bitcoin_hash_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-        pub struct $name([u8; 32]);
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, schemars::JsonSchema)]
+        pub struct $name(#[schemars(with = "crate::hash::Hash256")] [u8; 32]);
 
         impl $name {
             /// Wraps 32 bytes in internal order (as hashed and serialized).

@@ -51,7 +51,7 @@ pub const HEADER_LEN_V1: usize = 1 + 8 + 32 + 8 + 2 + 4 + 32 + 8 + 32 + 32;
 pub const HEADER_LEN: usize = HEADER_LEN_V1 + 32;
 
 /// A block header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlockHeader {
     /// Height, from 1.
     pub height: Height,

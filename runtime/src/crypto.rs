@@ -171,6 +171,20 @@ impl serde::Serialize for PublicKey {
     }
 }
 
+/// The 1952-byte key as lower-case hex, as [`PublicKey`]'s serde writes it.
+impl schemars::JsonSchema for PublicKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PublicKey".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9a-f]{3904}$",
+            "description": "An ML-DSA-65 public key, 1952 bytes as lower-case hex"
+        })
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for PublicKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;

@@ -64,7 +64,7 @@ pub struct OperatorExport {
 }
 
 /// An account record and its proof in the state tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateEvidence {
     /// Base64 of the account record (FORMATS 6.1).

@@ -120,6 +120,23 @@ impl serde::Serialize for Hash256 {
     }
 }
 
+/// 32 bytes as 64 lower-case hex digits, as [`Hash256`]'s serde writes them.
+impl schemars::JsonSchema for Hash256 {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Hash256".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$",
+            "description": "32 bytes as 64 lower-case hex digits"
+        })
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Hash256 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
@@ -183,7 +200,7 @@ impl Domain {
 macro_rules! hash_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, ::schemars::JsonSchema)]
         pub struct $name($crate::hash::Hash256);
 
         impl $name {

@@ -114,7 +114,7 @@ impl ReceiptHead {
 }
 
 /// A receipt's place in its group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptPath {
     /// The leaf's index, from 0.
@@ -126,7 +126,7 @@ pub struct ReceiptPath {
 }
 
 /// A signed receipt, the JSON document of FORMATS 26.2.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignedReceipt {
     /// [`RECEIPT_VERSION`].
@@ -447,7 +447,7 @@ pub fn verify_receipt(
 }
 
 /// An account record (absent if the proof shows none) and its state proof.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountState {
     /// Base64 of the account record (FORMATS 6.1), or `null` if the state
@@ -458,7 +458,7 @@ pub struct AccountState {
 }
 
 /// Evidence that a receipt's promise was broken (FORMATS 26.4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiptEvidence {
     /// [`EVIDENCE_VERSION`].

@@ -292,7 +292,7 @@ fn build(depth: usize, leaves: &[(Hash256, Hash256)]) -> Node {
 }
 
 /// The leaf a proof ends at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProofLeaf {
     /// The leaf's key.
     pub key: Hash256,
@@ -301,7 +301,7 @@ pub struct ProofLeaf {
 }
 
 /// A proof of a key's value, or of its absence, in the state tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StateProof {
     /// Sibling hashes from the root downwards.
     pub siblings: Vec<Hash256>,

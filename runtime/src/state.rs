@@ -29,7 +29,7 @@ use crate::hash::{AuditRoot, Domain, Hash256, SubmissionId};
 pub const ACCOUNT_VERSION: u8 = 1;
 
 /// The latest accepted submission of an operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LastSubmission {
     /// Its id (the `prev` of the next submission).
     pub id: SubmissionId,
@@ -40,7 +40,9 @@ pub struct LastSubmission {
 }
 
 /// The chain state of a registered operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct OperatorState {
     /// The sequence number its next submission must carry.
     pub next_seq: u64,
@@ -49,7 +51,9 @@ pub struct OperatorState {
 }
 
 /// The record of one key id: its PAN and, if registered, its operator chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Account {
     /// Balance.
     pub balance: Amount,

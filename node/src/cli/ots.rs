@@ -53,6 +53,11 @@ pub async fn export(bytes: &[u8], verify: &VerifyArgs, ots: &OtsArgs) -> Result<
             e.link,
             e.reason
         ),
+        Err(Refusal::Audit(e)) => bail!(
+            "INVALID: {} link failed: {}; no OpenTimestamps file written",
+            e.link,
+            e.reason
+        ),
         Err(Refusal::Input(e)) => return Err(e),
     };
     let (timestamp, verdict, of) = match judged {
@@ -95,6 +100,10 @@ pub async fn export(bytes: &[u8], verify: &VerifyArgs, ots: &OtsArgs) -> Result<
         ),
         Judged::Export(_) => bail!(
             "an operator export holds many submissions: export the .ots of one bundle or record proof"
+        ),
+        Judged::Audit(..) => bail!(
+            "an audit document rests on validator certificates, not on a Bitcoin anchor: \
+             nothing to timestamp"
         ),
     };
     pantheon_anchor::fsio::write_atomic(&ots.out, &timestamp.to_bytes())

@@ -182,6 +182,7 @@ pub async fn evidence(rpc: &str, file: &Path, out: Option<&Path>, json_out: bool
         Ok(r) => r,
         Err(Refusal::Input(e)) => return Err(e),
         Err(Refusal::Link(e)) => bail!("INVALID receipt: {} link failed: {}", e.link, e.reason),
+        Err(Refusal::Audit(e)) => bail!("INVALID receipt: {} link failed: {}", e.link, e.reason),
     };
     let client = Client::new(rpc)?;
     let genesis = client.answer(client.rpc().get_genesis().await)?;

@@ -3,6 +3,7 @@
 //! judge, and prints the verdict and what it rests on.
 
 use anyhow::{Context, Result, bail};
+use pantheon_runtime::audit::{AuditError, AuditTrust, Checkpoint, LogConsistency, SupplyProof};
 use pantheon_runtime::crypto::KeyCache;
 use pantheon_runtime::export::OperatorExport;
 use pantheon_runtime::proof::{ProofError, ReceivedBundle};
@@ -55,6 +56,8 @@ impl VerifyArgs {
 pub(super) enum Refusal {
     /// The bundle fails a link.
     Link(ProofError),
+    /// An audit document (FORMATS 28) fails a link.
+    Audit(AuditError),
     /// The inputs are unusable (a file that cannot be read, a bad flag).
     Input(anyhow::Error),
 }
@@ -75,6 +78,10 @@ pub async fn verify(args: &VerifyArgs) -> Result<()> {
     match judge(args).await {
         Ok(Judged::Bundle(verdict)) => {
             output(args.json, &bundle_json(&verdict), || describe(&verdict));
+            Ok(())
+        }
+        Ok(Judged::Audit(value, human)) => {
+            output(args.json, &value, || human);
             Ok(())
         }
         Ok(Judged::Receipt(judged)) => {
@@ -119,6 +126,15 @@ pub async fn verify(args: &VerifyArgs) -> Result<()> {
             );
             Ok(())
         }
+        Err(Refusal::Audit(e)) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({ "valid": false, "failed_link": e.link, "reason": e.reason })
+                );
+            }
+            bail!("INVALID: {} link failed: {}", e.link, e.reason)
+        }
         Err(Refusal::Link(e)) => {
             if args.json {
                 println!(
@@ -150,6 +166,9 @@ pub(super) enum Judged {
     Receipt(super::receipt::ReceiptJudged),
     Record(Box<pantheon_anchor::RecordVerdict>),
     Export(Box<pantheon_anchor::ExportVerdict>),
+    /// A supply proof, checkpoint or consistency proof: the verdict as
+    /// JSON and as text.
+    Audit(serde_json::Value, String),
 }
 
 async fn judge(args: &VerifyArgs) -> Result<Judged, Refusal> {
@@ -162,6 +181,9 @@ async fn judge(args: &VerifyArgs) -> Result<Judged, Refusal> {
 pub(super) async fn judge_bytes(bytes: &[u8], args: &VerifyArgs) -> Result<Judged, Refusal> {
     let bytes = bytes.to_vec();
     let (mut trust, checks) = trust_and_checks(args)?;
+    if let Some(judged) = judge_audit(&bytes, &trust)? {
+        return Ok(judged);
+    }
     if super::receipt::is_receipt_document(&bytes) {
         return super::receipt::judge(&bytes, trust.genesis.as_ref(), trust.genesis_hash)
             .map(Judged::Receipt);
@@ -211,6 +233,77 @@ pub(super) async fn judge_bytes(bytes: &[u8], args: &VerifyArgs) -> Result<Judge
     pantheon_anchor::verify_bundle(&bundle, &trust, &checks, &KeyCache::new(64))
         .map(|v| Judged::Bundle(Box::new(v)))
         .map_err(Refusal::Link)
+}
+
+/// Judges `bytes` if it is an audit document (FORMATS 28): a supply proof,
+/// a log checkpoint or a consistency proof. Each rests on the genesis
+/// validators' certificates only: no Bitcoin part, no live node.
+fn judge_audit(bytes: &[u8], trust: &pantheon_anchor::Trust) -> Result<Option<Judged>, Refusal> {
+    let keys = KeyCache::new(16);
+    let audit_trust = AuditTrust {
+        genesis: trust.genesis.as_ref(),
+        genesis_hash: trust.genesis_hash,
+    };
+    let pinned = trust.genesis.is_some() || trust.genesis_hash.is_some();
+    let rests_on = |genesis_hash: &dyn std::fmt::Display| {
+        json!({
+            "genesis_pinned": pinned,
+            "network": genesis_hash.to_string(),
+            "rests_on": if pinned {
+                "the genesis you gave and its validators' ML-DSA-65 certificates"
+            } else {
+                "the genesis the document carries (no trusted genesis given: pin one with \
+                 --genesis or --genesis-hash) and its validators' ML-DSA-65 certificates"
+            },
+        })
+    };
+    if SupplyProof::is_supply_proof(bytes) {
+        let v = SupplyProof::from_slice(bytes)
+            .and_then(|p| p.verify(audit_trust, &keys))
+            .map_err(Refusal::Audit)?;
+        let human = format!(
+            "VALID supply proof: after block {} ({}) the {} accounts hold {} units, exactly the \
+             fixed supply of 5,000,000,000 PAN; the records rebuild the certified state root {} \
+             ({} of {} validators signed)",
+            v.height,
+            v.block_hash,
+            v.accounts,
+            v.sum_of_balances,
+            v.state_root,
+            v.signers.0,
+            v.signers.1
+        );
+        let value = json!({ "valid": true, "supply_proof": v, "trust": rests_on(&v.genesis_hash),
+                            "links": ["format", "genesis", "header", "certificate", "state", "supply"] });
+        return Ok(Some(Judged::Audit(value, human)));
+    }
+    if Checkpoint::is_checkpoint(bytes) {
+        let v = Checkpoint::from_slice(bytes)
+            .and_then(|c| c.verify(audit_trust, &keys))
+            .map_err(Refusal::Audit)?;
+        let human = format!(
+            "VALID checkpoint: after block {} the submission log holds {} leaves with root {} \
+             ({} of {} validators signed)",
+            v.height, v.log_size, v.log_root, v.signers.0, v.signers.1
+        );
+        let value = json!({ "valid": true, "checkpoint": v, "trust": rests_on(&v.genesis_hash),
+                            "links": ["format", "genesis", "header", "certificate", "checkpoint"] });
+        return Ok(Some(Judged::Audit(value, human)));
+    }
+    if LogConsistency::is_consistency(bytes) {
+        let v = LogConsistency::from_slice(bytes)
+            .and_then(|c| c.verify(audit_trust, &keys))
+            .map_err(Refusal::Audit)?;
+        let human = format!(
+            "VALID consistency proof: the log of {} leaves after block {} is a prefix of the \
+             log of {} leaves after block {} (both certified)",
+            v.old.log_size, v.old.height, v.new.log_size, v.new.height
+        );
+        let value = json!({ "valid": true, "consistency": v, "trust": rests_on(&v.old.genesis_hash),
+                            "links": ["format", "genesis", "header", "certificate", "consistency"] });
+        return Ok(Some(Judged::Audit(value, human)));
+    }
+    Ok(None)
 }
 
 /// The trust and checks the flags give (the live node is asked later,

@@ -64,33 +64,57 @@ struct AnchorV1 {
 }
 
 /// Version 2 (section 22): bytes as base64, paths as one byte string.
-#[derive(Serialize)]
+/// Its JSON Schema is [`ProofBundle`]'s: nodes write version 2.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ProofBundle")]
 struct V2 {
+    /// The bundle version: 2.
+    #[schemars(extend("const" = 2))]
     version: u32,
+    /// The network's genesis hash: the pin every other link hangs from.
     genesis_hash: GenesisHash,
+    /// Base64 of the genesis header (FORMATS 11.3); absent when the
+    /// verifier supplies it.
     #[serde(skip_serializing_if = "Option::is_none")]
     genesis: Option<B64>,
+    /// Base64 of the signed submission (FORMATS 5.4).
     submission: B64,
+    /// Base64 of the operator's ML-DSA-65 public key (1952 bytes).
     operator_key: B64,
+    /// The submission's RFC 9162 inclusion proof in the block's log.
     inclusion: InclusionV2,
+    /// Base64 of the block header (FORMATS 9.1).
     header: B64,
+    /// Base64 of the block's commit certificate (FORMATS 10.3).
     certificate: B64,
+    /// The anchor part; absent in a finality-only bundle.
     #[serde(skip_serializing_if = "Option::is_none")]
     anchor: Option<AnchorV2>,
 }
 
-#[derive(Serialize)]
+/// A version-2 inclusion proof (FORMATS 22.2).
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BundleInclusion")]
 struct InclusionV2 {
+    /// The submission's index in the log.
     leaf_index: u64,
+    /// The log's size at the block.
     tree_size: u64,
+    /// Base64 of the path's 32-byte hashes, concatenated from the leaf up.
     path: B64,
 }
 
-#[derive(Serialize)]
+/// A version-2 anchor part (FORMATS 22.3).
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "BundleAnchor")]
 struct AnchorV2 {
+    /// The anchored height `A`.
     height: Height,
+    /// Base64 of the block's history path (32-byte hashes, leaf up).
     history_proof: B64,
+    /// The anchor commitment for `A`.
     commitment: AnchorCommitment,
+    /// Base64 of the Bitcoin part: transaction, Merkle branch, headers.
     bitcoin: B64,
 }
 
@@ -105,6 +129,41 @@ impl Serialize for Hex {
 
 /// Bytes as RFC 4648 base64 with padding.
 struct B64(Vec<u8>);
+
+/// RFC 4648 base64 with padding, as [`B64`] writes it.
+impl schemars::JsonSchema for B64 {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Base64".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "contentEncoding": "base64",
+            "pattern": "^[A-Za-z0-9+/]*={0,2}$"
+        })
+    }
+}
+
+/// The version a node writes (2, [`V2`]); version 1, still read, is
+/// specified in FORMATS 16 and 21.
+impl schemars::JsonSchema for ProofBundle {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProofBundle".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut schema = V2::json_schema(generator);
+        schema.insert(
+            "description".into(),
+            "A self-contained proof that a submission is final and, with its anchor part, \
+             anchored in Bitcoin: bundle version 2 (docs/FORMATS.md 22)"
+                .into(),
+        );
+        schema
+    }
+}
 
 impl Serialize for B64 {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
