@@ -11,6 +11,10 @@
 //!    finalization time.
 //! 5. Reports finalized submissions/s, p50/p99 submit-to-finalized latency,
 //!    and the ratio to the raw verification rate.
+//!
+//! The report is the only thing on stdout; progress (operators
+//! registered, then submissions finalized of the total and how many are
+//! sent) goes to stderr through [`super::progress`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -286,8 +290,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         Mode::detect(false),
     );
     let show = |progress: &mut Progress| {
-        progress.set_state(format!("{} sent", sent_count.load(Ordering::Relaxed)));
-        progress.set(final_count.load(Ordering::Relaxed));
+        progress.show(
+            final_count.load(Ordering::Relaxed),
+            None,
+            format!("{} sent", sent_count.load(Ordering::Relaxed)),
+        );
     };
     while !sending.is_finished() {
         show(&mut progress);
@@ -305,7 +312,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (mut latencies, last_final) = follower.await?;
-    progress.set(latencies.len() as u64);
+    progress.show(
+        latencies.len() as u64,
+        None,
+        format!("{} sent", sent_count.load(Ordering::Relaxed)),
+    );
     progress.finish(&format!("{} sent", sent_count.load(Ordering::Relaxed)));
     if latencies.len() < total {
         bail!(

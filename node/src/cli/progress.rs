@@ -180,6 +180,9 @@ pub struct Progress {
     state: String,
     started: Instant,
     draw: Draw,
+    /// The last plain line printed, so that the final line does not
+    /// repeat it.
+    last_line: String,
 }
 
 impl Progress {
@@ -242,6 +245,7 @@ impl Progress {
             state: String::new(),
             started: Instant::now(),
             draw,
+            last_line: String::new(),
         }
     }
 
@@ -273,6 +277,20 @@ impl Progress {
         self.update();
     }
 
+    /// Sets the count, the total (if `Some`) and the state at once (one
+    /// line, not three).
+    pub fn show(&mut self, pos: u64, total: Option<u64>, state: impl Into<String>) {
+        self.pos = pos;
+        self.state = state.into();
+        if let Some(total) = total {
+            self.total = Some(total);
+            if let Draw::Bar(bar) = &self.draw {
+                bar.set_length(total);
+            }
+        }
+        self.update();
+    }
+
     /// Prints `line` on stderr above the bar (or as a line of its own).
     pub fn println(&self, line: &str) {
         match &self.draw {
@@ -299,17 +317,15 @@ impl Progress {
             }
             Draw::Plain(rate) => {
                 if rate.due(Instant::now(), self.pos, self.total, &self.state) {
-                    eprintln!(
-                        "{}",
-                        plain_line(
-                            &self.label,
-                            &self.unit,
-                            self.pos,
-                            self.total,
-                            &self.state,
-                            self.started.elapsed()
-                        )
+                    self.last_line = plain_line(
+                        &self.label,
+                        &self.unit,
+                        self.pos,
+                        self.total,
+                        &self.state,
+                        self.started.elapsed(),
                     );
+                    eprintln!("{}", self.last_line);
                 }
             }
             Draw::Hidden => {}
@@ -317,7 +333,8 @@ impl Progress {
     }
 
     /// Ends the work: clears the bar and prints the final line (the count
-    /// and the elapsed time, then `outcome` if not empty).
+    /// and the elapsed time, then `outcome` if not empty), unless the last
+    /// plain line said the same.
     pub fn finish(self, outcome: &str) {
         let mut line = plain_line(
             &self.label,
@@ -339,8 +356,8 @@ impl Progress {
                 bar.finish_and_clear();
                 eprintln!("{line}");
             }
-            Draw::Plain(_) => eprintln!("{line}"),
-            Draw::Hidden => {}
+            Draw::Plain(_) if line != self.last_line => eprintln!("{line}"),
+            Draw::Plain(_) | Draw::Hidden => {}
         }
     }
 

@@ -587,23 +587,25 @@ async fn submit(
             last_print = Instant::now();
             eprintln!("{}", serde_json::to_string(&r)?);
         }
-        progress.set_total(r.batches);
-        progress.set_state(format!(
-            "records {} (waiting {}), anchored {}{}{}",
-            r.records,
-            r.waiting_records,
-            r.anchored,
-            if r.backlog_full {
-                " [backlog full]"
-            } else {
-                ""
-            },
-            r.error
-                .as_deref()
-                .map(|e| format!("; {e}"))
-                .unwrap_or_default()
-        ));
-        progress.set(r.finalized);
+        progress.show(
+            r.finalized,
+            Some(r.batches),
+            format!(
+                "records {} (waiting {}), anchored {}{}{}",
+                r.records,
+                r.waiting_records,
+                r.anchored,
+                if r.backlog_full {
+                    " [backlog full]"
+                } else {
+                    ""
+                },
+                r.error
+                    .as_deref()
+                    .map(|e| format!("; {e}"))
+                    .unwrap_or_default()
+            ),
+        );
         if let Some(status) = until {
             let reached = match status {
                 pantheon_rpc::types::Status::Anchored => r.settled,
@@ -623,9 +625,8 @@ async fn submit(
     };
     let report = submitter.report();
     tokio::task::spawn_blocking(move || submitter.stop()).await?;
-    progress.set_total(report.batches);
-    progress.set(report.finalized);
     if result.is_ok() {
+        progress.show(report.finalized, Some(report.batches), "");
         progress.finish(&format!(
             "records {}, anchored {}",
             report.records, report.settled

@@ -410,14 +410,16 @@ async fn wait_in_step(
                 .first()
                 .and_then(|&i| report.get(i))
                 .map_or(0, |s| s.height);
-            progress.set_total(top);
-            progress.set(height);
+            progress.show(height, Some(top), "");
         } else {
-            progress.set_state(format!("height {top}"));
-            progress.set(ready);
+            progress.show(ready, None, format!("height {top}"));
         }
         if ready == watch.len() as u64 {
-            progress.finish(&format!("height {top}"));
+            progress.finish(&if catching_up {
+                String::new()
+            } else {
+                format!("height {top}")
+            });
             return Ok(report);
         }
         if let Some(dead) = watch
