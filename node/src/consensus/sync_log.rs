@@ -3,8 +3,10 @@
 //!
 //! The app never learns the peers' heights (Malachite's sync keeps them),
 //! so the target is estimated from the synced block's own time: a block
-//! made `behind` ago on a chain that grows one block per target block time
-//! has about `behind / block_time` blocks after it. The estimate of the
+//! made `behind` ago on a chain that grows one block per `spacing` has
+//! about `behind / spacing` blocks after it, where `spacing` is the mean
+//! gap between the synced blocks' times (the target block time until two
+//! blocks are synced). The estimate of the
 //! time left divides the blocks left by the rate of catching up (our sync
 //! rate minus the chain's growth). A pure state machine: the driver passes
 //! the clocks in.
@@ -41,6 +43,8 @@ pub struct SyncLine {
 #[derive(Debug, Default)]
 pub struct SyncProgress {
     episode: Option<(Instant, u64)>,
+    /// The first synced block of the episode: (height, time in ms).
+    first_block: Option<(u64, u64)>,
     last_block: Option<Instant>,
     last_line: Option<Instant>,
     block_time: Option<Duration>,
@@ -71,6 +75,7 @@ impl SyncProgress {
             .is_none_or(|t| now.saturating_duration_since(t) >= EPISODE_GAP);
         if new_episode {
             self.episode = Some((now, 0));
+            self.first_block = Some((height, block_ms));
             self.last_line = None;
         }
         self.last_block = Some(now);
@@ -86,11 +91,20 @@ impl SyncProgress {
         };
         let behind = Duration::from_millis(now_ms.saturating_sub(block_ms));
         let caught_up = self.block_time.is_some_and(|t| behind <= t * 2);
-        let peers_height = self.block_time.map(|t| {
+        // The chain's real block spacing from the synced blocks' own
+        // times (slower than the target under load), else the target.
+        let spacing = match self.first_block {
+            Some((h0, ms0)) if height > h0 && block_ms > ms0 => {
+                Some(Duration::from_millis((block_ms - ms0) / (height - h0)))
+            }
+            _ => self.block_time,
+        }
+        .filter(|t| !t.is_zero());
+        let peers_height = spacing.map(|t| {
             let left = behind.as_millis() / t.as_millis().max(1);
             height.saturating_add(u64::try_from(left).unwrap_or(u64::MAX))
         });
-        let eta = match (peers_height, self.block_time) {
+        let eta = match (peers_height, spacing) {
             (Some(top), Some(t)) if rate > 0.0 => {
                 let gain = rate - 1.0 / t.as_secs_f64();
                 #[allow(clippy::cast_precision_loss, reason = "an estimate")]
@@ -171,6 +185,19 @@ mod tests {
         );
         let again = p.block(t0 + EPISODE_GAP + Duration::from_secs(1), 112_000, 3, 2_000);
         assert_eq!(again.map(|l| l.synced), Some(1));
+    }
+
+    #[test]
+    fn the_estimate_follows_the_chains_real_block_spacing() {
+        // Target 1 s, but the chain made a block every 2 s: 20 s behind
+        // is 10 blocks, not 20.
+        let mut p = SyncProgress::new(Some(BLOCK));
+        let t0 = Instant::now();
+        let first = p.block(t0, 100_000, 1, 60_000).unwrap();
+        assert_eq!(first.peers_height, Some(1 + 40));
+        let later = t0 + EVERY;
+        let line = p.block(later, 120_000, 21, 100_000).unwrap();
+        assert_eq!(line.peers_height, Some(21 + 10));
     }
 
     #[test]
