@@ -90,7 +90,10 @@ ensure_bitcoind() {
         # One build at a time, even when scripts/dev and scripts/test start
         # together.
         exec 9>"$PANTHEON_CACHE/bitcoin-core/lock"
-        flock 9
+        if ! flock -n 9; then
+            log "waiting for another Bitcoin Core build to finish (its log: $(bitcoind_build_log))"
+            flock 9
+        fi
         if [ ! -x "$prefix/bin/bitcoind" ]; then
             build_bitcoind "$prefix"
         fi
@@ -100,33 +103,94 @@ ensure_bitcoind() {
     export BITCOIND_EXE
 }
 
+# Where the build of Bitcoin Core writes its full output (kept after the
+# build, so that a failure can be read at leisure).
+bitcoind_build_log() {
+    printf '%s\n' "$PANTHEON_CACHE/bitcoin-core/build-$BITCOIN_CRATE_VERSION.log"
+}
+
+# Reads cmake's build output on stdin, appends all of it to the file $1 and
+# summarises its "[ 42%]" lines on stderr as one progress line with the
+# elapsed time and an estimate of the time left. On a terminal the line is
+# redrawn in place; otherwise (a pipe, a CI log) a plain line is printed
+# at each 10% step or after 30 s without one, never a carriage return.
+cmake_progress() {
+    local log="$1" started=$SECONDS line pct last_pct=-1 last_step=-1 last_print=$SECONDS
+    local tty=0
+    [ -t 2 ] && tty=1
+    while IFS= read -r line; do
+        printf '%s\n' "$line" >>"$log"
+        [[ "$line" =~ ^\[\ *([0-9]+)%\] ]] || continue
+        pct=$((10#${BASH_REMATCH[1]}))
+        [ "$pct" -eq "$last_pct" ] && continue
+        last_pct=$pct
+        local elapsed=$((SECONDS - started)) eta=""
+        if [ "$pct" -gt 0 ] && [ "$pct" -lt 100 ]; then
+            local left=$((elapsed * (100 - pct) / pct))
+            if [ "$left" -lt 60 ]; then
+                eta=", about ${left} s left"
+            else
+                eta=", about $(((left + 30) / 60)) min left"
+            fi
+        fi
+        local text="Bitcoin Core build: ${pct}% ($((elapsed / 60))m$((elapsed % 60))s${eta})"
+        if [ "$tty" -eq 1 ]; then
+            printf '\r\033[K==> %s' "$text" >&2
+        elif [ $((pct / 10)) -ne "$last_step" ] || [ $((SECONDS - last_print)) -ge 30 ]; then
+            last_step=$((pct / 10))
+            last_print=$SECONDS
+            printf '==> %s\n' "$text" >&2
+        fi
+    done
+    [ "$tty" -eq 1 ] && [ "$last_pct" -ge 0 ] && printf '\n' >&2
+    return 0
+}
+
+# Prints why a step of the Bitcoin Core build failed: the log's path and
+# its last lines.
+bitcoind_build_failed() {
+    local what="$1" log="$2"
+    log "Bitcoin Core build failed while ${what}; the full log is $log; its last lines:"
+    tail -n 40 "$log" >&2
+    return 1
+}
+
 build_bitcoind() {
     local prefix="$1"
     local work="$PANTHEON_CACHE/bitcoin-core/build-$BITCOIN_CRATE_VERSION"
     local crate="$work/libbitcoinkernel-sys-$BITCOIN_CRATE_VERSION.crate"
+    local build_log
+    build_log="$(bitcoind_build_log)"
     log "building Bitcoin Core (bitcoind, bitcoin-cli) from libbitcoinkernel-sys $BITCOIN_CRATE_VERSION; about 20 minutes on 2 cores, once"
+    log "full build log: $build_log"
     rm -rf "$work"
     mkdir -p "$work"
+    : >"$build_log"
     curl -sSfL -o "$crate" \
         "https://static.crates.io/crates/libbitcoinkernel-sys/libbitcoinkernel-sys-$BITCOIN_CRATE_VERSION.crate"
     echo "$BITCOIN_CRATE_SHA256  $crate" | sha256sum -c --quiet -
     tar -xzf "$crate" -C "$work"
     local src="$work/libbitcoinkernel-sys-$BITCOIN_CRATE_VERSION/bitcoin"
+    log "Bitcoin Core build: configuring (cmake)"
     cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_INSTALL_PREFIX="$prefix.tmp" \
         -DBUILD_DAEMON=ON -DBUILD_CLI=ON -DENABLE_WALLET=OFF -DENABLE_IPC=OFF \
         -DWITH_EMBEDDED_ASMAP=OFF -DBUILD_TESTS=OFF -DBUILD_BENCH=OFF \
         -DBUILD_GUI=OFF -DBUILD_KERNEL_LIB=OFF -DBUILD_TX=OFF -DBUILD_UTIL=OFF \
         -DBUILD_WALLET_TOOL=OFF -DBUILD_FUZZ_BINARY=OFF -DWITH_ZMQ=OFF \
-        -DBUILD_UTIL_CHAINSTATE=OFF >"$work/cmake.log"
-    cmake --build "$work/build" -j "$(nproc)" --target bitcoind bitcoin-cli >"$work/build.log"
+        -DBUILD_UTIL_CHAINSTATE=OFF >>"$build_log" 2>&1 \
+        || bitcoind_build_failed "configuring" "$build_log"
+    # pipefail (set above): the pipeline fails when cmake does.
+    cmake --build "$work/build" -j "$(nproc)" --target bitcoind bitcoin-cli 2>&1 \
+        | cmake_progress "$build_log" \
+        || bitcoind_build_failed "compiling" "$build_log"
     rm -rf "$prefix.tmp"
     mkdir -p "$prefix.tmp/bin"
     cp "$work/build/bin/bitcoind" "$work/build/bin/bitcoin-cli" "$prefix.tmp/bin/"
     rm -rf "$prefix"
     mv "$prefix.tmp" "$prefix"
     rm -rf "$work"
-    log "Bitcoin Core installed in $prefix"
+    log "Bitcoin Core installed in $prefix (build log kept in $build_log)"
 }
 
 # The browser verifier's packages (web/package-lock.json, from the npm

@@ -175,9 +175,24 @@ impl Client {
     /// # Errors
     /// RPC errors or timeout.
     pub async fn wait_for(&self, id: &str, status: Status) -> Result<SubmissionInfo> {
+        self.wait_for_with(id, status, |_| {}).await
+    }
+
+    /// As [`Client::wait_for`], handing every answer to `seen` (for the
+    /// caller's progress display).
+    ///
+    /// # Errors
+    /// RPC errors or timeout.
+    pub async fn wait_for_with(
+        &self,
+        id: &str,
+        status: Status,
+        mut seen: impl FnMut(&SubmissionInfo),
+    ) -> Result<SubmissionInfo> {
         let start = Instant::now();
         loop {
             let info = self.answer(self.http.get_submission(id.to_owned()).await)?;
+            seen(&info);
             let reached = match status {
                 Status::Received => true,
                 Status::Finalized => matches!(info.status, Status::Finalized | Status::Anchored),
@@ -199,9 +214,23 @@ impl Client {
     /// # Errors
     /// RPC errors or timeout.
     pub async fn wait_nonce(&self, account: &AccountId, past: u64) -> Result<()> {
+        self.wait_nonce_with(account, past, |_| {}).await
+    }
+
+    /// As [`Client::wait_nonce`], handing every answer to `seen`.
+    ///
+    /// # Errors
+    /// RPC errors or timeout.
+    pub async fn wait_nonce_with(
+        &self,
+        account: &AccountId,
+        past: u64,
+        mut seen: impl FnMut(&BalanceInfo),
+    ) -> Result<()> {
         let start = Instant::now();
         loop {
             let bal = self.balance(account).await?;
+            seen(&bal);
             if bal.nonce > past {
                 return Ok(());
             }

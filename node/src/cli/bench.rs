@@ -11,9 +11,14 @@
 //!    finalization time.
 //! 5. Reports finalized submissions/s, p50/p99 submit-to-finalized latency,
 //!    and the ratio to the raw verification rate.
+//!
+//! The report is the only thing on stdout; progress (operators
+//! registered, then submissions finalized of the total and how many are
+//! sent) goes to stderr through [`super::progress`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -26,6 +31,7 @@ use rayon::prelude::*;
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use super::progress::{Mode, Progress};
 use crate::client::{self, Client};
 
 /// Load parameters.
@@ -154,13 +160,21 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         }
     }
     client.wait_nonce(&funder.id(), last_nonce).await?;
+    let mut registering = Progress::counter(
+        "bench",
+        "operators registered",
+        ops.len() as u64,
+        Mode::detect(false),
+    );
     for op in &ops {
         let registered = client.rpc().get_operator(op.id().to_string()).await.is_ok();
         if !registered {
             let (_, nonce) = client.register(op).await?;
             client.wait_nonce(&op.id(), nonce).await?;
         }
+        registering.inc(1);
     }
+    registering.finish("");
 
     eprintln!(
         "pre-signing {} submissions ...",
@@ -189,12 +203,16 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .await
         .map_or(0, |h| h.header.height.get());
     let sent: Arc<Mutex<HashMap<SubmissionId, Instant>>> = Arc::default();
+    // Counts for the progress display (the latencies are the measurement).
+    let sent_count = Arc::new(AtomicU64::new(0));
+    let final_count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
 
     // The follower: stamps finalization times from each new block.
     let follower = {
         let client = client.clone();
         let sent = sent.clone();
+        let final_count = final_count.clone();
         tokio::spawn(async move {
             let mut next = start_height + 1;
             let mut latencies = Vec::with_capacity(total);
@@ -214,6 +232,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                         last_final = now;
                     }
                 }
+                final_count.store(latencies.len() as u64, Ordering::Relaxed);
                 next += 1;
             }
             (latencies, last_final)
@@ -228,6 +247,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .map(|(i, chain)| {
             let client = clients[i % clients.len()].clone();
             let sent = sent.clone();
+            let sent_count = sent_count.clone();
             tokio::spawn(async move {
                 let t0 = Instant::now();
                 for (i, tx) in chain.into_iter().enumerate() {
@@ -249,16 +269,55 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                             Err(e) => return Err(e),
                         }
                     }
+                    sent_count.fetch_add(1, Ordering::Relaxed);
                 }
                 Ok::<(), anyhow::Error>(())
             })
         })
         .collect();
-    for s in senders {
-        s.await.context("sender task")??;
+    let sending = tokio::spawn(async move {
+        for s in senders {
+            s.await.context("sender task")??;
+        }
+        Ok::<f64, anyhow::Error>(started.elapsed().as_secs_f64())
+    });
+    // Shows submissions finalized of the total, and how many are sent,
+    // while the senders and the follower work.
+    let mut progress = Progress::counter(
+        "bench",
+        "submissions finalized",
+        total as u64,
+        Mode::detect(false),
+    );
+    let show = |progress: &mut Progress| {
+        progress.show(
+            final_count.load(Ordering::Relaxed),
+            None,
+            format!("{} sent", sent_count.load(Ordering::Relaxed)),
+        );
+    };
+    while !sending.is_finished() {
+        show(&mut progress);
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let send_secs = started.elapsed().as_secs_f64();
+    let send_secs = match sending.await.context("senders")? {
+        Ok(secs) => secs,
+        Err(e) => {
+            progress.abandon();
+            return Err(e);
+        }
+    };
+    while !follower.is_finished() {
+        show(&mut progress);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let (mut latencies, last_final) = follower.await?;
+    progress.show(
+        latencies.len() as u64,
+        None,
+        format!("{} sent", sent_count.load(Ordering::Relaxed)),
+    );
+    progress.finish(&format!("{} sent", sent_count.load(Ordering::Relaxed)));
     if latencies.len() < total {
         bail!(
             "only {} of {total} submissions finalized within the time limit",

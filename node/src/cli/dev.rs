@@ -226,11 +226,11 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     std::fs::create_dir_all(home.join("anchor"))?;
     let key = pantheon_anchor::AnchorKey::load_or_create(&key_path)?;
     let bitcoin = devbitcoin::DevBitcoin::start(&home, &key, *bitcoin_block_secs).await?;
-    eprintln!(
+    super::announce(&format!(
         "pantheon: regtest bitcoind on {} (data in {}), a block every {bitcoin_block_secs} s; anchoring every {anchor_every} blocks",
         bitcoin.rpc_url,
         bitcoin.datadir.display()
-    );
+    ));
     config.anchor = Some(config::AnchorConfig {
         network: "regtest".into(),
         bitcoin_rpc: bitcoin.rpc_url.clone(),

@@ -14,6 +14,15 @@
 //! - [`bench`]: `bench`, a load tool against running nodes.
 //! - [`records`]: `records init | append | run | status | prove | verify`,
 //!   the operator library (`pantheon-sdk`) for operators without code.
+//! - [`progress`]: progress of long work on stderr (a bar on a terminal,
+//!   rate-limited plain lines elsewhere).
+//! - [`docs`]: `completions` and `man`, generated from the clap tree
+//!   below, so they cannot drift from the commands.
+//!
+//! Logs (`pantheon node`, `pantheon dev`) go to stderr as text or, with
+//! `--log-format json` (or `PANTHEON_LOG_FORMAT=json`), one JSON object per
+//! line. Text carries ANSI colour only when stderr is a terminal and
+//! `NO_COLOR` is unset, so a log written to a file is plain.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -23,16 +32,20 @@
 mod anchor;
 mod bench;
 mod dev;
+mod docs;
 mod keys;
 mod operator;
 mod ots;
+pub mod progress;
 mod receipt;
 mod records;
 mod testnet;
 mod verify;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -72,14 +85,80 @@ fn output(json: bool, value: &serde_json::Value, human: impl FnOnce() -> String)
     }
 }
 
-/// Installs the log subscriber (`RUST_LOG` overrides the default filter).
+/// How the node writes its logs (`--log-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`,
+    /// `fields` (with `message`) and the current span.
+    Json,
+}
+
+/// The environment variable that chooses the log format when
+/// `--log-format` is not given.
+pub const LOG_FORMAT_ENV: &str = "PANTHEON_LOG_FORMAT";
+
+/// The format chosen for this process (set once by [`run`]).
+static LOG_FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+fn log_format() -> LogFormat {
+    LOG_FORMAT.get().copied().unwrap_or_default()
+}
+
+/// The log format from the flag, else from [`LOG_FORMAT_ENV`], else text.
+///
+/// # Errors
+/// A value of the environment variable that names no format.
+fn resolve_log_format(flag: Option<LogFormat>) -> Result<LogFormat> {
+    if let Some(f) = flag {
+        return Ok(f);
+    }
+    match std::env::var(LOG_FORMAT_ENV) {
+        Ok(v) if v.is_empty() => Ok(LogFormat::Text),
+        Ok(v) => <LogFormat as clap::ValueEnum>::from_str(&v, true)
+            .map_err(|_| anyhow::anyhow!("{LOG_FORMAT_ENV}={v:?}: expected text or json")),
+        Err(_) => Ok(LogFormat::Text),
+    }
+}
+
+/// Whether text written to stderr may carry ANSI colour: only on a
+/// terminal, and only if `NO_COLOR` is unset or empty (no-color.org).
+fn stderr_colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Installs the log subscriber (`RUST_LOG` overrides the default filter)
+/// in the chosen format; a second call changes nothing.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "warn,pantheon=info,arc_malachitebft_network=off".into());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match log_format() {
+        LogFormat::Text => builder.with_ansi(stderr_colour()).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_ansi(false)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+/// Tells the user running a node something on stderr: a plain line, or
+/// with `--log-format json` a log event (so that every line of the log
+/// stays one JSON object).
+fn announce(line: &str) {
+    match log_format() {
+        LogFormat::Text => eprintln!("{line}"),
+        LogFormat::Json => {
+            init_tracing();
+            tracing::info!(target: "pantheon::cli", "{line}");
+        }
+    }
 }
 
 /// Runs a node from `config`, announcing its JSON-RPC address on stderr.
@@ -91,10 +170,10 @@ async fn run_node(config: config::Config) -> Result<()> {
 async fn run_node_with(config: config::Config, also: impl FnOnce(&service::Serving)) -> Result<()> {
     init_tracing();
     service::run(config, |serving| {
-        eprintln!(
+        announce(&format!(
             "pantheon: JSON-RPC on http://{} (HTTP and WebSocket), chain {}",
             serving.rpc, serving.genesis
-        );
+        ));
         also(serving);
     })
     .await
@@ -111,6 +190,11 @@ async fn run_node_with(config: config::Config, also: impl FnOnce(&service::Servi
     args_override_self = true
 )]
 pub struct Cli {
+    /// Log format of `pantheon node` and `pantheon dev`: `text` (colour
+    /// only on a terminal, never with NO_COLOR) or `json` (one object per
+    /// line). Default: $PANTHEON_LOG_FORMAT, else text.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -314,6 +398,18 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print a shell completion script (generated from this command line).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages: pantheon.1 and one per subcommand (pantheon-submit.1, ...).
+    Man {
+        /// The directory to write them into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -496,6 +592,9 @@ enum KeysCommand {
 /// # Errors
 /// The command's failure, for `main` to print.
 pub async fn run(cli: Cli) -> Result<()> {
+    let format = resolve_log_format(cli.log_format)?;
+    // Set once per process: a second `run` (in tests) keeps the first.
+    let _ = LOG_FORMAT.set(format);
     match cli.command {
         Command::Keys { command } => keys::run(command),
         Command::Operator {
@@ -644,5 +743,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Node { config } => run_node(config::Config::load(&config)?).await,
         Command::Testnet { command } => testnet::run(command).await,
         Command::Records { command } => records::run(command).await,
+        Command::Completions { shell } => {
+            docs::completions(shell, &mut std::io::stdout().lock())?;
+            Ok(())
+        }
+        Command::Man { out } => {
+            let written = docs::man_pages(&out)?;
+            eprintln!("{} man pages written to {}", written.len(), out.display());
+            Ok(())
+        }
     }
 }

@@ -12,6 +12,7 @@ use pantheon_runtime::hash::AuditRoot;
 use pantheon_runtime::tx::Metadata;
 
 use super::output;
+use super::progress::{Mode, Progress};
 use crate::client::{self, Client};
 
 /// `pantheon submit`.
@@ -41,7 +42,7 @@ pub async fn submit(
     }
     let mut value = serde_json::to_value(&receipt)?;
     if let Some(status) = wait {
-        let info = client.wait_for(&receipt.id.to_string(), status).await?;
+        let info = wait_status(&client, &receipt.id.to_string(), status).await?;
         value = serde_json::to_value(&info)?;
     }
     // The receipt is always JSON (`--json` or not): operators' scripts parse it.
@@ -59,7 +60,7 @@ pub async fn proof(
 ) -> Result<()> {
     let client = Client::new(rpc)?;
     if let Some(status) = wait {
-        client.wait_for(id, status).await?;
+        wait_status(&client, id, status).await?;
     }
     let bundle = client.proof(id, embed_genesis).await?;
     let text = serde_json::to_string_pretty(&bundle)? + "\n";
@@ -115,7 +116,7 @@ pub async fn transfer(
     let client = Client::new(rpc)?;
     let (receipt, nonce) = client.transfer(&key, to, amount).await?;
     if wait {
-        client.wait_nonce(&key.id(), nonce).await?;
+        wait_final(&client, &key.id(), nonce, "transfer").await?;
     }
     output(json, &serde_json::to_value(&receipt)?, || {
         format!("transfer of {amount} PAN to {to} accepted ({})", receipt.id)
@@ -129,7 +130,7 @@ pub async fn register(rpc: &str, key: &Path, wait: bool, json: bool) -> Result<(
     let client = Client::new(rpc)?;
     let (receipt, nonce) = client.register(&key).await?;
     if wait {
-        client.wait_nonce(&key.id(), nonce).await?;
+        wait_final(&client, &key.id(), nonce, "registration").await?;
     }
     output(json, &serde_json::to_value(&receipt)?, || {
         format!(
@@ -139,4 +140,59 @@ pub async fn register(rpc: &str, key: &Path, wait: bool, json: bool) -> Result<(
         )
     });
     Ok(())
+}
+
+/// A status's name as the JSON answers spell it.
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Received => "received",
+        Status::Finalized => "finalized",
+        Status::Anchored => "anchored",
+    }
+}
+
+/// `--wait STATUS` of a submission, showing its status and the time
+/// waited on stderr.
+async fn wait_status(
+    client: &Client,
+    id: &str,
+    status: Status,
+) -> Result<pantheon_rpc::types::SubmissionInfo> {
+    let mut progress = Progress::waiting(
+        &format!("waiting for {}", status_name(status)),
+        Mode::detect(false),
+    );
+    let result = client
+        .wait_for_with(id, status, |info| {
+            let at = info
+                .height
+                .map(|h| format!(" at height {h}"))
+                .unwrap_or_default();
+            progress.set_state(format!("status {}{at}", status_name(info.status)));
+        })
+        .await;
+    match &result {
+        Ok(info) => progress.finish(&format!("status {}", status_name(info.status))),
+        Err(_) => progress.abandon(),
+    }
+    result
+}
+
+/// `--wait` of an account transaction (`what`): until the account's
+/// nonce passes `nonce`, showing the chain's height and the time waited.
+async fn wait_final(client: &Client, account: &AccountId, nonce: u64, what: &str) -> Result<()> {
+    let mut progress = Progress::waiting(
+        &format!("waiting for the {what} to be finalized"),
+        Mode::detect(false),
+    );
+    let result = client
+        .wait_nonce_with(account, nonce, |b| {
+            progress.set_state(format!("chain at height {}", b.height));
+        })
+        .await;
+    match &result {
+        Ok(()) => progress.finish("finalized"),
+        Err(_) => progress.abandon(),
+    }
+    result
 }

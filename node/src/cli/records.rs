@@ -7,7 +7,7 @@
 //! both may run at once; `status`, `prove` and `verify` only read;
 //! `export` asks a node for every anchored submission of an operator.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +26,7 @@ use pantheon_sdk::{BatchPolicy, Batches, Config, Entry, Outbox, RecordLog, Submi
 use serde_json::{Value, json};
 
 use super::output;
+use super::progress::{Mode, Progress};
 use crate::client::Client;
 use crate::keyfile;
 use crate::now_ms;
@@ -482,6 +483,13 @@ fn append(dir: &Path, file: Option<&Path>, stream: &str, json: bool) -> Result<(
     let mut lines = reader.lines();
     let mut number = 0usize;
     let mut sealed = 0u64;
+    // On stderr; not drawn over the records `append` prints on a terminal.
+    let mode = if std::io::stdout().is_terminal() {
+        Mode::Hidden
+    } else {
+        Mode::detect(false)
+    };
+    let mut progress = Progress::open_count("records append", "records sealed", mode);
     loop {
         let mut chunk = Vec::new();
         let mut failure = None;
@@ -511,18 +519,25 @@ fn append(dir: &Path, file: Option<&Path>, stream: &str, json: bool) -> Result<(
             break;
         }
         match log.append_all(chunk) {
-            Ok(s) => sealed += print_sealed(&s, json),
+            Ok(s) => {
+                sealed += print_sealed(&s, json);
+                progress.set(sealed);
+            }
             Err(e) => {
+                progress.abandon();
                 return Err(anyhow::Error::new(e).context(format!(
                     "at or before line {number}; {sealed} records sealed before it"
                 )));
             }
         }
         if let Some(e) = failure {
+            progress.abandon();
             return Err(e.context(format!("{sealed} records sealed before it; nothing after")));
         }
     }
-    if !json {
+    progress.set(sealed);
+    progress.finish(&format!("in {}", log.path().display()));
+    if mode == Mode::Hidden && !json {
         eprintln!("{sealed} records sealed in {}", log.path().display());
     }
     Ok(())
@@ -558,36 +573,39 @@ async fn submit(
     let submitter = Submitter::start(dir, log, config)?;
     let start = Instant::now();
     let mut last_print = Instant::now() - Duration::from_secs(10);
+    // Text: batches finalized of batches cut, with the records and
+    // anchoring as its state (rate-limited off a terminal). JSON: the
+    // report itself every two seconds, one object per line.
+    let mut progress = Progress::counter("records run", "batches finalized", 0, Mode::detect(json));
     let result = loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break Ok(()),
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
         let r = submitter.report();
-        if last_print.elapsed() >= Duration::from_secs(2) {
+        if json && last_print.elapsed() >= Duration::from_secs(2) {
             last_print = Instant::now();
-            if json {
-                eprintln!("{}", serde_json::to_string(&r)?);
-            } else {
-                eprintln!(
-                    "records {} (waiting {}), batches {}: finalized {}, anchored {}{}{}",
-                    r.records,
-                    r.waiting_records,
-                    r.batches,
-                    r.finalized,
-                    r.anchored,
-                    if r.backlog_full {
-                        " [backlog full]"
-                    } else {
-                        ""
-                    },
-                    r.error
-                        .as_deref()
-                        .map(|e| format!("; {e}"))
-                        .unwrap_or_default()
-                );
-            }
+            eprintln!("{}", serde_json::to_string(&r)?);
         }
+        progress.show(
+            r.finalized,
+            Some(r.batches),
+            format!(
+                "records {} (waiting {}), anchored {}{}{}",
+                r.records,
+                r.waiting_records,
+                r.anchored,
+                if r.backlog_full {
+                    " [backlog full]"
+                } else {
+                    ""
+                },
+                r.error
+                    .as_deref()
+                    .map(|e| format!("; {e}"))
+                    .unwrap_or_default()
+            ),
+        );
         if let Some(status) = until {
             let reached = match status {
                 pantheon_rpc::types::Status::Anchored => r.settled,
@@ -607,6 +625,15 @@ async fn submit(
     };
     let report = submitter.report();
     tokio::task::spawn_blocking(move || submitter.stop()).await?;
+    if result.is_ok() {
+        progress.show(report.finalized, Some(report.batches), "");
+        progress.finish(&format!(
+            "records {}, anchored {}",
+            report.records, report.settled
+        ));
+    } else {
+        progress.abandon();
+    }
     if result.is_ok() {
         output(json, &serde_json::to_value(&report)?, || {
             format!(

@@ -19,6 +19,7 @@ use pantheon_testnet::{Manifest, Role, process};
 use serde_json::json;
 
 use super::TestnetCommand;
+use super::progress::{Mode, Progress};
 use crate::config::{
     AnchorConfig, Config, ConsensusConfig, Gossip, P2pConfig, RelayConfig, RpcConfig,
 };
@@ -352,11 +353,15 @@ pub async fn status(dir: &Path) -> Result<Vec<NodeStatus>> {
 }
 
 /// Waits until each node of `watch` serves RPC and is in step with the
-/// highest node (and past genesis if `blocks`), printing each node's line
-/// when it changes. In step: within one block for a validator, and within
-/// two seconds of blocks for a full node, which learns each block only
-/// after the validators finalize it (at 400 ms blocks on two busy cores it
-/// trails by two or three blocks for good).
+/// highest node (and past genesis if `blocks`), showing progress on stderr
+/// (see [`super::progress`]) and each node's line when its phase changes
+/// (stopped, starting, serving). In step: within one block for a
+/// validator, and within two seconds of blocks for a full node, which
+/// learns each block only after the validators finalize it (at 400 ms
+/// blocks on two busy cores it trails by two or three blocks for good).
+///
+/// Progress: for `up`, nodes ready of the watched ones; for `start` of one
+/// node, its height of the highest node's (a node catching up).
 async fn wait_in_step(
     net: &Manifest,
     watch: &[usize],
@@ -364,19 +369,32 @@ async fn wait_in_step(
     quiet: bool,
 ) -> Result<Vec<NodeStatus>> {
     let started = Instant::now();
-    let mut shown: Vec<String> = vec![String::new(); net.nodes.len()];
+    let mode = Mode::detect(quiet);
+    let catching_up = watch.len() == 1;
+    let mut progress = if let [one] = watch {
+        Progress::counter(&format!("node {one} catching up"), "blocks", 0, mode)
+    } else {
+        Progress::counter("testnet up", "nodes ready", watch.len() as u64, mode)
+    };
+    let mut shown: Vec<&'static str> = vec![""; net.nodes.len()];
     loop {
         let report = status::collect(net).await;
         for s in &report {
-            let line = status::line(s);
-            if !quiet && watch.contains(&s.index) && shown[s.index] != line {
-                eprintln!("  {line}");
-                shown[s.index].clone_from(&line);
+            let phase = if !s.running {
+                "stopped"
+            } else if !s.reachable {
+                "starting"
+            } else {
+                "serving"
+            };
+            if watch.contains(&s.index) && shown[s.index] != phase {
+                progress.println(&format!("  {}", status::line(s)));
+                shown[s.index] = phase;
             }
         }
         let top = report.iter().map(|s| s.height).max().unwrap_or(0);
         let follower_lag = (2_000 / net.block_time_ms.max(1)).max(1);
-        let ready = watch.iter().all(|&i| {
+        let in_step = |i: usize| {
             let lag = if net.nodes.get(i).is_some_and(|n| n.role == Role::Full) {
                 follower_lag
             } else {
@@ -385,14 +403,30 @@ async fn wait_in_step(
             report
                 .get(i)
                 .is_some_and(|s| s.reachable && (s.height >= 1 || !blocks) && s.height + lag >= top)
-        });
-        if ready {
+        };
+        let ready = watch.iter().filter(|&&i| in_step(i)).count() as u64;
+        if catching_up {
+            let height = watch
+                .first()
+                .and_then(|&i| report.get(i))
+                .map_or(0, |s| s.height);
+            progress.show(height, Some(top), "");
+        } else {
+            progress.show(ready, None, format!("height {top}"));
+        }
+        if ready == watch.len() as u64 {
+            progress.finish(&if catching_up {
+                String::new()
+            } else {
+                format!("height {top}")
+            });
             return Ok(report);
         }
         if let Some(dead) = watch
             .iter()
             .find(|&&i| report.get(i).is_some_and(|s| !s.running))
         {
+            progress.abandon();
             let log = process::log_file(net, *dead)?;
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
@@ -403,6 +437,7 @@ async fn wait_in_step(
             );
         }
         if started.elapsed() > WAIT {
+            progress.abandon();
             bail!(
                 "nodes {watch:?} not serving and in step after {}s (see their node.log)",
                 WAIT.as_secs()

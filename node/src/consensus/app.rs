@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use eyre::{Result, eyre};
+use malachitebft_app_channel::app::engine::host::SyncedValueOutcome;
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use pantheon_runtime::amount::Height;
@@ -32,11 +33,36 @@ use crate::consensus::context::{PantheonContext, ValidatorIndex, ValidatorSet};
 pub use crate::consensus::host::AppConfig;
 use crate::consensus::host::{Effect, Host, Restored, Tip};
 use crate::consensus::signing::{PantheonSigner, PantheonVerifier, to_malachite_certificate};
+use crate::consensus::sync_log::SyncProgress;
 use crate::consensus::undecided::Undecided;
 use crate::health::{self, SharedStatus};
 use crate::now_ms;
 
 type Ctx = PantheonContext;
+
+/// Logs a catch-up line of [`SyncProgress`].
+fn log_sync(l: &crate::consensus::sync_log::SyncLine) {
+    let eta_s = l.eta.map(|d| d.as_secs());
+    if l.caught_up {
+        info!(target: "pantheon::sync", synced = l.synced, height = l.height,
+            "caught up: {} blocks synced, at height {}", l.synced, l.height);
+    } else {
+        info!(
+            target: "pantheon::sync",
+            synced = l.synced,
+            height = l.height,
+            peers_height = l.peers_height,
+            blocks_per_second = l.rate,
+            eta_s,
+            "catching up: {} blocks synced, height {} of about {} ({:.1} blocks/s, {})",
+            l.synced,
+            l.height,
+            l.peers_height.map_or_else(|| "?".to_owned(), |h| h.to_string()),
+            l.rate,
+            eta_s.map_or_else(|| "no estimate of the time left".to_owned(), |s| format!("about {s} s left")),
+        );
+    }
+}
 
 /// The host and what it drives.
 pub struct App {
@@ -44,6 +70,7 @@ pub struct App {
     chain: Arc<Chain>,
     store: Undecided,
     network: SharedStatus,
+    sync: SyncProgress,
 }
 
 impl App {
@@ -82,6 +109,7 @@ impl App {
             built,
             inits,
         };
+        let sync = SyncProgress::new(cfg.target_time);
         let host = Host::new(validators, me, signer, verifier, cfg, tip, restored);
         info!(
             height = %host.tip().height,
@@ -93,6 +121,7 @@ impl App {
             chain,
             store,
             network,
+            sync,
         })
     }
 
@@ -298,6 +327,17 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
                 let (effects, outcome) =
                     app.host.synced_value(height, round, proposer, &value_bytes);
                 app.persist(&effects)?;
+                if let SyncedValueOutcome::Verdict(v) = &outcome {
+                    let header = v.value.header();
+                    if let Some(l) = app.sync.block(
+                        Instant::now(),
+                        now_ms(),
+                        header.height.get(),
+                        header.time_ms,
+                    ) {
+                        log_sync(&l);
+                    }
+                }
                 let _ = reply.send(outcome);
             }
             AppMsg::RestreamProposal {

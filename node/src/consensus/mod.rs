@@ -11,6 +11,7 @@
 //! | [`codec`] | wire and WAL encoding of every Malachite message |
 //! | [`host`] | the pure core of the consensus host: one method per Malachite request (build, stream, reassemble, judge, commit, serve sync), returning its answer and the effects to carry out; no I/O, time as an argument |
 //! | [`app`] | the driver: Malachite's app channel in, the host's answers out, its effects carried out on the chain, the undecided store and the network |
+//! | [`sync_log`] | a log line every few seconds while value sync catches the node up: blocks synced, rate, estimated peers' height and time left |
 //! | [`undecided`] | what consensus persists beside its WAL so it never equivocates after a restart |
 //! | [`engine`] | Malachite configuration, network identity, engine start-up |
 //!
@@ -26,4 +27,5 @@ pub mod host;
 #[cfg(test)]
 mod host_tests;
 pub mod signing;
+pub mod sync_log;
 pub mod undecided;
