@@ -46,7 +46,7 @@ export function facts(rows: [string, Child][]): HTMLDListElement {
 }
 
 export function table(head: string[], rows: HTMLTableRowElement[], attrs: Record<string, string> = {}): HTMLElement {
-  return el('div', { class: 'scroll' }, el('table', attrs, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)));
+  return el('div', { class: 'scroll' }, el('table', attrs, el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows)));
 }
 
 export function row(cells: Child[], attrs: Record<string, string> = {}): HTMLTableRowElement {

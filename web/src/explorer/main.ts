@@ -5,7 +5,7 @@
 // Content-Security-Policy (`connect-src 'self'`) enforces it.
 
 import { classify, parseRoute, searchTarget } from './route.js';
-import { RpcError, batch, subscribeFinalized } from './rpc.js';
+import { RpcError, batch, call, subscribeFinalized } from './rpc.js';
 import { el, link, short } from './dom.js';
 import type { HeaderInfo, SubmissionInfo } from './types.js';
 import * as views from './views.js';
@@ -104,6 +104,7 @@ async function search(text: string): Promise<void> {
 
 function onHead(h: HeaderInfo): void {
   const head = $('head');
+  if (Number(head.dataset.height ?? 0) >= h.header.height) return;
   head.replaceChildren('Head ', link(`block/${h.header.height}`, `#${h.header.height}`), ' ', short(h.hash));
   head.dataset.height = String(h.header.height);
   current?.onHead?.(h);
@@ -126,6 +127,11 @@ function init(): void {
       live.dataset.state = s;
     },
   );
+  void call<HeaderInfo>('chain_getHead')
+    .then(onHead)
+    .catch(() => {
+      /* the subscription will say */
+    });
   void render();
 }
 
