@@ -148,6 +148,13 @@ fn the_explorer_follows_a_submission_to_its_block_anchor_and_verified_proof() {
         "the explorer run failed: {report:#}"
     );
     let shown = &report["shown"];
+    let caught = shown["watch_catches"].as_array().unwrap();
+    assert!(
+        caught
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("localhost:9")),
+        "the request watch must catch a page that tries another origin: {caught:?}"
+    );
 
     // What the page showed is what the node answers.
     let moved = shown["live_head_moved"].as_array().unwrap();

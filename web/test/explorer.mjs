@@ -9,7 +9,8 @@
 // (its proof downloaded too). Every request the page makes is recorded
 // (HTTP, WebSocket, downloads); the run fails on any whose origin is not the
 // node's, on any page error and on any console error (a refused request
-// shows there). Screenshots of each view are kept in OUT_DIR.
+// shows there); a last step checks the watch itself catches a page that
+// tries another origin. Screenshots of each view are kept in OUT_DIR.
 //
 //   node test/explorer.mjs CASE.json OUT_DIR
 //
@@ -188,6 +189,26 @@ try {
   await page.press('#search', 'Enter');
   await page.waitForFunction(() => /^No submission/.test(document.getElementById('search-status')?.textContent ?? ''), null, { timeout });
   steps.push('search: nothing found is said');
+
+  // 11. The watch itself: a page of the same origin that tries another
+  // origin (localhost is not 127.0.0.1) is caught, by the policy's refusal
+  // on the console or by the request log, in a context of its own so that
+  // the run above stays clean.
+  const probeContext = await browser.newContext();
+  const probe = await probeContext.newPage();
+  const caught = [];
+  probeContext.on('request', (r) => {
+    if (!ours(r.url())) caught.push(`request ${r.url()}`);
+  });
+  probe.on('console', (m) => {
+    if (m.type() === 'error') caught.push(`console: ${m.text()}`);
+  });
+  await probe.goto(`${origin}/explorer`);
+  await probe.evaluate(() => fetch('http://localhost:9/').catch(() => null));
+  await probe.waitForTimeout(200);
+  shown.watch_catches = caught;
+  await probeContext.close();
+  steps.push('the watch catches a foreign request');
 } catch (e) {
   failure = String(e?.stack ?? e);
   await page.screenshot({ path: join(outDir, 'failure.png'), fullPage: true }).catch(() => {});
