@@ -97,7 +97,7 @@ mod tests {
         answer(&Request::get(path).body(()).expect("a valid request"))
     }
 
-    fn header<'a>(r: &'a Response<HttpBody>, name: hyper::header::HeaderName) -> &'a str {
+    fn header(r: &Response<HttpBody>, name: hyper::header::HeaderName) -> &str {
         r.headers()
             .get(name)
             .expect("header present")
