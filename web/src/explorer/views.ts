@@ -497,7 +497,7 @@ export async function supply(height: number | null): Promise<View> {
       ['Certificate', `${f.signers} of ${net.validators.length} validators signed`],
     ]),
     el('p', { class: 'actions' }, el('a', { href: url, download: `pantheon-supply-${f.height}.json`, id: 'download-supply' }, 'Download the supply proof (JSON)')),
-    note(`This page decoded the ${f.accounts} account records of the proof and summed them itself. That these records are the whole state (they rebuild the certified state root) and that the certificate's signatures are valid is checked offline by pantheon verify FILE on the downloaded proof.`),
+    note(`This page decoded the proof's ${f.accounts === 1 ? 'account record' : `${f.accounts} account records`} and summed ${f.accounts === 1 ? 'it' : 'them'} itself. That these records are the whole state (they rebuild the certified state root) and that the certificate's signatures are valid is checked offline by pantheon verify FILE on the downloaded proof.`),
   );
   return { title: `Supply at block ${f.height}`, body };
 }
