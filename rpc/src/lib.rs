@@ -15,7 +15,7 @@
 //!   limits and a reserve), a pure core.
 //! - [`openrpc`]: the document served at `rpc.discover`.
 //! - [`pages`]: the static pages served on the same port (`GET /verify`,
-//!   the browser verifier of `web/`).
+//!   the browser verifier of `web/`; `GET /explorer`, the explorer).
 
 pub mod admission;
 pub mod api;

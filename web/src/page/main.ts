@@ -1,8 +1,11 @@
 // The page: reads the proof and the trust from the form (or a dropped
 // file, read locally), calls the library and shows the verdict. Nothing
 // here touches the network; the page's Content-Security-Policy forbids it.
+// A proof preloaded by the explorer (./preload.ts) is verified on load like
+// a pasted one.
 
 import { verifyDocument, type Options, type Verdict } from '../lib/index.js';
+import { takePreload } from './preload.js';
 
 declare const PANTHEON_WEB_VERSION: string;
 
@@ -125,6 +128,29 @@ function init(): void {
     const f = (e as DragEvent).dataTransfer?.files?.[0];
     if (f) readFile(f, $('proof'), run);
   });
+  preload();
+}
+
+/** A proof handed over in the fragment or sessionStorage: filled in, then
+ * verified here like any other. */
+function preload(): void {
+  let storage: Storage | null = null;
+  try {
+    storage = window.sessionStorage;
+  } catch {
+    storage = null; // file:// or storage disabled: only the fragment form
+  }
+  const got = takePreload(location.hash, storage);
+  if (!got) return;
+  const note = $('preloaded');
+  note.hidden = false;
+  if ('error' in got) {
+    note.textContent = `No proof loaded: ${got.error}.`;
+    return;
+  }
+  note.textContent = `A proof was handed to this page by the link you followed (${got.from === 'fragment' ? 'in its address' : 'kept in this tab'}); this page verified it itself, below, trusting nothing for where it came from.`;
+  $<HTMLTextAreaElement>('proof').value = got.text;
+  run();
 }
 
 init();
