@@ -615,6 +615,33 @@ mod tests {
     }
 
     #[test]
+    fn busiest_signers_names_the_longest_queues_and_sums_the_rest() {
+        let f = fixture(13);
+        let mut pool = Mempool::new(MempoolLimits::default());
+        // Operator i queues i + 1 submissions (1..=13).
+        for op in 0..13 {
+            for tx in chain_of(&f, op, op as u64 + 1) {
+                pool.admit(tx, &f.ledger).unwrap();
+            }
+        }
+        let (top, rest) = pool.busiest_signers(10);
+        let lens: Vec<usize> = top.iter().map(|(_, n)| *n).collect();
+        assert_eq!(lens, (4..=13).rev().collect::<Vec<_>>());
+        assert_eq!(top[0].0, f.ops[12].id());
+        assert_eq!(
+            rest,
+            Rest {
+                signers: 3,
+                queued: 1 + 2 + 3
+            }
+        );
+        let (all, none) = pool.busiest_signers(20);
+        assert_eq!(all.len(), 13);
+        assert_eq!(none, Rest::default());
+        assert_eq!(all.iter().map(|(_, n)| n).sum::<usize>(), pool.len());
+    }
+
+    #[test]
     fn a_flooding_operator_cannot_delay_another_by_more_than_one_block() {
         let f = fixture(2);
         let mut pool = Mempool::new(MempoolLimits::default());
