@@ -101,7 +101,9 @@ pub struct Config {
 /// may face the internet: node internals (queue lengths per operator,
 /// wallet balance) are for the operator. An address that is not loopback
 /// is accepted only because someone wrote it here, and is logged as a
-/// warning at start-up.
+/// warning at start-up. An address that cannot be bound (a second node on
+/// the machine with the default port) is logged as a warning and the node
+/// runs without `/metrics`: observability never stops a validator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {

@@ -196,11 +196,20 @@ pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
             anchors,
             rpc: rpc_metrics,
         });
-        Some(
-            crate::metrics::serve(config.metrics.listen, registry)
-                .await
-                .with_context(|| format!("binding metrics to {}", config.metrics.listen))?,
-        )
+        // Not fatal: a validator keeps validating when its metrics port
+        // is taken (another node on the machine with the default port).
+        match crate::metrics::serve(config.metrics.listen, registry).await {
+            Ok(bound) => Some(bound),
+            Err(e) => {
+                tracing::warn!(
+                    target: "pantheon::metrics",
+                    listen = %config.metrics.listen,
+                    "/metrics not served: cannot bind {}: {e}",
+                    config.metrics.listen
+                );
+                None
+            }
+        }
     } else {
         None
     };
