@@ -432,8 +432,18 @@ impl RpcBackend {
     }
 }
 
-impl Backend for RpcBackend {
-    fn submit_root(&self, tx: SignedTx) -> Result<Receipt, ApiError> {
+impl RpcBackend {
+    /// Counts an admission result for `/metrics`.
+    fn admission<T>(&self, result: Result<T, ApiError>) -> Result<T, ApiError> {
+        let admissions = &self.chain.counters().admissions;
+        match &result {
+            Ok(_) => admissions.accepted(),
+            Err(e) => admissions.refused(e.code),
+        }
+        result
+    }
+
+    fn submit_root_uncounted(&self, tx: SignedTx) -> Result<Receipt, ApiError> {
         let s = tx
             .as_submission()
             .expect("the RPC layer checked the kind")
@@ -487,7 +497,7 @@ impl Backend for RpcBackend {
         }
     }
 
-    fn submit_transaction(&self, tx: SignedTx) -> Result<TxReceipt, ApiError> {
+    fn submit_transaction_uncounted(&self, tx: SignedTx) -> Result<TxReceipt, ApiError> {
         let kind = kind(&tx);
         let id = match self.admit_durably(tx)?.0 {
             Admitted::New(id) | Admitted::Duplicate(id) => id,
@@ -498,6 +508,16 @@ impl Backend for RpcBackend {
             status: Status::Received,
             height: None,
         })
+    }
+}
+
+impl Backend for RpcBackend {
+    fn submit_root(&self, tx: SignedTx) -> Result<Receipt, ApiError> {
+        self.admission(self.submit_root_uncounted(tx))
+    }
+
+    fn submit_transaction(&self, tx: SignedTx) -> Result<TxReceipt, ApiError> {
+        self.admission(self.submit_transaction_uncounted(tx))
     }
 
     fn relay(&self, raw: Vec<Vec<u8>>, auth: RelayAuth) -> Result<RelayReport, ApiError> {

@@ -78,6 +78,7 @@ pub struct Chain {
     pending: Mutex<Pending>,
     finalized: broadcast::Sender<Arc<(BlockHeader, CommitCertificate)>>,
     relay: OnceLock<tokio::sync::mpsc::Sender<SignedTx>>,
+    counters: crate::metrics::ChainCounters,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -101,6 +102,7 @@ impl Chain {
             pending: Mutex::new(HashMap::new()),
             finalized,
             relay: OnceLock::new(),
+            counters: crate::metrics::ChainCounters::default(),
         })
     }
 
@@ -117,6 +119,11 @@ impl Chain {
     /// The key and verified-signature cache.
     pub fn keys(&self) -> &KeyCache {
         &self.keys
+    }
+
+    /// What `/metrics` counts as it happens (atomics).
+    pub fn counters(&self) -> &crate::metrics::ChainCounters {
+        &self.counters
     }
 
     /// Runs `f` with the committed ledger.
@@ -292,6 +299,12 @@ impl Chain {
             .commit_block(block, cert, &exec, first_log_index)?;
         let rejected: Vec<_> = exec.rejected.iter().map(|(id, _)| *id).collect();
         ledger.commit(&block.header, exec)?;
+        let applied = || block.txs.iter().filter(|t| !rejected.contains(&t.id()));
+        self.counters.finalized(
+            applied().filter(|t| t.as_submission().is_some()).count() as u64,
+            applied().count() as u64,
+            block.header.time_ms,
+        );
         let dropped = lock(&self.mempool).on_commit(&block.txs, &rejected, &ledger);
         self.forget_dropped(&dropped);
         lock(&self.pending).retain(|_, (b, _)| b.header.height > block.header.height);
@@ -396,7 +409,9 @@ impl Chain {
             .ledger
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        ledger.check_signature(&tx, &self.keys)?;
+        let checked = ledger.check_signature(&tx, &self.keys);
+        self.counters.signature(checked.is_ok());
+        checked?;
         if held {
             return lock(&self.mempool).admit_held(tx, &ledger);
         }
@@ -484,6 +499,9 @@ impl Chain {
             .par_iter()
             .map(|tx| ledger.check_signature(tx, &self.keys).is_ok())
             .collect();
+        for ok in &checked {
+            self.counters.signature(*ok);
+        }
         let mut report = Relayed {
             accepted: 0,
             known: 0,

@@ -38,6 +38,10 @@
 //! [mempool]
 //! capacity = 100000
 //! per_queue = 20000
+//!
+//! [metrics]                          # Prometheus text at http://<listen>/metrics
+//! enabled = true
+//! listen = "127.0.0.1:9615"          # loopback unless written otherwise; never the RPC port
 //! ```
 //!
 //! Every section and field has a default except `home`; unknown fields are
@@ -83,6 +87,64 @@ pub struct Config {
     /// Bitcoin anchoring; `None` to run without.
     #[serde(default)]
     pub anchor: Option<AnchorConfig>,
+    /// The Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// The Prometheus endpoint (see [`crate::metrics`]).
+///
+/// On by default: it listens on loopback only, so it shows nothing to the
+/// network, costs nothing until scraped, and an operator who runs a
+/// validator should not have to find a switch before they can watch it.
+/// It has its own listener rather than a path on the JSON-RPC port, which
+/// may face the internet: node internals (queue lengths per operator,
+/// wallet balance) are for the operator. An address that is not loopback
+/// is accepted only because someone wrote it here, and is logged as a
+/// warning at start-up. An address that cannot be bound (a second node on
+/// the machine with the default port) is logged as a warning and the node
+/// runs without `/metrics`: observability never stops a validator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Whether to serve `/metrics`.
+    pub enabled: bool,
+    /// Listen address (port 0: any free port, announced at start-up).
+    pub listen: SocketAddr,
+}
+
+/// The default metrics port (the one Prometheus exporters of Substrate
+/// nodes use, next to JSON-RPC's 9944).
+pub const DEFAULT_METRICS_PORT: u16 = 9615;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_METRICS_PORT)),
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// Checks the address against the JSON-RPC one.
+    ///
+    /// # Errors
+    /// The same port as JSON-RPC on an overlapping address.
+    pub fn validate(&self, rpc: SocketAddr) -> Result<()> {
+        if !self.enabled || self.listen.port() == 0 {
+            return Ok(());
+        }
+        let overlaps = self.listen.ip() == rpc.ip()
+            || self.listen.ip().is_unspecified()
+            || rpc.ip().is_unspecified();
+        ensure!(
+            !(overlaps && self.listen.port() == rpc.port()),
+            "metrics.listen {} is the JSON-RPC address {rpc}: /metrics has its own port",
+            self.listen
+        );
+        Ok(())
+    }
 }
 
 /// Bitcoin anchoring settings.
@@ -444,6 +506,7 @@ impl Config {
         if let Some(anchor) = &self.anchor {
             anchor.validate()?;
         }
+        self.metrics.validate(self.rpc.addr)?;
         self.relay.accepted()?;
         for peer in &self.relay.peers {
             ensure!(
@@ -504,6 +567,35 @@ block_time_ms = 500
         assert_eq!(c.p2p.gossip, Gossip::Gossipsub);
         let bad = gossipsub.replace("\"gossipsub\"", "\"flood\"");
         assert!(toml::from_str::<Config>(&bad).is_err());
+    }
+
+    #[test]
+    fn metrics_default_to_loopback_and_never_share_the_rpc_port() {
+        let c: Config = toml::from_str("home = \"/h\"").unwrap();
+        assert!(c.metrics.enabled);
+        assert!(c.metrics.listen.ip().is_loopback());
+        assert_eq!(c.metrics.listen.port(), DEFAULT_METRICS_PORT);
+        c.validate().unwrap();
+        let text = "home = \"/h\"\n[metrics]\nlisten = \"0.0.0.0:9100\"\n";
+        let c: Config = toml::from_str(text).unwrap();
+        c.validate().unwrap();
+        assert!(c.metrics.enabled, "enabled keeps its default");
+        assert!(!c.metrics.listen.ip().is_loopback(), "written explicitly");
+        for bad in [
+            "home = \"/h\"\n[metrics]\nlisten = \"127.0.0.1:9944\"\n",
+            "home = \"/h\"\n[metrics]\nlisten = \"0.0.0.0:9944\"\n",
+        ] {
+            let c: Config = toml::from_str(bad).unwrap();
+            assert!(c.validate().is_err(), "accepted:\n{bad}");
+        }
+        let off = "home = \"/h\"\n[metrics]\nenabled = false\nlisten = \"127.0.0.1:9944\"\n";
+        toml::from_str::<Config>(off).unwrap().validate().unwrap();
+        for bad in [
+            "home = \"/h\"\n[metrics]\nport = 1\n",
+            "home = \"/h\"\n[metrics]\nlisten = \"localhost\"\n",
+        ] {
+            assert!(toml::from_str::<Config>(bad).is_err(), "parsed:\n{bad}");
+        }
     }
 
     #[test]

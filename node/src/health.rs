@@ -46,6 +46,8 @@ pub struct NetworkStatus {
     pub last_synced: Option<Instant>,
     /// Equivocation evidence seen, newest last, at most [`MAX_EVIDENCE`].
     pub equivocations: Vec<String>,
+    /// Equivocation evidence seen since start, all of it (`/metrics`).
+    pub equivocations_seen: u64,
     /// Operator-facing warnings, each starting with its source (`anchoring: `).
     pub warnings: Vec<String>,
     /// The supervised bitcoind of `pantheon dev` (`None` elsewhere).
@@ -63,6 +65,7 @@ impl NetworkStatus {
     /// Records equivocation evidence, keeping the newest [`MAX_EVIDENCE`].
     pub fn record_equivocation(&mut self, report: String) {
         self.equivocations.push(report);
+        self.equivocations_seen = self.equivocations_seen.saturating_add(1);
         let excess = self.equivocations.len().saturating_sub(MAX_EVIDENCE);
         self.equivocations.drain(..excess);
     }
@@ -108,6 +111,7 @@ mod tests {
         }
         assert_eq!(s.equivocations.len(), MAX_EVIDENCE);
         assert_eq!(s.equivocations[0], "e3");
+        assert_eq!(s.equivocations_seen, MAX_EVIDENCE as u64 + 3);
         s.set_warning("anchoring", Some("wallet empty".into()));
         s.set_warning("other", Some("x".into()));
         s.set_warning("anchoring", Some("bitcoind down".into()));

@@ -62,6 +62,7 @@ mod devbitcoin;
 mod health;
 mod keyfile;
 mod mempool;
+mod metrics;
 mod netkey;
 mod receipts;
 mod relay;

@@ -93,6 +93,15 @@ pub enum Admitted {
     Duplicate(TxId),
 }
 
+/// The signers [`Mempool::busiest_signers`] does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rest {
+    /// How many.
+    pub signers: usize,
+    /// Their queued transactions.
+    pub queued: usize,
+}
+
 /// Capacity limits.
 #[derive(Debug, Clone, Copy)]
 pub struct MempoolLimits {
@@ -168,6 +177,36 @@ impl Mempool {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The `n` signers with the most queued transactions (all lanes),
+    /// longest first (ties by id), and what the others hold: the bounded
+    /// per-operator figure of `/metrics`. One pass over the queues.
+    #[must_use]
+    pub fn busiest_signers(&self, n: usize) -> (Vec<(AccountId, usize)>, Rest) {
+        // Queue keys are sorted by signer first: its lanes are adjacent.
+        let mut per_signer: Vec<(AccountId, usize)> = Vec::new();
+        for ((signer, _), queue) in &self.queues {
+            match per_signer.last_mut() {
+                Some((last, len)) if last == signer => *len += queue.len(),
+                _ => per_signer.push((*signer, queue.len())),
+            }
+        }
+        let order = |a: &(AccountId, usize), b: &(AccountId, usize)| {
+            b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0))
+        };
+        if per_signer.len() > n {
+            per_signer.select_nth_unstable_by(n, order);
+        }
+        let rest = per_signer.split_off(n.min(per_signer.len()));
+        per_signer.sort_unstable_by(order);
+        (
+            per_signer,
+            Rest {
+                signers: rest.len(),
+                queued: rest.iter().map(|(_, len)| len).sum(),
+            },
+        )
     }
 
     /// The (seq, prev) of `operator`'s last queued submission.
@@ -573,6 +612,33 @@ mod tests {
                 tx
             })
             .collect()
+    }
+
+    #[test]
+    fn busiest_signers_names_the_longest_queues_and_sums_the_rest() {
+        let f = fixture(13);
+        let mut pool = Mempool::new(MempoolLimits::default());
+        // Operator i queues i + 1 submissions (1..=13).
+        for op in 0..13 {
+            for tx in chain_of(&f, op, op as u64 + 1) {
+                pool.admit(tx, &f.ledger).unwrap();
+            }
+        }
+        let (top, rest) = pool.busiest_signers(10);
+        let lens: Vec<usize> = top.iter().map(|(_, n)| *n).collect();
+        assert_eq!(lens, (4..=13).rev().collect::<Vec<_>>());
+        assert_eq!(top[0].0, f.ops[12].id());
+        assert_eq!(
+            rest,
+            Rest {
+                signers: 3,
+                queued: 1 + 2 + 3
+            }
+        );
+        let (all, none) = pool.busiest_signers(20);
+        assert_eq!(all.len(), 13);
+        assert_eq!(none, Rest::default());
+        assert_eq!(all.iter().map(|(_, n)| n).sum::<usize>(), pool.len());
     }
 
     #[test]

@@ -24,6 +24,8 @@ use pantheon_anchor::{AnchorEngine, AnchorKey, BitcoinRpc};
 pub struct Serving {
     /// The address JSON-RPC is bound to.
     pub rpc: std::net::SocketAddr,
+    /// The address `/metrics` is served on (`None`: `[metrics]` disabled).
+    pub metrics: Option<std::net::SocketAddr>,
     /// The network's genesis hash.
     pub genesis: pantheon_runtime::hash::GenesisHash,
     /// The health the node reports, for tasks outside it to add to (the
@@ -179,15 +181,41 @@ pub async fn run(config: Config, serving: impl FnOnce(&Serving)) -> Result<()> {
     let backend = Arc::new(RpcBackend::new(
         chain.clone(),
         network.clone(),
-        anchors,
+        anchors.clone(),
         intake,
         config.relay.accepted()?,
     ));
-    let (bound, rpc) = pantheon_rpc::start(config.rpc.addr, backend, config.rpc.limits())
-        .await
-        .with_context(|| format!("binding JSON-RPC to {}", config.rpc.addr))?;
+    let (bound, rpc, rpc_metrics) =
+        pantheon_rpc::start_timed(config.rpc.addr, backend, config.rpc.limits())
+            .await
+            .with_context(|| format!("binding JSON-RPC to {}", config.rpc.addr))?;
+    let metrics = if config.metrics.enabled {
+        let registry = crate::metrics::registry(crate::metrics::Sources {
+            chain: chain.clone(),
+            network: network.clone(),
+            anchors,
+            rpc: rpc_metrics,
+        });
+        // Not fatal: a validator keeps validating when its metrics port
+        // is taken (another node on the machine with the default port).
+        match crate::metrics::serve(config.metrics.listen, registry).await {
+            Ok(bound) => Some(bound),
+            Err(e) => {
+                tracing::warn!(
+                    target: "pantheon::metrics",
+                    listen = %config.metrics.listen,
+                    "/metrics not served: cannot bind {}: {e}",
+                    config.metrics.listen
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     serving(&Serving {
         rpc: bound,
+        metrics,
         genesis: chain.genesis().hash(),
         network: network.clone(),
     });

@@ -283,6 +283,19 @@ impl Location {
 }
 
 /// The node's database.
+/// One column family's sizes (see [`Store::column_family_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnFamilyStats {
+    /// Its name.
+    pub name: &'static str,
+    /// Bytes of live SST files.
+    pub live_sst_bytes: u64,
+    /// Bytes in memtables.
+    pub memtable_bytes: u64,
+    /// RocksDB's estimate of its keys.
+    pub estimated_keys: u64,
+}
+
 pub struct Store {
     db: DB,
     sync: WriteOptions,
@@ -459,6 +472,31 @@ impl Store {
         }
         it.status()?;
         Ok(Some(accounts))
+    }
+
+    /// RocksDB's size figures of every column family, for `/metrics`
+    /// (in-memory properties: no disk read). A property RocksDB does not
+    /// answer counts as 0.
+    #[must_use]
+    pub fn column_family_stats(&self) -> Vec<ColumnFamilyStats> {
+        let int = |cf: &ColumnFamily, property: &str| {
+            self.db
+                .property_int_value_cf(cf, property)
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+        };
+        CFS.iter()
+            .map(|&name| {
+                let cf = self.cf(name);
+                ColumnFamilyStats {
+                    name,
+                    live_sst_bytes: int(cf, "rocksdb.live-sst-files-size"),
+                    memtable_bytes: int(cf, "rocksdb.cur-size-all-mem-tables"),
+                    estimated_keys: int(cf, "rocksdb.estimate-num-keys"),
+                }
+            })
+            .collect()
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {

@@ -13,6 +13,8 @@
 //!   connection and subscription limits, and header and body timeouts.
 //! - [`admission`]: which connections the server accepts (per-address
 //!   limits and a reserve), a pure core.
+//! - [`metrics`]: per-method call latency, recorded lock-free by a
+//!   jsonrpsee middleware, read by the node's `/metrics`.
 //! - [`openrpc`]: the document served at `rpc.discover`.
 //! - [`pages`]: the static pages served on the same port (`GET /verify`,
 //!   the browser verifier of `web/`; `GET /explorer`, the explorer).
@@ -21,6 +23,7 @@ pub mod admission;
 pub mod api;
 pub mod envelope;
 pub mod error;
+pub mod metrics;
 pub mod openrpc;
 pub mod pages;
 pub mod server;
@@ -28,4 +31,4 @@ pub mod types;
 
 pub use api::{Backend, parse_hash, parse_tx};
 pub use error::ApiError;
-pub use server::{Limits, start};
+pub use server::{Limits, start, start_timed};

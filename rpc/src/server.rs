@@ -33,17 +33,21 @@ use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{
     BatchRequestConfig, HttpBody, Methods, ServerConfig, ServerHandle, StopHandle, TowerService,
     stop_channel,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tower_layer::Identity;
+use tower_layer::{Identity, Stack};
 use tower_service::Service as _;
 
-/// jsonrpsee's service for one connection, without middleware.
-type JsonRpc = TowerService<Identity, Identity>;
+/// jsonrpsee's service for one connection, its calls timed
+/// ([`crate::metrics`]).
+type JsonRpc = TowerService<Stack<RpcMetricsLayer, Identity>, Identity>;
+
+use crate::metrics::{RpcMetrics, RpcMetricsLayer};
 
 use crate::admission::{Admission, Permit, Refused};
 use crate::api::{Api, Backend, PantheonRpcServer};
@@ -102,18 +106,40 @@ pub async fn start<B: Backend>(
     backend: Arc<B>,
     limits: Limits,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    start_timed(addr, backend, limits)
+        .await
+        .map(|(bound, handle, _)| (bound, handle))
+}
+
+/// As [`start`], also returning the per-method call latency the server
+/// records ([`crate::metrics`]), for the node's `/metrics`.
+///
+/// # Errors
+/// If the address cannot be bound.
+pub async fn start_timed<B: Backend>(
+    addr: SocketAddr,
+    backend: Arc<B>,
+    limits: Limits,
+) -> std::io::Result<(SocketAddr, ServerHandle, Arc<RpcMetrics>)> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let (stop, handle) = stop_channel();
     let methods: Methods = Api::new(backend).into_rpc().into();
-    tokio::spawn(accept(listener, methods, limits, stop));
+    let metrics = Arc::new(RpcMetrics::new(methods.method_names()));
+    tokio::spawn(accept(listener, methods, limits, stop, metrics.clone()));
     tracing::info!(target: "pantheon::rpc", %bound, "JSON-RPC listening (HTTP and WebSocket)");
-    Ok((bound, handle))
+    Ok((bound, handle, metrics))
 }
 
 /// The accept loop: admits or refuses each socket, then serves it in its
 /// own task.
-async fn accept(listener: TcpListener, methods: Methods, limits: Limits, stop: StopHandle) {
+async fn accept(
+    listener: TcpListener,
+    methods: Methods,
+    limits: Limits,
+    stop: StopHandle,
+    metrics: Arc<RpcMetrics>,
+) {
     let config = ServerConfig::builder()
         .max_request_body_size(limits.max_request_bytes)
         .max_response_body_size(limits.max_response_bytes)
@@ -123,6 +149,7 @@ async fn accept(listener: TcpListener, methods: Methods, limits: Limits, stop: S
         .build();
     let services = jsonrpsee::server::Server::builder()
         .set_config(config)
+        .set_rpc_middleware(RpcServiceBuilder::new().layer(RpcMetricsLayer::new(metrics)))
         .to_service_builder();
     let admission = Arc::new(Mutex::new(Admission::new(&limits)));
     let arity = Arc::new(Arity::from_openrpc(&crate::openrpc::document()));

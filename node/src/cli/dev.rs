@@ -126,6 +126,7 @@ pub fn genesis(
 pub fn config(
     dir: &Path,
     rpc_addr: std::net::SocketAddr,
+    metrics_addr: std::net::SocketAddr,
     block_time_ms: u64,
 ) -> Result<crate::config::Config> {
     let config = crate::config::Config {
@@ -141,6 +142,10 @@ pub fn config(
         consensus: crate::config::ConsensusConfig { block_time_ms },
         mempool: crate::config::MempoolConfig::default(),
         receipts: crate::config::ReceiptsConfig::default(),
+        metrics: crate::config::MetricsConfig {
+            enabled: true,
+            listen: metrics_addr,
+        },
         anchor: None,
     };
     config.validate()?;
@@ -156,6 +161,10 @@ pub struct DevArgs {
     /// JSON-RPC listen address.
     #[arg(long, default_value = "127.0.0.1:9944")]
     pub rpc_addr: std::net::SocketAddr,
+    /// Prometheus `/metrics` listen address (port 0: a free port, printed
+    /// beside the JSON-RPC line).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub metrics_addr: std::net::SocketAddr,
     /// Target block time in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub block_time_ms: u64,
@@ -194,6 +203,7 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     let DevArgs {
         home,
         rpc_addr,
+        metrics_addr,
         block_time_ms,
         init_only,
         anchor_every,
@@ -211,7 +221,7 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     // the home, so a relative home would be applied twice (the
     // anchor key, funded here, was looked for in <home>/<home>/).
     let home = std::path::absolute(home)?;
-    let mut config = config(&home, *rpc_addr, *block_time_ms)?;
+    let mut config = config(&home, *rpc_addr, *metrics_addr, *block_time_ms)?;
     config.receipts.deadline_blocks = *receipt_deadline_blocks;
     config.validate()?;
     if let Some(ms) = *rpc_timeout_ms {
@@ -220,7 +230,7 @@ pub async fn run(args: &DevArgs) -> Result<()> {
         config.validate()?;
     }
     if *no_bitcoin {
-        return super::run_node(config).await;
+        return super::run_node_with(config, announce_metrics).await;
     }
     let key_path = home.join("anchor").join("bitcoin.key");
     std::fs::create_dir_all(home.join("anchor"))?;
@@ -244,11 +254,19 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     });
     config.validate()?;
     let outcome = super::run_node_with(config, |serving| {
+        announce_metrics(serving);
         bitcoin.report_to(serving.network.clone());
     })
     .await;
     bitcoin.stop().await;
     outcome
+}
+
+/// Prints the `/metrics` URL under the JSON-RPC line.
+fn announce_metrics(serving: &crate::service::Serving) {
+    if let Some(addr) = serving.metrics {
+        eprintln!("pantheon: metrics on http://{addr}/metrics (Prometheus)");
+    }
 }
 
 fn summary(home: &std::path::Path, json: bool) -> Result<()> {

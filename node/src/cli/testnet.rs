@@ -144,6 +144,10 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
             },
             mempool: crate::config::MempoolConfig::default(),
             receipts: crate::config::ReceiptsConfig::default(),
+            metrics: crate::config::MetricsConfig {
+                enabled: true,
+                listen: metrics_addr(args.base_port, manifest.nodes.len(), node.index),
+            },
             anchor: manifest.bitcoin.as_ref().map(|b| AnchorConfig {
                 network: "regtest".into(),
                 bitcoin_rpc: b.rpc_url(),
@@ -167,6 +171,14 @@ pub fn init(dir: &Path, args: &InitArgs) -> Result<Manifest> {
     }
     manifest.save()?;
     Ok(manifest)
+}
+
+/// Node `index`'s `/metrics` address: loopback, on the ports after the
+/// nodes' (`base + 2i`, `+ 1`) and the shared bitcoind's two, one per node.
+#[must_use]
+pub fn metrics_addr(base_port: u16, nodes: usize, index: usize) -> std::net::SocketAddr {
+    let after = u16::try_from(2 * nodes + 2 + index).unwrap_or(u16::MAX);
+    std::net::SocketAddr::from(([127, 0, 0, 1], base_port.saturating_add(after)))
 }
 
 fn exe() -> Result<PathBuf> {
@@ -493,7 +505,13 @@ pub async fn run(command: TestnetCommand) -> Result<()> {
                 println!("  genesis hash {}", net.genesis_hash);
                 println!("  funder key   {}", net.dir.join("funder.key").display());
                 for n in &net.nodes {
-                    println!("  node {}: rpc {}, p2p {}", n.index, n.rpc_url(), n.p2p);
+                    println!(
+                        "  node {}: rpc {}, p2p {}, metrics http://{}/metrics",
+                        n.index,
+                        n.rpc_url(),
+                        n.p2p,
+                        metrics_addr(base_port, net.nodes.len(), n.index)
+                    );
                 }
                 if let Some(b) = &net.bitcoin {
                     println!(

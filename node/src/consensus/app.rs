@@ -237,6 +237,9 @@ pub async fn run(app: &mut App, channels: &mut Channels<Ctx>) -> Result<()> {
                 reply_value,
             } => {
                 debug!(%height, %round, %proposer, ?role, "started round");
+                app.chain
+                    .counters()
+                    .started_round(height.0.get(), round.as_i64());
                 let (effects, values) = app.host.started_round(height, round, &mut judge);
                 app.persist(&effects)?;
                 let _ = reply_value.send(values);
