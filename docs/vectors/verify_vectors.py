@@ -3106,7 +3106,7 @@ def check_relay(d: str) -> None:
 
 # --- 28. Audit documents ------------------------------------------------------
 
-MAX_SUPPLY_ACCOUNTS = 100_000
+MAX_SUPPLY_ACCOUNTS = 65_536
 MAX_CONSISTENCY_HASHES = 128
 MAX_AUDIT_BYTES = 32 << 20
 AUDIT_KINDS = ("supply_proof", "log_checkpoint", "log_consistency")

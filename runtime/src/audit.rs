@@ -22,7 +22,8 @@
 //! A supply proof carries the whole state: the state tree is a plain
 //! sparse Merkle tree with no sums in its nodes, so the only way to prove
 //! a sum against its root is to show every leaf. Documents are bounded by
-//! [`MAX_SUPPLY_ACCOUNTS`] records (about 12 MB of JSON); a network with
+//! [`MAX_SUPPLY_ACCOUNTS`] records (at most about 15 MB of compact JSON,
+//! under the 16 MiB a node's JSON-RPC answer may have); a network with
 //! more accounts needs a state tree that commits to subtree sums, a new
 //! state version (noted in `docs/FORMATS.md` 28.2).
 //!
@@ -52,12 +53,14 @@ pub const SUPPLY_PROOF_VERSION: u32 = 1;
 pub const CHECKPOINT_VERSION: u32 = 1;
 /// The `log_consistency` member's value.
 pub const CONSISTENCY_VERSION: u32 = 1;
-/// Most account records one supply proof holds.
-pub const MAX_SUPPLY_ACCOUNTS: usize = 100_000;
+/// Most account records one supply proof holds: 65,536 records of at most
+/// 218 bytes of compact JSON each, with a certificate and genesis of 128
+/// validators, stay under the 16 MiB a node's JSON-RPC answer may have.
+pub const MAX_SUPPLY_ACCOUNTS: usize = 65_536;
 /// Most hashes in a consistency path (two per level of a 2^64 tree).
 pub const MAX_CONSISTENCY_HASHES: usize = 128;
 /// Most bytes of an audit document's JSON: a supply proof of
-/// [`MAX_SUPPLY_ACCOUNTS`] records pretty-printed is about 25 MB.
+/// [`MAX_SUPPLY_ACCOUNTS`] records pretty-printed is about 17 MB.
 pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
 
 /// The link of an audit document that failed.
@@ -392,7 +395,7 @@ impl SupplyProof {
                 .map_err(|e| fail(AuditLink::State, format!("accounts[{i}].record: {e}")))?;
             sum = sum
                 .checked_add(u128::from(account.balance.units()))
-                .expect("at most 100,000 balances of under 2^64 each sum below 2^128");
+                .expect("at most 65,536 balances of under 2^64 each sum below 2^128");
             updates.push((StateKey::Account(id).tree_key(), Some(value_hash(&bytes))));
         }
         updates.push((
@@ -901,6 +904,27 @@ mod tests {
         assert_eq!(
             (v.height, v.log_size, v.log_root),
             (Height::new(2), 3, root)
+        );
+    }
+
+    #[test]
+    fn a_supply_proof_holds_at_most_max_supply_accounts_records() {
+        let mut proof = chain(&genesis()).supply(2, true);
+        let entry = proof.accounts[0].clone();
+        proof.accounts = vec![entry; MAX_SUPPLY_ACCOUNTS + 1];
+        let bytes = serde_json::to_vec(&proof).unwrap();
+        let e = SupplyProof::from_slice(&bytes).unwrap_err();
+        assert_eq!(e.link, AuditLink::Format, "{e}");
+        proof.accounts.pop();
+        let bytes = serde_json::to_vec(&proof).unwrap();
+        let e = SupplyProof::from_slice(&bytes)
+            .unwrap()
+            .verify(AuditTrust::default(), &KeyCache::new(4))
+            .unwrap_err();
+        assert_eq!(
+            e.link,
+            AuditLink::State,
+            "read, then refused for its repeated ids: {e}"
         );
     }
 
