@@ -184,6 +184,43 @@ fn old_supply_and_consistency_proofs_verify_offline_and_tampered_ones_fail() {
         v["supply_proof"]["sum_of_balances"], "5000000000000000000",
         "{v}"
     );
+    // Pinned by the network's genesis file: valid, and says so; the same
+    // document under another network's genesis fails the genesis link,
+    // though it carries its own; without its genesis it needs the file.
+    let genesis_file = node.home.join("genesis.json");
+    let g = genesis_file.to_str().unwrap();
+    let pinned = |file: &Path, genesis: &str| {
+        let out = pantheon(&[
+            "verify",
+            file.to_str().unwrap(),
+            "--genesis",
+            genesis,
+            "--json",
+        ]);
+        (
+            out.status.success(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        )
+    };
+    let (ok_, v) = pinned(&supply_file, g);
+    assert!(ok_ && v["trust"]["genesis_pinned"] == true, "{v}");
+    let mut other: Value =
+        serde_json::from_str(&std::fs::read_to_string(&genesis_file).unwrap()).unwrap();
+    other["chain_id"] = json!(format!("{}-other", other["chain_id"].as_str().unwrap()));
+    let other_file = write(d, "other-genesis.json", &other);
+    let (ok_, v) = pinned(&supply_file, other_file.to_str().unwrap());
+    assert!(!ok_ && v["failed_link"] == "genesis", "{v}");
+    let bare = write(
+        d,
+        "supply-no-genesis.json",
+        &edit(&supply, |v| {
+            v.as_object_mut().unwrap().remove("genesis");
+        }),
+    );
+    assert_eq!(verify_json(&bare)["failed_link"], "genesis");
+    let (ok_, v) = pinned(&bare, g);
+    assert!(ok_ && v["valid"] == true, "{v}");
+
     let v = accepted(&checkpoint_file);
     assert_eq!(v["checkpoint"]["log_size"], size_b, "{v}");
     let v = accepted(&consistency_file);
