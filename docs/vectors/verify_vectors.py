@@ -17,9 +17,18 @@ the malformed bundles of bundle-malformed.json read as FORMATS 22.6 says
 refused at the link the file names; the path limits of 22.7; and the
 audit records of records.json (section 23): RFC 8785 bodies, envelopes,
 signatures, record hashes, the stream's chain, manifest and approval
-links, the batch tree, and the refused records at their links.
+links, the batch tree, and the refused records at their links; and the
+audit documents of audit.json (section 28): supply proofs (the state root
+rebuilt from every account record and the genesis singletons, the sum of
+the balances), log checkpoints (the C2SP note body) and RFC 9162
+consistency proofs, each end's ML-DSA-65 certificate verified, with the
+tampered and forged cases refused at their links.
 
 Usage:  python3 verify_vectors.py [DIR]      (DIR defaults to this file's directory)
+        python3 verify_vectors.py --verify FILE
+                  (one bundle, record proof, operator export, receipt,
+                   receipt evidence or audit document; the verdict as JSON,
+                   exit 1 if invalid)
 
 Requires Python >= 3.11 and the `cryptography` package >= 48 (ML-DSA-65).
 Prints one line per check; exits 1 if any check fails.
@@ -2984,11 +2993,20 @@ def check_receipts(d: str, pks: dict[bytes, bytes]) -> None:
 
 
 def verify_file(path: str) -> int:
-    """`verify_vectors.py --verify FILE`: a proof bundle, a record proof or an operator export,
-    as a stranger would check it; prints the verdict as JSON."""
-    text = open(path, encoding="utf-8").read()
+    """`verify_vectors.py --verify FILE`: a proof bundle, a record proof, an operator export,
+    a receipt or receipt evidence, or an audit document (a supply proof, a log checkpoint or
+    a consistency proof, FORMATS 28), as a stranger would check it; prints the verdict as
+    JSON. An audit document is checked with no trust but what it carries."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    text = raw.decode("utf-8")
     try:
         doc = read_bundle_text(text)
+        if audit_kind(doc) is not None:
+            if len(raw) > MAX_AUDIT_BYTES:
+                raise Invalid(f"format: more than {MAX_AUDIT_BYTES} bytes")
+            print(json.dumps(audit_verdict(verify_audit(doc))))
+            return 0
         if isinstance(doc, dict) and "operator_export" in doc:
             out = verify_operator_export(doc)
             print(json.dumps({"valid": True, "operator": out["operator"].hex(), "from_seq": out["from_seq"],
@@ -3086,6 +3104,217 @@ def check_relay(d: str) -> None:
 
 
 
+# --- 28. Audit documents ------------------------------------------------------
+
+MAX_SUPPLY_ACCOUNTS = 65_536
+MAX_CONSISTENCY_HASHES = 128
+MAX_AUDIT_BYTES = 32 << 20
+AUDIT_KINDS = ("supply_proof", "log_checkpoint", "log_consistency")
+
+
+def audit_kind(doc) -> str | None:
+    """Which audit document `doc` is (28): the first of its version members."""
+    if isinstance(doc, dict):
+        for kind in AUDIT_KINDS:
+            if kind in doc:
+                return kind
+    return None
+
+
+def checkpoint_body(genesis_hash: bytes, size: int, root: bytes) -> str:
+    """28.3: the C2SP tlog-checkpoint body, three lines each ending in LF."""
+    return f"pantheon/v1/log/{genesis_hash.hex()}\n{size}\n{base64.b64encode(root).decode()}\n"
+
+
+def audit_structure(x, kind: str) -> None:
+    """28.1 to 28.4, the `format` link: exactly these members, of these types."""
+    def fail(why):
+        raise Invalid(f"format: {why}")
+
+    def is_str(v):
+        return isinstance(v, str)
+
+    def is_u32(v):
+        return is_u64(v) and v < 2 ** 32
+
+    def is_block(v):
+        return isinstance(v, dict) and set(v) == {"header", "certificate"} and all(map(is_str, v.values()))
+
+    members = {
+        "supply_proof": {"supply_proof": is_u32, "genesis_hash": is_str, "height": is_u64, "block": is_block,
+                         "accounts": lambda v: isinstance(v, list) and all(
+                             isinstance(a, dict) and set(a) == {"id", "record"} and all(map(is_str, a.values()))
+                             for a in v)},
+        "log_checkpoint": {"log_checkpoint": is_u32, "genesis_hash": is_str, "height": is_u64, "log_size": is_u64,
+                           "log_root": is_str, "checkpoint": is_str, "block": is_block},
+        "log_consistency": {"log_consistency": is_u32, "genesis_hash": is_str, "old_size": is_u64,
+                            "new_size": is_u64, "old": is_block, "new": is_block,
+                            "path": lambda v: isinstance(v, list) and all(map(is_str, v))},
+    }[kind]
+    if not isinstance(x, dict):
+        fail("not a JSON object")
+    extra = set(x) - set(members) - {"genesis"}
+    if extra:
+        fail(f"unknown members {sorted(extra)}")
+    for name, ok in members.items():
+        if name not in x or not ok(x[name]):
+            fail(f"{name} missing or of the wrong type")
+    if x.get("genesis") is not None and not is_str(x["genesis"]):
+        fail("genesis is not a string")
+    if x[kind] != 1:
+        fail(f"unsupported {kind} version {x[kind]}")
+    if kind == "supply_proof" and len(x["accounts"]) > MAX_SUPPLY_ACCOUNTS:
+        fail(f"more than {MAX_SUPPLY_ACCOUNTS} account records")
+    if kind == "log_consistency" and len(x["path"]) > MAX_CONSISTENCY_HASHES:
+        fail(f"more than {MAX_CONSISTENCY_HASHES} path hashes")
+
+
+def audit_genesis(x: dict, supplied: bytes | None, trusted: bytes | None) -> tuple[bytes, dict]:
+    """28.1, the `genesis` link: the pinned hash, the header hashing to it
+    (carried, else the verifier's), and the verifier's pins."""
+    def link(fn):
+        try:
+            return fn()
+        except (DecodeError, ValueError, TypeError) as e:
+            raise Invalid(f"genesis: {e}") from None
+
+    pinned = link(lambda: h2b(x["genesis_hash"], 32))
+    if supplied is not None and tagged(TAG_GENESIS, supplied) != pinned:
+        raise Invalid("genesis: the document is for another network than the genesis given")
+    if x.get("genesis") is not None:
+        gb = link(lambda: b64(x["genesis"]))
+    elif supplied is not None:
+        gb = supplied
+    else:
+        raise Invalid("genesis: the document does not carry its genesis; supply it")
+    g = link(lambda: decode_genesis_header(gb))
+    if tagged(TAG_GENESIS, gb) != pinned:
+        raise Invalid("genesis: the genesis header does not hash to genesis_hash")
+    if trusted is not None and trusted != pinned:
+        raise Invalid("genesis: the document is for another network than the trusted one")
+    return pinned, g
+
+
+def audit_certified(block: dict, gh: bytes, g: dict) -> tuple[dict, bytes, dict]:
+    """28.1: the header and certificate links of a certified header."""
+    try:
+        hb = b64(block["header"])
+        header = decode_header(hb)
+    except DecodeError as e:
+        raise Invalid(f"header: {e}") from None
+    try:
+        cert = decode_certificate(b64(block["certificate"]))
+    except DecodeError as e:
+        raise Invalid(f"certificate: {e}") from None
+    why = verify_certificate(cert, gh, g["validators"], hb)
+    if why:
+        raise Invalid(f"certificate: {why}")
+    return header, hb, cert
+
+
+def verify_audit(x, supplied_genesis: bytes | None = None, trusted_genesis: bytes | None = None) -> dict:
+    """FORMATS 28: a supply proof, a checkpoint or a consistency proof, link
+    by link. Raises Invalid naming the first link that fails."""
+    kind = audit_kind(x)
+    if kind is None:
+        raise Invalid("format: not an audit document")
+    audit_structure(x, kind)
+    gh, g = audit_genesis(x, supplied_genesis, trusted_genesis)
+    if kind == "supply_proof":
+        header, hb, cert = audit_certified(x["block"], gh, g)
+        if header["height"] != x["height"]:
+            raise Invalid(f"header: the document says height {x['height']}, its header is at {header['height']}")
+        pairs, total, last = [], 0, None
+        for i, entry in enumerate(x["accounts"]):
+            try:
+                account = h2b(entry["id"], 32)
+                if last is not None and last >= account:
+                    raise DecodeError("ids are not in strictly increasing order")
+                last = account
+                record = b64(entry["record"])
+                total += decode_account(record)["balance"]
+            except DecodeError as e:
+                raise Invalid(f"state: accounts[{i}]: {e}") from None
+            pairs.append((state_key_account(account), value_hash(record)))
+        pairs.append((STATE_KEY_PARAMS, value_hash(encode_params(g["params"]))))
+        pairs.append((STATE_KEY_VALIDATORS, value_hash(encode_validators(g["validators"]))))
+        if smt_root(pairs) != header["state_root"]:
+            raise Invalid("state: the records do not rebuild the header's state root")
+        if total != SUPPLY:
+            raise Invalid(f"supply: the balances sum to {total}, the supply is {SUPPLY}")
+        return {"kind": kind, "height": header["height"], "accounts": len(pairs) - 2,
+                "state_root": header["state_root"], "sum_of_balances": total, "genesis_hash": gh}
+    if kind == "log_checkpoint":
+        header, hb, cert = audit_certified(x["block"], gh, g)
+        if header["height"] != x["height"]:
+            raise Invalid(f"header: the document says height {x['height']}, its header is at {header['height']}")
+        if (x["log_size"] != header["log_size"] or x["log_root"] != header["log_root"].hex()
+                or x["checkpoint"] != checkpoint_body(gh, header["log_size"], header["log_root"])):
+            raise Invalid("checkpoint: the checkpoint does not match its header")
+        return {"kind": kind, "height": header["height"], "log_size": header["log_size"],
+                "log_root": header["log_root"], "genesis_hash": gh}
+    old, _, _ = audit_certified(x["old"], gh, g)
+    new, _, _ = audit_certified(x["new"], gh, g)
+    if old["log_size"] != x["old_size"] or new["log_size"] != x["new_size"]:
+        raise Invalid("header: the sizes are not those of the headers' logs")
+    if old["height"] > new["height"]:
+        raise Invalid("consistency: the old checkpoint is after the new one")
+    try:
+        path = [h2b(p, 32) for p in x["path"]]
+    except DecodeError as e:
+        raise Invalid(f"consistency: path: {e}") from None
+    if not verify_consistency(old["log_size"], new["log_size"], path, old["log_root"], new["log_root"]):
+        raise Invalid("consistency: the old log is not a prefix of the new one")
+    return {"kind": kind, "old_size": old["log_size"], "new_size": new["log_size"],
+            "old_height": old["height"], "new_height": new["height"], "genesis_hash": gh}
+
+
+def audit_verdict(out: dict) -> dict:
+    """What verify_file prints for a valid audit document."""
+    return {"valid": True, **{k: (v.hex() if isinstance(v, bytes) else v) for k, v in out.items()}}
+
+
+def check_audit(d: str) -> None:
+    v = load(d, "audit")
+    genesis = load(d, "genesis")
+    header = bytes.fromhex(genesis["header_bytes"])
+    R.eq("audit: the network is genesis.json's", v["genesis_hash"], genesis["genesis_hash"])
+    R.eq("audit: the supply (4)", int(v["supply"]), SUPPLY)
+    valid, kinds = 0, set()
+    for case in v["cases"]:
+        n = f"audit[{case['name']}]"
+        supplied = header if case["trust"] == "genesis" else None
+        doc = case["document"]
+        # As a verifier receives it: the JSON text, read by the readers of 1.11.
+        text = json.dumps(doc)
+
+        def run():
+            return verify_audit(read_bundle_text(text), supplied)
+
+        if case["fails"] is None:
+            try:
+                out = audit_verdict(run())
+                want = case["expect"]
+                got = {k: out[k] for k in want}
+                if "sum_of_balances" in want:
+                    got["sum_of_balances"] = str(got["sum_of_balances"])
+                R.eq(f"{n}: verifies, establishing what the file expects", got, want)
+                valid += 1
+                kinds.add(out["kind"])
+            except Invalid as e:
+                R.check(f"{n}: verifies", False, str(e))
+        else:
+            R.eq(f"{n}: refused at link {case['fails']}", first_link(run), case["fails"])
+    R.eq("audit: eight valid documents", valid, 8)
+    R.eq("audit: of all three kinds", sorted(kinds), sorted(AUDIT_KINDS))
+    # 28.3 by hand: the checkpoint body of checkpoint_2.
+    cp = next(c["document"] for c in v["cases"] if c["name"] == "checkpoint_2")
+    R.eq("audit: checkpoint_2's body, line by line",
+         cp["checkpoint"].split("\n"),
+         [f"pantheon/v1/log/{v['genesis_hash']}", str(cp["log_size"]),
+          base64.b64encode(bytes.fromhex(cp["log_root"])).decode(), ""])
+
+
 def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[1] == "--verify":
         return verify_file(argv[2])
@@ -3121,6 +3350,7 @@ def main(argv: list[str]) -> int:
         ("ots.json", lambda: check_ots(d, state["genesis"])),
         ("receipts.json", lambda: check_receipts(d, state["pks"])),
         ("relay.json", lambda: check_relay(d)),
+        ("audit.json", lambda: check_audit(d)),
     ]
     for name, fn in sections:
         print(f"== {name}")

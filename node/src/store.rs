@@ -1141,4 +1141,108 @@ mod tests {
         assert_eq!(reopened.state_root(), ledger.state_root());
         assert_eq!(reopened.total_balance(), u128::from(SUPPLY.units()));
     }
+    /// `accounts_at(h)` is the state after block `h`, for every `h`: new
+    /// accounts appear at the block that made them, changed ones keep
+    /// their old records below it, and the records rebuild each block's
+    /// state root. A store from before the history answers from the
+    /// height it was opened at.
+    #[test]
+    fn account_history_gives_the_state_after_every_block() {
+        let (validator, alice) = (
+            Keypair::from_seed(&[0xaa; 32]),
+            Keypair::from_seed(&[0x01; 32]),
+        );
+        let (bob, carol) = (
+            Keypair::from_seed(&[0x02; 32]).id(),
+            Keypair::from_seed(&[0x03; 32]).id(),
+        );
+        let genesis = genesis(&validator, &alice);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut ledger = Ledger::from_genesis(&genesis);
+        let pay = |nonce: u64, to: AccountId| {
+            TxBody::Transfer(Transfer {
+                from_key: alice.public().clone(),
+                to,
+                amount: Amount::from_units(1_000 + nonce),
+                nonce,
+            })
+            .sign(&genesis.hash(), &alice)
+        };
+        let store = Store::open(&path, genesis.hash()).unwrap();
+        assert_eq!(store.history_from().unwrap(), Height::GENESIS);
+        let mut states = vec![ledger.accounts().map(|(i, a)| (*i, *a)).collect()];
+        for txs in [vec![pay(0, bob)], vec![], vec![pay(1, carol), pay(2, bob)]] {
+            commit(&store, &mut ledger, txs);
+            states.push(ledger.accounts().map(|(i, a)| (*i, *a)).collect());
+        }
+        for (h, state) in states.iter().enumerate() {
+            let h = Height::new(u64::try_from(h).unwrap());
+            let got = store.accounts_at(&genesis, h).unwrap().unwrap();
+            assert_eq!(&got, state, "height {h}");
+            if h != Height::GENESIS {
+                let header = store.header(h).unwrap().unwrap();
+                let restored = Ledger::restore(
+                    &genesis,
+                    StoredState {
+                        accounts: got,
+                        ..StoredState::default()
+                    },
+                );
+                assert_eq!(restored.state_root(), header.state_root, "height {h}");
+            }
+        }
+        assert!(
+            store
+                .accounts_at(&genesis, Height::new(4))
+                .unwrap()
+                .is_none()
+        );
+
+        // A store made before the history: no entries, no history_from.
+        let history: Vec<Box<[u8]>> = store
+            .db
+            .iterator_cf(store.cf("account_history"), IteratorMode::Start)
+            .map(|kv| kv.unwrap().0)
+            .collect();
+        for k in history {
+            store.db.delete_cf(store.cf("account_history"), k).unwrap();
+        }
+        store
+            .db
+            .delete_cf(store.cf("meta"), b"history_from")
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path, genesis.hash()).unwrap();
+        assert_eq!(store.history_from().unwrap(), Height::new(3));
+        assert!(
+            store
+                .accounts_at(&genesis, Height::new(2))
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            store
+                .accounts_at(&genesis, Height::new(3))
+                .unwrap()
+                .unwrap(),
+            states[3]
+        );
+        commit(&store, &mut ledger, vec![pay(3, carol)]);
+        let after: BTreeMap<_, _> = ledger.accounts().map(|(i, a)| (*i, *a)).collect();
+        assert_eq!(
+            store
+                .accounts_at(&genesis, Height::new(3))
+                .unwrap()
+                .unwrap(),
+            states[3]
+        );
+        assert_eq!(
+            store
+                .accounts_at(&genesis, Height::new(4))
+                .unwrap()
+                .unwrap(),
+            after
+        );
+    }
 }

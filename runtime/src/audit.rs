@@ -22,7 +22,8 @@
 //! A supply proof carries the whole state: the state tree is a plain
 //! sparse Merkle tree with no sums in its nodes, so the only way to prove
 //! a sum against its root is to show every leaf. Documents are bounded by
-//! [`MAX_SUPPLY_ACCOUNTS`] records (about 12 MB of JSON); a network with
+//! [`MAX_SUPPLY_ACCOUNTS`] records (at most about 15 MB of compact JSON,
+//! under the 16 MiB a node's JSON-RPC answer may have); a network with
 //! more accounts needs a state tree that commits to subtree sums, a new
 //! state version (noted in `docs/FORMATS.md` 28.2).
 //!
@@ -52,10 +53,15 @@ pub const SUPPLY_PROOF_VERSION: u32 = 1;
 pub const CHECKPOINT_VERSION: u32 = 1;
 /// The `log_consistency` member's value.
 pub const CONSISTENCY_VERSION: u32 = 1;
-/// Most account records one supply proof holds.
-pub const MAX_SUPPLY_ACCOUNTS: usize = 100_000;
+/// Most account records one supply proof holds: 65,536 records of at most
+/// 218 bytes of compact JSON each, with a certificate and genesis of 128
+/// validators, stay under the 16 MiB a node's JSON-RPC answer may have.
+pub const MAX_SUPPLY_ACCOUNTS: usize = 65_536;
 /// Most hashes in a consistency path (two per level of a 2^64 tree).
 pub const MAX_CONSISTENCY_HASHES: usize = 128;
+/// Most bytes of an audit document's JSON: a supply proof of
+/// [`MAX_SUPPLY_ACCOUNTS`] records pretty-printed is about 17 MB.
+pub const MAX_DOCUMENT_BYTES: usize = 32 << 20;
 
 /// The link of an audit document that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -179,6 +185,14 @@ fn pin(
     let pinned: GenesisHash = genesis_hash
         .parse()
         .map_err(|e| fail(AuditLink::Genesis, format!("genesis_hash: {e}")))?;
+    // The verifier's own genesis pins the network as its hash does: a
+    // document for another network fails even if it carries its own.
+    if let Some(own) = supplied.map(GenesisHeader::hash).filter(|h| *h != pinned) {
+        return Err(fail(
+            AuditLink::Genesis,
+            format!("the document is for network {pinned}, not that of the genesis given ({own})"),
+        ));
+    }
     let header = match (carried, supplied) {
         (Some(text), _) => {
             let bytes = unb64(text, AuditLink::Genesis, "genesis")?;
@@ -213,8 +227,10 @@ fn pin(
 
 /// What the verifier brings: a genesis header for documents that carry
 /// none, and a trusted genesis hash. Neither is needed for a document that
-/// carries its genesis, but without a trusted hash the verdict holds for
-/// whatever network the document names (the verdict says which).
+/// carries its genesis, but without either the verdict holds for whatever
+/// network the document names (the verdict says which). A genesis header
+/// given pins its network too: a document naming another fails the
+/// `genesis` link, whatever it carries.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuditTrust<'a> {
     /// The network's genesis header.
@@ -317,7 +333,7 @@ impl SupplyProof {
     /// # Errors
     /// The `format` link: not the JSON of a supply proof.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, AuditError> {
-        let proof: Self = serde_json::from_slice(bytes).map_err(|e| fail(AuditLink::Format, e))?;
+        let proof: Self = read(bytes)?;
         if proof.supply_proof != SUPPLY_PROOF_VERSION {
             return Err(fail(
                 AuditLink::Format,
@@ -377,7 +393,9 @@ impl SupplyProof {
             let bytes = unb64(&entry.record, AuditLink::State, "record")?;
             let account: Account = decode_exact(&bytes)
                 .map_err(|e| fail(AuditLink::State, format!("accounts[{i}].record: {e}")))?;
-            sum += u128::from(account.balance.units());
+            sum = sum
+                .checked_add(u128::from(account.balance.units()))
+                .expect("at most 65,536 balances of under 2^64 each sum below 2^128");
             updates.push((StateKey::Account(id).tree_key(), Some(value_hash(&bytes))));
         }
         updates.push((
@@ -511,7 +529,7 @@ impl Checkpoint {
     /// # Errors
     /// The `format` link.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, AuditError> {
-        let c: Self = serde_json::from_slice(bytes).map_err(|e| fail(AuditLink::Format, e))?;
+        let c: Self = read(bytes)?;
         if c.log_checkpoint != CHECKPOINT_VERSION {
             return Err(fail(
                 AuditLink::Format,
@@ -653,7 +671,7 @@ impl LogConsistency {
     /// # Errors
     /// The `format` link.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, AuditError> {
-        let c: Self = serde_json::from_slice(bytes).map_err(|e| fail(AuditLink::Format, e))?;
+        let c: Self = read(bytes)?;
         if c.log_consistency != CONSISTENCY_VERSION {
             return Err(fail(
                 AuditLink::Format,
@@ -732,8 +750,189 @@ impl LogConsistency {
     }
 }
 
+/// Reads a document's JSON, at most [`MAX_DOCUMENT_BYTES`] of it.
+fn read<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AuditError> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(fail(
+            AuditLink::Format,
+            format!(
+                "{} bytes, more than the {MAX_DOCUMENT_BYTES} an audit document may have",
+                bytes.len()
+            ),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| fail(AuditLink::Format, e))
+}
+
 /// Whether `bytes` is a JSON object with the top-level member `name`.
 fn has_member(bytes: &[u8], name: &str) -> bool {
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
         .is_ok_and(|m| m.contains_key(name))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use crate::vectors::audit::chain;
+
+    fn genesis() -> crate::genesis::Genesis {
+        let doc = crate::vectors::generate()
+            .into_iter()
+            .find(|f| f.name == "genesis")
+            .unwrap();
+        serde_json::from_value(doc.json["genesis"].clone()).unwrap()
+    }
+
+    /// The link `bytes` fails at under `trust`, `None` if valid.
+    fn judge(bytes: &[u8], trust: AuditTrust<'_>) -> Option<AuditLink> {
+        let keys = KeyCache::new(4);
+        let r = if SupplyProof::is_supply_proof(bytes) {
+            SupplyProof::from_slice(bytes).and_then(|p| p.verify(trust, &keys).map(drop))
+        } else if Checkpoint::is_checkpoint(bytes) {
+            Checkpoint::from_slice(bytes).and_then(|p| p.verify(trust, &keys).map(drop))
+        } else {
+            assert!(LogConsistency::is_consistency(bytes));
+            LogConsistency::from_slice(bytes).and_then(|p| p.verify(trust, &keys).map(drop))
+        };
+        r.err().map(|e| e.link)
+    }
+
+    #[test]
+    fn every_case_of_the_vectors_fails_at_its_link() {
+        let g = genesis();
+        let doc = crate::vectors::audit::audit(&g);
+        let mut valid = 0;
+        for case in doc["cases"].as_array().unwrap() {
+            let bytes = serde_json::to_vec(&case["document"]).unwrap();
+            let trust = AuditTrust {
+                genesis: (case["trust"] == "genesis").then(|| g.header()),
+                genesis_hash: None,
+            };
+            let got = judge(&bytes, trust).map(|l| l.to_string());
+            assert_eq!(
+                got.as_deref(),
+                case["fails"].as_str(),
+                "case {}",
+                case["name"]
+            );
+            valid += usize::from(got.is_none());
+        }
+        assert_eq!(
+            valid, 8,
+            "three supply proofs, two checkpoints, three consistency proofs"
+        );
+    }
+
+    #[test]
+    fn an_old_supply_proof_holds_the_records_of_its_height() {
+        let g = genesis();
+        let c = chain(&g);
+        let keys = KeyCache::new(4);
+        let old = c
+            .supply(2, true)
+            .verify(AuditTrust::default(), &keys)
+            .unwrap();
+        let head = c
+            .supply(5, true)
+            .verify(AuditTrust::default(), &keys)
+            .unwrap();
+        assert_eq!(old.height, Height::new(2));
+        assert_eq!(old.sum_of_balances, SUPPLY.units().to_string());
+        assert_ne!(old.state_root, head.state_root);
+        // The head's records under block 2's certified header: refused.
+        let mut mixed = c.supply(2, true);
+        mixed.accounts = c.supply(5, true).accounts;
+        let e = mixed.verify(AuditTrust::default(), &keys).unwrap_err();
+        assert_eq!(e.link, AuditLink::State, "{e}");
+    }
+
+    #[test]
+    fn the_verifiers_genesis_and_hash_pin_the_network() {
+        let g = genesis();
+        let c = chain(&g);
+        let keys = KeyCache::new(4);
+        let proof = c.supply(2, true);
+        let trusted = AuditTrust {
+            genesis: Some(g.header()),
+            genesis_hash: Some(g.hash()),
+        };
+        assert!(proof.verify(trusted, &keys).is_ok());
+        // Another network's genesis given: refused even though the
+        // document carries (and hashes to) its own.
+        let other = g
+            .clone()
+            .with_bitcoin(Some(crate::anchor::BitcoinParams::for_network(
+                crate::anchor::BitcoinNetwork::Regtest,
+            )))
+            .unwrap();
+        for trust in [
+            AuditTrust {
+                genesis: Some(other.header()),
+                genesis_hash: None,
+            },
+            AuditTrust {
+                genesis: None,
+                genesis_hash: Some(other.hash()),
+            },
+        ] {
+            let e = proof.verify(trust, &keys).unwrap_err();
+            assert_eq!(e.link, AuditLink::Genesis, "{e}");
+            let e = c.consistency(2, 4).verify(trust, &keys).unwrap_err();
+            assert_eq!(e.link, AuditLink::Genesis, "{e}");
+            let e = c.checkpoint(2).verify(trust, &keys).unwrap_err();
+            assert_eq!(e.link, AuditLink::Genesis, "{e}");
+        }
+    }
+
+    #[test]
+    fn checkpoint_body_is_the_c2sp_note_text() {
+        let g = genesis();
+        let c = chain(&g);
+        let cp = c.checkpoint(2);
+        let root = c.headers[1].log_root.hash();
+        assert_eq!(
+            cp.checkpoint,
+            format!(
+                "pantheon/v1/log/{}\n3\n{}\n",
+                g.hash(),
+                b64(root.as_bytes())
+            )
+        );
+        let v = cp.verify(AuditTrust::default(), &KeyCache::new(4)).unwrap();
+        assert_eq!(
+            (v.height, v.log_size, v.log_root),
+            (Height::new(2), 3, root)
+        );
+    }
+
+    #[test]
+    fn a_supply_proof_holds_at_most_max_supply_accounts_records() {
+        let mut proof = chain(&genesis()).supply(2, true);
+        let entry = proof.accounts[0].clone();
+        proof.accounts = vec![entry; MAX_SUPPLY_ACCOUNTS + 1];
+        let bytes = serde_json::to_vec(&proof).unwrap();
+        let e = SupplyProof::from_slice(&bytes).unwrap_err();
+        assert_eq!(e.link, AuditLink::Format, "{e}");
+        proof.accounts.pop();
+        let bytes = serde_json::to_vec(&proof).unwrap();
+        let e = SupplyProof::from_slice(&bytes)
+            .unwrap()
+            .verify(AuditTrust::default(), &KeyCache::new(4))
+            .unwrap_err();
+        assert_eq!(
+            e.link,
+            AuditLink::State,
+            "read, then refused for its repeated ids: {e}"
+        );
+    }
+
+    #[test]
+    fn oversized_documents_are_refused_before_parsing() {
+        let mut bytes = serde_json::to_vec(&chain(&genesis()).checkpoint(2)).unwrap();
+        bytes.resize(MAX_DOCUMENT_BYTES + 1, b' ');
+        let e = Checkpoint::from_slice(&bytes).unwrap_err();
+        assert_eq!(e.link, AuditLink::Format, "{e}");
+    }
 }

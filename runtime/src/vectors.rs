@@ -23,6 +23,7 @@ use crate::state::{Account, LastSubmission, OperatorState, StateKey, value_hash}
 use crate::tx::{Metadata, RegisterOperator, SignedTx, SubmitRoot, Transfer, TxBody};
 
 mod anchor;
+pub(crate) mod audit;
 mod bundles;
 mod exports;
 mod ots;
@@ -140,6 +141,10 @@ pub fn generate() -> Vec<VectorFile> {
         VectorFile {
             name: "receipts",
             json: receipts::receipts(&genesis),
+        },
+        VectorFile {
+            name: "audit",
+            json: audit::audit(&genesis),
         },
     ]
 }

@@ -257,21 +257,42 @@ fn judge_audit(bytes: &[u8], trust: &pantheon_anchor::Trust) -> Result<Option<Ju
             },
         })
     };
+    let network = |genesis_hash: &dyn std::fmt::Display| {
+        format!(
+            "\n  network      genesis {genesis_hash} ({})",
+            match (trust.genesis.is_some(), trust.genesis_hash.is_some()) {
+                (true, true) => "pinned by --genesis and --genesis-hash",
+                (true, false) => "pinned by --genesis",
+                (false, true) => "pinned by --genesis-hash",
+                (false, false) =>
+                    "NOT pinned: the document carries this genesis; check the hash is the network \
+                     you trust, or pass --genesis FILE / --genesis-hash HEX",
+            }
+        )
+    };
+    let accounts = |n: u64| {
+        if n == 1 {
+            "1 account holds".to_owned()
+        } else {
+            format!("{n} accounts hold")
+        }
+    };
     if SupplyProof::is_supply_proof(bytes) {
         let v = SupplyProof::from_slice(bytes)
             .and_then(|p| p.verify(audit_trust, &keys))
             .map_err(Refusal::Audit)?;
         let human = format!(
-            "VALID supply proof: after block {} ({}) the {} accounts hold {} units, exactly the \
+            "VALID supply proof: after block {} ({}) the {} {} units, exactly the \
              fixed supply of 5,000,000,000 PAN; the records rebuild the certified state root {} \
-             ({} of {} validators signed)",
+             ({} of {} validators signed){}",
             v.height,
             v.block_hash,
-            v.accounts,
+            accounts(v.accounts),
             v.sum_of_balances,
             v.state_root,
             v.signers.0,
-            v.signers.1
+            v.signers.1,
+            network(&v.genesis_hash)
         );
         let value = json!({ "valid": true, "supply_proof": v, "trust": rests_on(&v.genesis_hash),
                             "links": ["format", "genesis", "header", "certificate", "state", "supply"] });
@@ -283,8 +304,13 @@ fn judge_audit(bytes: &[u8], trust: &pantheon_anchor::Trust) -> Result<Option<Ju
             .map_err(Refusal::Audit)?;
         let human = format!(
             "VALID checkpoint: after block {} the submission log holds {} leaves with root {} \
-             ({} of {} validators signed)",
-            v.height, v.log_size, v.log_root, v.signers.0, v.signers.1
+             ({} of {} validators signed){}",
+            v.height,
+            v.log_size,
+            v.log_root,
+            v.signers.0,
+            v.signers.1,
+            network(&v.genesis_hash)
         );
         let value = json!({ "valid": true, "checkpoint": v, "trust": rests_on(&v.genesis_hash),
                             "links": ["format", "genesis", "header", "certificate", "checkpoint"] });
@@ -296,8 +322,12 @@ fn judge_audit(bytes: &[u8], trust: &pantheon_anchor::Trust) -> Result<Option<Ju
             .map_err(Refusal::Audit)?;
         let human = format!(
             "VALID consistency proof: the log of {} leaves after block {} is a prefix of the \
-             log of {} leaves after block {} (both certified)",
-            v.old.log_size, v.old.height, v.new.log_size, v.new.height
+             log of {} leaves after block {} (both certified){}",
+            v.old.log_size,
+            v.old.height,
+            v.new.log_size,
+            v.new.height,
+            network(&v.old.genesis_hash)
         );
         let value = json!({ "valid": true, "consistency": v, "trust": rests_on(&v.old.genesis_hash),
                             "links": ["format", "genesis", "header", "certificate", "consistency"] });
