@@ -9,6 +9,8 @@
 //! - [`ots`]: OpenTimestamps export: `proof --format ots`, `records prove
 //!   --format ots`, `verify --ots-out` (FORMATS 13.1).
 //! - [`anchor`]: `anchor address`, `anchor status`.
+//! - [`audit`]: `audit supply | checkpoint | consistency`: fetch an audit
+//!   document (FORMATS 28), verify it offline, write it.
 //! - [`dev`]: `dev`, a one-validator network with a managed regtest bitcoind.
 //! - [`testnet`]: `testnet init | up | status | stop | start | down`.
 //! - [`bench`]: `bench`, a load tool against running nodes.
@@ -30,6 +32,7 @@
 )]
 
 mod anchor;
+mod audit;
 mod bench;
 mod dev;
 mod docs;
@@ -241,6 +244,12 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Fetch an audit document (supply proof, checkpoint, consistency
+    /// proof: FORMATS 28), verify it offline and write it.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// Validators' signed receipts: whether a promise was kept.
     Receipt {
         #[command(subcommand)]
@@ -283,7 +292,8 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Check a proof bundle offline; names the first failing link.
+    /// Check a proof bundle, record proof, export, receipt or audit
+    /// document offline; names the first failing link.
     Verify {
         /// The proof bundle (JSON).
         file: PathBuf,
@@ -622,6 +632,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
+        Command::Audit { command } => audit::run(command).await,
         Command::Receipt {
             command: ReceiptCommand::Evidence { file, out, client },
         } => receipt::evidence(&client.rpc, &file, out.as_deref(), client.json).await,
