@@ -16,7 +16,7 @@
 //!   headers, read here with the size limit before jsonrpsee sees it; a
 //!   late body is answered `408 Request Timeout` and the connection closed.
 //!
-//! `GET /verify` answers the browser verifier page ([`crate::pages`]);
+//! `GET /verify` and `GET /explorer` answer the static pages ([`crate::pages`]);
 //! every other request is JSON-RPC, whose envelope ([`crate::envelope`]) is
 //! checked before jsonrpsee runs it.
 //!
