@@ -230,7 +230,7 @@ pub async fn run(args: &DevArgs) -> Result<()> {
         config.validate()?;
     }
     if *no_bitcoin {
-        return super::run_node_with(config, announce_metrics).await;
+        return super::run_node(config).await;
     }
     let key_path = home.join("anchor").join("bitcoin.key");
     std::fs::create_dir_all(home.join("anchor"))?;
@@ -254,19 +254,11 @@ pub async fn run(args: &DevArgs) -> Result<()> {
     });
     config.validate()?;
     let outcome = super::run_node_with(config, |serving| {
-        announce_metrics(serving);
         bitcoin.report_to(serving.network.clone());
     })
     .await;
     bitcoin.stop().await;
     outcome
-}
-
-/// Prints the `/metrics` URL under the JSON-RPC line.
-fn announce_metrics(serving: &crate::service::Serving) {
-    if let Some(addr) = serving.metrics {
-        eprintln!("pantheon: metrics on http://{addr}/metrics (Prometheus)");
-    }
 }
 
 fn summary(home: &std::path::Path, json: bool) -> Result<()> {

@@ -177,6 +177,11 @@ async fn run_node_with(config: config::Config, also: impl FnOnce(&service::Servi
             "pantheon: JSON-RPC on http://{} (HTTP and WebSocket), chain {}",
             serving.rpc, serving.genesis
         ));
+        if let Some(addr) = serving.metrics {
+            announce(&format!(
+                "pantheon: metrics on http://{addr}/metrics (Prometheus)"
+            ));
+        }
         also(serving);
     })
     .await
