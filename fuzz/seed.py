@@ -74,6 +74,8 @@ def walk(value, key=""):
 def kind(obj):
     if not isinstance(obj, dict):
         return None
+    if "supply_proof" in obj or "log_checkpoint" in obj or "log_consistency" in obj:
+        return "audit"
     if "record_proof" in obj:
         return "record_proof"
     if "operator_export" in obj:
