@@ -540,7 +540,10 @@ fn soak_kill_nine_under_load_loses_nothing_acknowledged() {
                 Ok(()) => break,
                 Err(e) => {
                     failed += 1;
-                    eprintln!("soak: seed {seed} cycle {cycle}: restart {attempt} failed: {e}");
+                    eprintln!(
+                        "soak: seed {seed} cycle {cycle}: restart {attempt} failed: {e}\n{}",
+                        node.log_tail(30)
+                    );
                     node.sigkill();
                     assert!(
                         attempt < ATTEMPTS,
