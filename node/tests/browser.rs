@@ -24,6 +24,7 @@ use base64::Engine;
 use pantheon_runtime::hash::Hash256;
 use serde_json::{Value, json};
 use support::testnet::Net;
+use support::web::web_dir;
 use support::{DevNode, ok, pantheon, submit};
 
 /// One document to judge, with the trust given to both verifiers.
@@ -58,24 +59,11 @@ fn trust(genesis: Option<&Path>, network: Option<&str>) -> (Vec<String>, Value) 
     (flags, options)
 }
 
-fn web_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../web")
-}
-
-/// `npm ci` in `web/` if its packages are not installed (the registry's,
-/// pinned by the committed lock file).
+/// The packages of `web/`, and the committed page.
 fn ensure_web() {
-    let web = web_dir();
-    if !web.join("node_modules/playwright-core").exists() {
-        let s = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&web)
-            .status()
-            .expect("npm (Node.js 20) is needed for the browser verifier");
-        assert!(s.success(), "npm ci in web/ failed");
-    }
+    support::web::ensure_web();
     assert!(
-        web.join("verifier.html").exists(),
+        web_dir().join("verifier.html").exists(),
         "web/verifier.html is committed"
     );
 }

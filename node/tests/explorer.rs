@@ -15,30 +15,13 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use pantheon_runtime::hash::Hash256;
 use serde_json::{Value, json};
+use support::web::{ensure_web, web_dir};
 use support::{DevNode, ok, submit};
-
-fn web_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../web")
-}
-
-/// `npm ci` in `web/` if its packages are not installed (the registry's,
-/// pinned by the committed lock file).
-fn ensure_web() {
-    let web = web_dir();
-    if !web.join("node_modules/playwright-core").exists() {
-        let s = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&web)
-            .status()
-            .expect("npm (Node.js 20) is needed for the explorer test");
-        assert!(s.success(), "npm ci in web/ failed");
-    }
-}
 
 /// `GET path` on the node's RPC port, raw: (lower-cased head, body).
 fn get(rpc: &str, path: &str) -> (String, String) {

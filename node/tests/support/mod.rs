@@ -13,6 +13,7 @@ use jsonrpsee::rpc_params;
 use serde_json::Value;
 
 pub mod testnet;
+pub mod web;
 
 /// `pantheon verify FILE --json`'s verdict.
 pub fn verify_json(path: &Path) -> Value {
